@@ -1,0 +1,1 @@
+"""Compiled kernels. Private: the public API validates and calls into these."""

@@ -1,0 +1,20 @@
+"""The one place that holds the compile options of every Numba kernel.
+
+`fastmath` is limited to flags that keep NaN and inf semantics (no ``nnan``/``ninf``):
+the samplers rely on ``x != x`` and ``isfinite`` checks to reject bad proposals.
+"""
+from numba import njit
+
+SAFE_FASTMATH = frozenset({"contract", "nsz", "arcp"})
+
+
+def kernel(*, parallel=False, fast=False):
+    """A cached ``njit`` decorator for a kernel entry point (parallel over chains)."""
+    return njit(cache=True, parallel=parallel, nogil=True, error_model="numpy",
+                fastmath=set(SAFE_FASTMATH) if fast else False)
+
+
+def helper(*, fast=False):
+    """A cached ``njit`` decorator for a small helper (LLVM inlines it into callers)."""
+    return njit(cache=True, nogil=True, error_model="numpy",
+                fastmath=set(SAFE_FASTMATH) if fast else False)

@@ -1,0 +1,34 @@
+"""Shared test settings.
+
+``FASTEBM_TEST_SEED`` overrides the fixed default seed of the statistical tests, so the
+suite can be run over many seeds to measure its real failure rate (TESTING.md).
+"""
+import os
+
+import numpy as np
+import pytest
+
+DEFAULT_SEED = 20261122
+
+# Two-sided z threshold giving a suite-wide chance failure rate of about 1/1000
+# (Bonferroni over a few hundred statistical assertions; TESTING.md).
+Z_CRIT = 4.75
+
+
+@pytest.fixture
+def seed():
+    return int(os.environ.get("FASTEBM_TEST_SEED", DEFAULT_SEED))
+
+
+@pytest.fixture
+def z_crit():
+    return Z_CRIT
+
+
+@pytest.fixture(autouse=True)
+def _global_numpy_state_untouched():
+    """No fastebm call may touch NumPy's global random state."""
+    before = np.random.get_state()[1].copy()
+    yield
+    after = np.random.get_state()[1]
+    assert np.array_equal(before, after), "NumPy's global random state was touched"

@@ -1,0 +1,16 @@
+"""Small compiled drivers that expose the Philox mappings to tests, one stream per row."""
+from numba import njit, prange
+
+from fastebm._kernels.numba.philox import fill_normals, fill_uniforms
+
+
+@njit(parallel=True, cache=True)
+def normals_rows(k0, k1, step, tag, out):
+    for i in prange(out.shape[0]):
+        fill_normals(k0, k1, i, step, tag, out[i])
+
+
+@njit(parallel=True, cache=True)
+def uniforms_rows(k0, k1, step, tag, out):
+    for i in prange(out.shape[0]):
+        fill_uniforms(k0, k1, i, step, tag, out[i])
