@@ -1,0 +1,27 @@
+"""fastebm: fast samplers and estimators for energy-based models, p(x) = exp(-E(x)) / Z.
+
+Energies (``Gaussian``, ``GaussianMixture``, user functions through ``energy``) know
+E, ∇ₓE, ∇_θE and, where it exists, log Z. Samplers (``langevin``, ``mala``,
+``metropolis``) move thousands of chains at once in compiled kernels, each chain on its
+own Philox stream; ``importance_sample`` estimates log Z with its standard error.
+"""
+from . import proposals
+from .diagnostics import ess, rhat, weights_ess
+from .energies import (CustomEnergy, Energy, FiniteDifferenceWarning, Gaussian,
+                       GaussianMixture, SumEnergy, energy)
+from .energies.check import check_grad
+from .resampling import resample
+from .results import ChainState, ImportanceResult, MCMCResult
+from .samplers.importance import importance_resample, importance_sample
+from .samplers.langevin import langevin, mala
+from .samplers.metropolis import metropolis
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Energy", "Gaussian", "GaussianMixture", "CustomEnergy", "SumEnergy", "energy",
+    "check_grad", "FiniteDifferenceWarning", "proposals",
+    "langevin", "mala", "metropolis", "importance_sample", "importance_resample",
+    "resample", "ess", "rhat", "weights_ess",
+    "ChainState", "MCMCResult", "ImportanceResult",
+]

@@ -1,0 +1,9 @@
+"""Energies: p(x) = exp(-E(x)) / Z, with ∇ₓE and ∇_θE."""
+from .base import Energy
+from .compose import SumEnergy
+from .custom import CustomEnergy, FiniteDifferenceWarning, energy
+from .gaussian import Gaussian
+from .mixture import GaussianMixture
+
+__all__ = ["Energy", "Gaussian", "GaussianMixture", "CustomEnergy", "SumEnergy", "energy",
+           "FiniteDifferenceWarning"]

@@ -1,0 +1,70 @@
+"""One source per kernel, compiled twice over: cached for the built-in energies, and
+specialised (uncached) to the functions of a user or composite energy.
+
+A kernel entry point is written as a plain function whose body calls the generic
+energy functions of ``energies`` (``energy_point``, ``energy_grad_point``, ``uses_blas``,
+``blas_grad``, ``finish_grad``) as globals. ``@entry`` compiles it once with
+``cache=True``: the built-in energies reach their code through type dispatch. For any
+other energy, ``KernelFamily`` rebinds those five globals to the energy's own compiled
+functions and compiles a private copy (Numba cannot cache a function whose code depends
+on a Python object, so this copy is compiled once per energy family and process).
+Energy functions are called only in entry-point bodies, never in shared helpers.
+"""
+import types
+
+from numba import njit
+from numba.core.errors import TypingError
+
+from ._jit import kernel
+
+ENERGY_FUNCTION_NAMES = ("energy_point", "energy_grad_point", "uses_blas", "blas_grad",
+                         "finish_grad")
+_REGISTRY = {}
+
+
+def entry(pyfunc):
+    """Register ``pyfunc`` as a kernel entry point and return its cached compilation."""
+    compiled = kernel(parallel=True)(pyfunc)
+    _REGISTRY[pyfunc.__name__] = (pyfunc, compiled)
+    return compiled
+
+
+def _specialize(pyfunc, functions):
+    scope = dict(pyfunc.__globals__)
+    scope.update(functions)
+    clone = types.FunctionType(pyfunc.__code__, scope, pyfunc.__name__,
+                               pyfunc.__defaults__, pyfunc.__closure__)
+    return njit(parallel=True, nogil=True, error_model="numpy")(clone)
+
+
+class KernelFamily:
+    """The kernels of one family of energy functions; ``functions=None`` is the built-ins."""
+
+    def __init__(self, functions=None):
+        if functions is not None and set(functions) != set(ENERGY_FUNCTION_NAMES):
+            raise ValueError(f"functions must define exactly {ENERGY_FUNCTION_NAMES}")
+        self.functions = functions
+        self._compiled = {}
+
+    def __getitem__(self, name):
+        pyfunc, compiled = _REGISTRY[name]
+        if self.functions is None:
+            return compiled
+        if name not in self._compiled:
+            self._compiled[name] = _checked(_specialize(pyfunc, self.functions))
+        return self._compiled[name]
+
+
+def _checked(dispatcher):
+    """Turn Numba's typing failure of a user's function into a TypeError that says so."""
+    def call(*args):
+        try:
+            return dispatcher(*args)
+        except TypingError as exc:
+            raise TypeError("the energy's functions could not be compiled by Numba (they must "
+                            "be plain numeric functions of NumPy arrays and floats that Numba "
+                            f"supports):\n{exc}") from None
+    return call
+
+
+BUILTIN = KernelFamily()

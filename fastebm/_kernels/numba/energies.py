@@ -1,0 +1,194 @@
+"""Compiled energies of the built-in continuous models, dispatched on their parameter type.
+
+Each model's parameters travel into kernels as a module-level named tuple; the generic
+functions below pick the model's implementation by that type at compile time, so one
+cached kernel serves every built-in energy. Sign convention: p(x) ∝ exp(-E(x)).
+
+- ``energy_point(params, x)`` → E(x) for one point x of shape (d,).
+- ``energy_grad_point(params, x, g)`` → E(x), writing ∇ₓE(x) into g.
+- ``uses_blas(params)`` → True where the gradient of a batch is one matrix product,
+  ``blas_grad(params, X, G)`` does that product for all chains (BLAS), and
+  ``finish_grad(params, x, g)`` completes one point's energy and gradient from it.
+
+A user or composite energy supplies its own functions with the same signatures and the
+samplers are specialised to them (see ``dispatch``).
+"""
+from collections import namedtuple
+
+import numpy as np
+from numba.extending import overload
+
+from ._jit import helper
+
+
+class GaussianParams(namedtuple("GaussianParams", "mean precision precision_mean beta")):
+    """Dense Gaussian: E(x) = β/2 (x-μ)ᵀP(x-μ); ``precision_mean`` = Pμ."""
+
+
+class DiagGaussianParams(namedtuple("DiagGaussianParams", "mean precision beta")):
+    """Diagonal Gaussian: E(x) = β/2 Σ pᵢ (xᵢ-μᵢ)²."""
+
+
+class MixtureParams(namedtuple("MixtureParams", "log_coef means precisions beta")):
+    """Gaussian mixture: E(x) = -β log Σₖ exp(cₖ - ½(x-μₖ)ᵀPₖ(x-μₖ)),
+    cₖ = log wₖ + ½ log det Pₖ - d/2 log 2π."""
+
+
+def energy_point(params, x):
+    raise NotImplementedError  # replaced by the overloads in compiled code
+
+
+def energy_grad_point(params, x, g):
+    raise NotImplementedError
+
+
+def uses_blas(params):
+    raise NotImplementedError
+
+
+def blas_grad(params, X, G):
+    raise NotImplementedError
+
+
+def finish_grad(params, x, g):
+    raise NotImplementedError
+
+
+def _cls(params):
+    return getattr(params, "instance_class", None)
+
+
+# --- dense Gaussian -------------------------------------------------------------------
+
+@helper()
+def _gaussian_energy(p, x):
+    d = x - p.mean
+    return 0.5 * p.beta * np.dot(d, np.dot(p.precision, d))
+
+
+@helper()
+def _gaussian_finish(p, x, g):
+    """g holds Pᵀx on entry (from BLAS); leaves β P(x-μ) and returns E."""
+    e = 0.0
+    for j in range(x.shape[0]):
+        g[j] -= p.precision_mean[j]
+        e += (x[j] - p.mean[j]) * g[j]
+        g[j] *= p.beta
+    return 0.5 * p.beta * e
+
+
+@helper()
+def _gaussian_energy_grad(p, x, g):
+    g[:] = np.dot(p.precision, x)
+    return _gaussian_finish(p, x, g)
+
+
+@helper()
+def _gaussian_blas(p, X, G):
+    np.dot(X, p.precision, G)
+
+
+# --- diagonal Gaussian ----------------------------------------------------------------
+
+@helper()
+def _diag_energy(p, x):
+    e = 0.0
+    for j in range(x.shape[0]):
+        r = x[j] - p.mean[j]
+        e += p.precision[j] * r * r
+    return 0.5 * p.beta * e
+
+
+@helper()
+def _diag_energy_grad(p, x, g):
+    e = 0.0
+    for j in range(x.shape[0]):
+        r = x[j] - p.mean[j]
+        g[j] = p.beta * p.precision[j] * r
+        e += p.precision[j] * r * r
+    return 0.5 * p.beta * e
+
+
+# --- Gaussian mixture -----------------------------------------------------------------
+
+@helper()
+def _mixture_log_terms(p, x):
+    """ℓₖ = cₖ - ½(x-μₖ)ᵀPₖ(x-μₖ) for every component k."""
+    n_comp = p.log_coef.shape[0]
+    terms = np.empty(n_comp)
+    for k in range(n_comp):
+        d = x - p.means[k]
+        terms[k] = p.log_coef[k] - 0.5 * np.dot(d, np.dot(p.precisions[k], d))
+    return terms
+
+
+@helper()
+def _log_sum_exp(a):
+    m = np.max(a)
+    if not np.isfinite(m):
+        return m
+    return m + np.log(np.sum(np.exp(a - m)))
+
+
+@helper()
+def _mixture_energy(p, x):
+    return -p.beta * _log_sum_exp(_mixture_log_terms(p, x))
+
+
+@helper()
+def _mixture_energy_grad(p, x, g):
+    """∇E = β Σₖ rₖ Pₖ(x-μₖ), responsibilities rₖ = softmax(ℓ)ₖ."""
+    terms = _mixture_log_terms(p, x)
+    lse = _log_sum_exp(terms)
+    g[:] = 0.0
+    for k in range(terms.shape[0]):
+        g += np.exp(terms[k] - lse) * np.dot(p.precisions[k], x - p.means[k])
+    g *= p.beta
+    return -p.beta * lse
+
+
+# --- dispatch by parameter type --------------------------------------------------------
+
+_ENERGY = {GaussianParams: _gaussian_energy, DiagGaussianParams: _diag_energy,
+           MixtureParams: _mixture_energy}
+_ENERGY_GRAD = {GaussianParams: _gaussian_energy_grad, DiagGaussianParams: _diag_energy_grad,
+                MixtureParams: _mixture_energy_grad}
+
+
+@overload(energy_point, jit_options={"cache": True})
+def _energy_point_impl(params, x):
+    fn = _ENERGY.get(_cls(params))
+    if fn is not None:
+        return lambda params, x: fn(params, x)
+
+
+@overload(energy_grad_point, jit_options={"cache": True})
+def _energy_grad_point_impl(params, x, g):
+    fn = _ENERGY_GRAD.get(_cls(params))
+    if fn is not None:
+        return lambda params, x, g: fn(params, x, g)
+
+
+@overload(uses_blas, jit_options={"cache": True})
+def _uses_blas_impl(params):
+    if _cls(params) is GaussianParams:
+        return lambda params: True
+    if _cls(params) in _ENERGY:
+        return lambda params: False
+
+
+@overload(blas_grad, jit_options={"cache": True})
+def _blas_grad_impl(params, X, G):
+    if _cls(params) is GaussianParams:
+        return lambda params, X, G: _gaussian_blas(params, X, G)
+    if _cls(params) in _ENERGY:
+        return lambda params, X, G: None
+
+
+@overload(finish_grad, jit_options={"cache": True})
+def _finish_grad_impl(params, x, g):
+    if _cls(params) is GaussianParams:
+        return lambda params, x, g: _gaussian_finish(params, x, g)
+    fn = _ENERGY_GRAD.get(_cls(params))
+    if fn is not None:
+        return lambda params, x, g: fn(params, x, g)

@@ -1,0 +1,85 @@
+"""Metropolis-Hastings kernels, parallel over chains with every chain's steps inside.
+
+Random walk: y = x + σ L ξ, ξ ~ N(0, I) (σ = ``scale``, Σ = LLᵀ the preconditioner),
+accepted with probability min(1, exp(E(x) - E(y))).
+Independent proposal (seed 002, sec. 6): y ~ q, accepted with probability
+min(1, exp(E(x) - E(y) + log q(x) - log q(y))).
+A proposal with a NaN or +inf energy is rejected and counted as divergent.
+"""
+import numpy as np
+from numba import prange
+
+from ._jit import helper
+from .dispatch import entry
+from .energies import energy_point
+from .langevin import PRECOND_DENSE, PRECOND_DIAG, _record
+from .philox import fill_normals, uniform
+from .proposals import proposal_draw
+
+TAG_NOISE = 0
+TAG_ACCEPT = 1
+
+
+@entry
+def random_walk_run(params, x, e, scale, precond_mode, diag, chol, n_steps, step0, k0, k1,
+                    record_mode, thin, draws, mean, m2, n_accepted, n_divergent, prob_sum):
+    """Advance every chain ``n_steps`` random-walk steps in place."""
+    n, d = x.shape
+    for i in prange(n):
+        xi = np.empty(d)
+        y = np.empty(d)
+        for s in range(n_steps):
+            step = step0 + s
+            fill_normals(k0, k1, i, step, TAG_NOISE, xi)
+            for j in range(d):
+                if precond_mode == PRECOND_DENSE:
+                    acc = 0.0
+                    for k in range(j + 1):
+                        acc += chol[j, k] * xi[k]
+                    y[j] = x[i, j] + scale * acc
+                elif precond_mode == PRECOND_DIAG:
+                    y[j] = x[i, j] + scale * diag[j] * xi[j]
+                else:
+                    y[j] = x[i, j] + scale * xi[j]
+            e_y = energy_point(params, y)
+            _accept(i, step, k0, k1, e[i] - e_y, e_y, y, x, e, n_accepted, n_divergent,
+                    prob_sum)
+            if (s + 1) % thin == 0:
+                _record(record_mode, (s + 1) // thin - 1, x[i], False, draws[:, i], mean[i],
+                        m2[i])
+
+
+@entry
+def independent_run(params, proposal, x, e, log_q, n_steps, step0, k0, k1, record_mode,
+                    thin, draws, mean, m2, n_accepted, n_divergent, prob_sum):
+    """Advance every chain ``n_steps`` independent-proposal steps in place."""
+    n, d = x.shape
+    for i in prange(n):
+        xi = np.empty(d)
+        y = np.empty(d)
+        for s in range(n_steps):
+            step = step0 + s
+            log_q_y = proposal_draw(proposal, k0, k1, i, step, TAG_NOISE, xi, y)
+            e_y = energy_point(params, y)
+            log_q_x = log_q[i]
+            if _accept(i, step, k0, k1, e[i] - e_y + log_q_x - log_q_y, e_y, y, x, e,
+                       n_accepted, n_divergent, prob_sum):
+                log_q[i] = log_q_y
+            if (s + 1) % thin == 0:
+                _record(record_mode, (s + 1) // thin - 1, x[i], False, draws[:, i], mean[i],
+                        m2[i])
+
+
+@helper()
+def _accept(i, step, k0, k1, log_alpha, e_y, y, x, e, n_accepted, n_divergent, prob_sum):
+    """Accept y for chain i with probability min(1, exp(log_alpha)); reject NaN/+inf."""
+    if not (e_y < np.inf):  # NaN or +inf
+        n_divergent[i] += 1
+        return False
+    prob_sum[i] += min(1.0, np.exp(log_alpha))
+    if np.log(uniform(k0, k1, i, step, TAG_ACCEPT, 0)) < log_alpha:
+        x[i, :] = y
+        e[i] = e_y
+        n_accepted[i] += 1
+        return True
+    return False

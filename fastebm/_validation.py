@@ -1,0 +1,86 @@
+"""Argument checks shared by every public function.
+
+Each raises ``TypeError`` (wrong kind of object) or ``ValueError`` (right kind, bad
+value) naming the argument and what was expected, before any compiled code runs.
+"""
+import numbers
+import operator
+
+import numpy as np
+
+
+def as_float_array(value, name, *, ndim=None, finite=True):
+    """``value`` as a C-contiguous float64 array; checks dimensions and finiteness."""
+    arr = np.asarray(value)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
+                                   or arr.dtype == np.bool_):
+        raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+    if np.iscomplexobj(arr):
+        raise TypeError(f"{name} must be real, got dtype {arr.dtype}")
+    if ndim is not None and arr.ndim not in np.atleast_1d(ndim):
+        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {arr.shape}")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if finite and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite (it contains NaN or inf)")
+    return arr
+
+
+def as_points(x, dim, name="x"):
+    """Points of shape (n, dim) or (dim,) → ((n, dim) float64 array, was_single, dtype).
+
+    ``dtype`` is float32 when the caller passed float32 and float64 otherwise: the
+    computation runs in float64 and outputs are cast back to it.
+    """
+    raw = np.asarray(x)
+    arr = as_float_array(raw, name, ndim=(1, 2))
+    if arr.shape[-1] != dim:
+        raise ValueError(f"{name} must have {dim} columns (the energy's dimension), "
+                         f"got shape {arr.shape}")
+    if arr.ndim == 2 and arr.shape[0] == 0:
+        raise ValueError(f"{name} must hold at least one point, got shape {arr.shape}")
+    dtype = np.float32 if raw.dtype == np.float32 else np.float64
+    return np.atleast_2d(arr), arr.ndim == 1, dtype
+
+
+def positive_float(value, name):
+    """A finite float > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not (np.isfinite(value) and value > 0.0):
+        raise ValueError(f"{name} must be finite and > 0, got {value}")
+    return value
+
+
+def int_at_least(value, name, minimum):
+    """An integer >= minimum (bools are rejected)."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, got bool")
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def choice(value, name, choices):
+    """One of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {sorted(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def symmetric_positive_definite(matrix, name):
+    """A symmetric positive-definite (d, d) matrix and its lower Cholesky factor."""
+    arr = as_float_array(matrix, name, ndim=2)
+    if arr.shape[0] != arr.shape[1]:
+        raise ValueError(f"{name} must be square, got shape {arr.shape}")
+    if not np.allclose(arr, arr.T, rtol=1e-10, atol=1e-12 * np.abs(arr).max()):
+        raise ValueError(f"{name} must be symmetric")
+    try:
+        chol = np.linalg.cholesky(arr)
+    except np.linalg.LinAlgError:
+        raise ValueError(f"{name} must be positive definite") from None
+    return arr, chol

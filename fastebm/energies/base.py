@@ -1,0 +1,120 @@
+"""The energy interface shared by every model: p(x) = exp(-E(x)) / Z.
+
+An energy evaluates E(x; θ), ∇ₓE and ∇_θE on a batch of points of shape (n, d) (a
+single point (d,) gives outputs without the batch axis), knows its parameters θ, and
+gives log Z where it is known exactly. ``E1 + E2`` is the product of experts
+exp(-E1-E2) and ``E.tempered(beta)`` is exp(-βE). Samplers reach the compiled form of an
+energy through ``_kernel_params()`` (the parameters as a named tuple) and ``_family``
+(the kernels specialised to its functions).
+"""
+import copy
+import functools
+
+import numpy as np
+from numba import njit
+
+from .._kernels.numba import energies as _generic
+from .._kernels.numba import evaluate as _evaluate  # noqa: F401  (registers the kernels)
+from .._kernels.numba.dispatch import BUILTIN
+from .._validation import as_points, positive_float
+
+
+@functools.lru_cache(maxsize=None)
+def _namedtuple_builder(cls):
+    return njit(lambda flat: cls(*flat))
+
+
+def _shaped(out, single, dtype):
+    out = out.astype(dtype, copy=False)
+    return out[0] if single else out
+
+
+class Energy:
+    """Base class of energies. Subclasses set ``dim`` and implement ``_kernel_params``."""
+
+    dim = None
+    _family = BUILTIN
+    _beta = 1.0
+
+    # -- the compiled form -------------------------------------------------------------
+    def _kernel_params(self):
+        raise NotImplementedError
+
+    def _point_functions(self):
+        """(energy_point, energy_grad_point) callable from compiled code on the params."""
+        return _generic.energy_point, _generic.energy_grad_point
+
+    def _params_builder(self):
+        """Compiled function rebuilding ``_kernel_params()`` from its flat tuple.
+
+        Numba's parallel loops cannot capture nested tuples, so a composite energy
+        passes its parts' parameters as one flat tuple and rebuilds each part's.
+        """
+        return _namedtuple_builder(type(self._kernel_params()))
+
+    def _points(self, x, name="x"):
+        if self.dim is None:
+            arr = np.asarray(x)
+            dim = arr.shape[-1] if arr.ndim in (1, 2) else -1
+        else:
+            dim = self.dim
+        return as_points(x, dim, name)
+
+    # -- batched evaluation ------------------------------------------------------------
+    def energy(self, x):
+        """E(x) for x of shape (n, d) → (n,), or (d,) → float."""
+        pts, single, dtype = self._points(x)
+        out = np.empty(pts.shape[0])
+        self._family["batch_energy"](self._kernel_params(), pts, out)
+        return _shaped(out, single, dtype)
+
+    def energy_and_grad(self, x):
+        """(E(x), ∇ₓE(x)) with shapes (n,), (n, d) — from one pass over the points."""
+        pts, single, dtype = self._points(x)
+        out, grad = np.empty(pts.shape[0]), np.empty_like(pts)
+        self._family["batch_energy_grad"](self._kernel_params(), pts, grad, out)
+        return _shaped(out, single, dtype), _shaped(grad, single, dtype)
+
+    def grad(self, x):
+        """∇ₓE(x) for x of shape (n, d) → (n, d), or (d,) → (d,)."""
+        return self.energy_and_grad(x)[1]
+
+    def grad_theta(self, x):
+        """∇_θE(x) for x of shape (n, d) → (n, p), or (d,) → (p,)."""
+        pts, single, dtype = self._points(x)
+        return _shaped(self._grad_theta(pts), single, dtype)
+
+    def _grad_theta(self, x):
+        raise NotImplementedError(f"{type(self).__name__} has no gradient in its parameters")
+
+    # -- parameters and normalizer -----------------------------------------------------
+    @property
+    def theta(self):
+        """The parameters θ as a flat array of shape (p,)."""
+        raise NotImplementedError(f"{type(self).__name__} has no parameter vector")
+
+    def with_theta(self, theta):
+        """A new energy of the same kind with parameters ``theta`` (same temperature)."""
+        raise NotImplementedError(f"{type(self).__name__} has no parameter vector")
+
+    def log_partition(self):
+        """log Z = log ∫ exp(-E(x)) dx where it is known in closed form."""
+        raise ValueError(f"log Z of {type(self).__name__} has no closed form; estimate it "
+                         "with fastebm.log_partition(energy, method='is' or 'ais')")
+
+    # -- composition ---------------------------------------------------------------------
+    def __add__(self, other):
+        from .compose import SumEnergy
+        return SumEnergy(self, other)
+
+    def tempered(self, beta):
+        """exp(-β E(x)): the same energy multiplied by the inverse temperature β > 0."""
+        beta = positive_float(beta, "beta")
+        new = copy.copy(self)
+        new._beta = self._beta * beta
+        return new
+
+    @property
+    def beta(self):
+        """The inverse temperature β of this energy (1 unless ``tempered``)."""
+        return self._beta

@@ -1,0 +1,195 @@
+"""User energies: plain Python functions compiled by Numba, with an optional gradient.
+
+A user energy is ``fn(x) -> float`` for one point x of shape (d,) (``fn(x, theta)`` when
+``theta`` is given). Its gradient ``grad(x, out)`` (``grad(x, theta, out)``) writes ∇ₓE
+into ``out`` and returns E, so one call gives both. Without ``grad``, gradient-based
+samplers use central finite differences and warn once per energy. The samplers are
+specialised to the compiled functions once per energy and process (uncached).
+"""
+import warnings
+from collections import namedtuple
+
+import numpy as np
+from numba import njit
+
+from .._kernels.numba.dispatch import KernelFamily
+from .._validation import as_float_array
+from .base import Energy
+
+
+class UserParams(namedtuple("UserParams", "theta beta")):
+    """Parameters of a user energy in compiled code: θ (p,) and the inverse temperature."""
+
+
+class FiniteDifferenceWarning(UserWarning):
+    """A gradient is approximated by central finite differences."""
+
+
+_FD_REL_STEP = np.finfo(np.float64).eps ** (1.0 / 3.0)
+
+
+def _compile(fn, kind):
+    try:
+        return fn if hasattr(fn, "py_func") else njit(fn)
+    except Exception as exc:  # numba raises many types at decoration for bad objects
+        raise TypeError(f"{kind} must be a function Numba can compile: {exc}") from exc
+
+
+def _energy_functions(fn, with_theta):
+    f = _compile(fn, "fn")
+    if with_theta:
+        return njit(lambda p, x: p.beta * f(x, p.theta))
+    return njit(lambda p, x: p.beta * f(x))
+
+
+def _gradient_functions(fn, grad, with_theta):
+    if grad is None:
+        return _finite_difference_gradient(fn, with_theta)
+    g = _compile(grad, "grad")
+    if with_theta:
+        def energy_grad(p, x, out):
+            e = g(x, p.theta, out)
+            out *= p.beta
+            return p.beta * e
+    else:
+        def energy_grad(p, x, out):
+            e = g(x, out)
+            out *= p.beta
+            return p.beta * e
+    return njit(energy_grad)
+
+
+def _finite_difference_gradient(fn, with_theta):
+    energy = _energy_functions(fn, with_theta)
+
+    def energy_grad(p, x, out):
+        y = x.copy()
+        for j in range(x.shape[0]):
+            h = _FD_REL_STEP * max(1.0, abs(x[j]))
+            y[j] = x[j] + h
+            up = energy(p, y)
+            y[j] = x[j] - h
+            down = energy(p, y)
+            y[j] = x[j]
+            out[j] = (up - down) / (2.0 * h)
+        return energy(p, x)
+    return njit(energy_grad)
+
+
+def family_of(energy_point, energy_grad_point):
+    """A kernel family for compiled per-point functions (no BLAS path)."""
+    return KernelFamily({
+        "energy_point": energy_point,
+        "energy_grad_point": energy_grad_point,
+        "uses_blas": njit(lambda p: False),
+        "blas_grad": njit(lambda p, x, g: None),
+        "finish_grad": energy_grad_point,
+    })
+
+
+class CustomEnergy(Energy):
+    """An energy from user functions; build it with :func:`fastebm.energy`."""
+
+    def __init__(self, fn, grad=None, *, theta=None, grad_theta=None, dim=None):
+        if not callable(fn):
+            raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+        if grad is not None and not callable(grad):
+            raise TypeError(f"grad must be callable or None, got {type(grad).__name__}")
+        self._theta = None if theta is None else as_float_array(theta, "theta", ndim=1)
+        self.dim = None if dim is None else int(dim)
+        self.fn, self.grad_fn, self.grad_theta_fn = fn, grad, grad_theta
+        with_theta = self._theta is not None
+        self._energy_point = _energy_functions(fn, with_theta)
+        self._energy_grad_point = _gradient_functions(fn, grad, with_theta)
+        self._family = family_of(self._energy_point, self._energy_grad_point)
+        self.has_gradient = grad is not None
+
+    def _kernel_params(self):
+        theta = np.zeros(0) if self._theta is None else self._theta
+        return UserParams(theta, self._beta)
+
+    def _point_functions(self):
+        return self._energy_point, self._energy_grad_point
+
+    def warn_if_finite_differences(self):
+        """Warn (once per energy) that gradients come from finite differences."""
+        if not self.has_gradient and not getattr(self, "_warned", False):
+            self._warned = True
+            warnings.warn("this energy has no grad: gradients use central finite "
+                          "differences (2d energy evaluations each)", FiniteDifferenceWarning,
+                          stacklevel=3)
+
+    def energy_and_grad(self, x):
+        self.warn_if_finite_differences()
+        return super().energy_and_grad(x)
+
+    @property
+    def theta(self):
+        if self._theta is None:
+            return super().theta
+        return self._theta.copy()
+
+    def with_theta(self, theta):
+        if self._theta is None:
+            return super().with_theta(theta)
+        theta = as_float_array(theta, "theta", ndim=1)
+        if theta.shape != self._theta.shape:
+            raise ValueError(f"theta must have shape {self._theta.shape}, got {theta.shape}")
+        new = self.tempered(1.0)
+        new._theta = theta
+        return new
+
+    def _grad_theta(self, x):
+        if self._theta is None:
+            return super()._grad_theta(x)
+        if self.grad_theta_fn is None:
+            return self._grad_theta_finite_differences(x)
+        gt = _compile(self.grad_theta_fn, "grad_theta")
+        out = np.empty((x.shape[0], self._theta.size))
+        for i in range(x.shape[0]):
+            gt(x[i], self._theta, out[i])
+        return self._beta * out
+
+    def _grad_theta_finite_differences(self, x):
+        warnings.warn("this energy has no grad_theta: central finite differences in theta",
+                      FiniteDifferenceWarning, stacklevel=3)
+        out = np.empty((x.shape[0], self._theta.size))
+        for j in range(self._theta.size):
+            h = _FD_REL_STEP * max(1.0, abs(self._theta[j]))
+            up, down = self._theta.copy(), self._theta.copy()
+            up[j] += h
+            down[j] -= h
+            out[:, j] = (self.with_theta(up).energy(x) - self.with_theta(down).energy(x)) / (2 * h)
+        return out
+
+
+def energy(fn, grad=None, *, theta=None, grad_theta=None, dim=None):
+    """An energy from a user function that Numba can compile.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(x) -> float`` for one point x of shape (d,), or ``fn(x, theta)``.
+    grad : callable, optional
+        ``grad(x, out) -> float`` (or ``grad(x, theta, out)``): writes ∇ₓE(x) into
+        ``out`` and returns E(x). Without it, gradients use central finite differences
+        with steps h = ε^(1/3) max(1, |xⱼ|) and a ``FiniteDifferenceWarning``.
+    theta : array_like of shape (p,), optional
+        Parameters passed to ``fn`` and ``grad``.
+    grad_theta : callable, optional
+        ``grad_theta(x, theta, out) -> float``: writes ∇_θE(x) into ``out``.
+    dim : int, optional
+        The dimension d; when given, inputs are checked against it.
+
+    Returns
+    -------
+    CustomEnergy
+
+    Examples
+    --------
+    >>> import fastebm as fe
+    >>> def banana(x):
+    ...     return 0.5 * x[0] ** 2 + 0.5 * (x[1] - x[0] ** 2) ** 2
+    >>> E = fe.energy(banana, dim=2)
+    """
+    return CustomEnergy(fn, grad, theta=theta, grad_theta=grad_theta, dim=dim)

@@ -1,0 +1,100 @@
+"""The Gaussian energy E(x) = ½ (x-μ)ᵀ P (x-μ), full or diagonal precision P."""
+import numpy as np
+
+from .._kernels.numba.energies import DiagGaussianParams, GaussianParams
+from .._validation import as_float_array, symmetric_positive_definite
+from .base import Energy
+
+
+class Gaussian(Energy):
+    """Gaussian energy with mean μ and precision P (or covariance Σ = P⁻¹).
+
+    Parameters
+    ----------
+    mean : array_like of shape (d,)
+    precision : array_like of shape (d, d) or (d,), optional
+        Full precision matrix, or its diagonal. Give exactly one of ``precision`` and
+        ``covariance``.
+    covariance : array_like of shape (d, d) or (d,), optional
+        Full covariance matrix, or its diagonal.
+
+    Notes
+    -----
+    E(x) = β/2 (x-μ)ᵀP(x-μ), ∇ₓE = βP(x-μ). The parameters are θ = (μ, vech P): the
+    mean, then the lower triangle of P row by row (i ≥ j), or θ = (μ, diag P) for a
+    diagonal energy; ∇_μE = -βP(x-μ), ∂E/∂Pᵢᵢ = β/2 (x-μ)ᵢ², and for i > j the entry
+    stands for both Pᵢⱼ and Pⱼᵢ, so ∂E/∂Pᵢⱼ = β (x-μ)ᵢ(x-μ)ⱼ. The normalizer is exact:
+    log Z = d/2 log 2π - ½ log det(βP).
+    """
+
+    def __init__(self, mean, precision=None, covariance=None):
+        self.mean = as_float_array(mean, "mean", ndim=1)
+        self.dim = self.mean.shape[0]
+        if (precision is None) == (covariance is None):
+            raise ValueError("give exactly one of precision and covariance")
+        name, given = ("precision", precision) if covariance is None else ("covariance", covariance)
+        given = as_float_array(given, name, ndim=(1, 2))
+        if given.shape not in ((self.dim,), (self.dim, self.dim)):
+            raise ValueError(f"{name} must have shape ({self.dim},) or ({self.dim}, {self.dim}), "
+                             f"got {given.shape}")
+        self.diagonal = given.ndim == 1
+        if self.diagonal:
+            if not np.all(given > 0):
+                raise ValueError(f"{name} must be positive (a diagonal of variances or precisions)")
+            self.precision = given if name == "precision" else 1.0 / given
+        else:
+            given, chol = symmetric_positive_definite(given, name)
+            self.precision = given if name == "precision" else _inverse_from_cholesky(chol)
+        self._precision_mean = (self.precision * self.mean if self.diagonal
+                                else self.precision @ self.mean)
+
+    def _kernel_params(self):
+        if self.diagonal:
+            return DiagGaussianParams(self.mean, self.precision, self._beta)
+        return GaussianParams(self.mean, self.precision, self._precision_mean, self._beta)
+
+    @property
+    def covariance(self):
+        """Σ = (βP)⁻¹, shape (d,) for a diagonal energy, else (d, d)."""
+        if self.diagonal:
+            return 1.0 / (self._beta * self.precision)
+        return _inverse_from_cholesky(np.linalg.cholesky(self._beta * self.precision))
+
+    def log_partition(self):
+        if self.diagonal:
+            logdet = np.sum(np.log(self._beta * self.precision))
+        else:
+            logdet = np.linalg.slogdet(self._beta * self.precision)[1]
+        return 0.5 * self.dim * np.log(2.0 * np.pi) - 0.5 * logdet
+
+    @property
+    def theta(self):
+        if self.diagonal:
+            return np.concatenate([self.mean, self.precision])
+        return np.concatenate([self.mean, self.precision[np.tril_indices(self.dim)]])
+
+    def with_theta(self, theta):
+        theta = as_float_array(theta, "theta", ndim=1)
+        if theta.shape != self.theta.shape:
+            raise ValueError(f"theta must have shape {self.theta.shape}, got {theta.shape}")
+        d = self.dim
+        if self.diagonal:
+            prec = theta[d:]
+        else:
+            prec = np.zeros((d, d))
+            prec[np.tril_indices(d)] = theta[d:]
+            prec = prec + np.tril(prec, -1).T
+        return Gaussian(theta[:d], precision=prec).tempered(self._beta)
+
+    def _grad_theta(self, x):
+        r = x - self.mean
+        if self.diagonal:
+            return self._beta * np.hstack([-r * self.precision, 0.5 * r * r])
+        rows, cols = np.tril_indices(self.dim)
+        pair = r[:, rows] * r[:, cols] * np.where(rows == cols, 0.5, 1.0)
+        return self._beta * np.hstack([-r @ self.precision, pair])
+
+
+def _inverse_from_cholesky(chol):
+    inv_chol = np.linalg.inv(chol)
+    return inv_chol.T @ inv_chol

@@ -1,0 +1,92 @@
+"""Frozen result records: arrays in, arrays out, no hidden state."""
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ChainState:
+    """Where a run stopped; pass it as ``x0`` to continue the very same random streams.
+
+    Attributes
+    ----------
+    position : ndarray of shape (n_chains, d)
+    key : tuple of int
+        The Philox key of the run's streams.
+    step : int
+        The number of steps taken so far (burn-in included); the next step's counter.
+    step_size : float
+        The (frozen) step size or random-walk scale in use.
+    inverse_mass : ndarray of shape (d,) or (d, d), or None
+        The frozen preconditioner Σ (diagonal or dense), if any.
+    """
+
+    position: np.ndarray
+    key: tuple
+    step: int
+    step_size: float
+    inverse_mass: Optional[np.ndarray] = None
+
+
+@dataclass(frozen=True)
+class MCMCResult:
+    """The output of an MCMC sampler.
+
+    Attributes
+    ----------
+    draws : ndarray of shape (n_draws, n_chains, d), or None with ``keep="moments"``
+        Kept states, draw axis first; ``draws[-1]`` is the final position when thin=1.
+    acceptance_rate : ndarray of shape (n_chains,)
+        Fraction of accepted proposals over the kept (post-burn-in) steps.
+    n_divergent : ndarray of shape (n_chains,)
+        Proposals with non-finite energy or gradient (rejected), or for ULA the number of
+        times a chain diverged (its later draws are NaN).
+    step_size : float
+        The step size (or random-walk scale) used for the kept draws.
+    state : ChainState
+        Pass as ``x0`` to continue the run.
+    mean, variance : ndarray of shape (n_chains, d), or None
+        Per-chain running mean and variance (ddof=0) of the kept draws with
+        ``keep="moments"``.
+    inverse_mass : ndarray of shape (d,) or (d, d), or None
+        The preconditioner Σ estimated during burn-in (or given), frozen for the draws.
+    """
+
+    draws: Optional[np.ndarray]
+    acceptance_rate: np.ndarray
+    n_divergent: np.ndarray
+    step_size: float
+    state: ChainState
+    mean: Optional[np.ndarray] = None
+    variance: Optional[np.ndarray] = None
+    inverse_mass: Optional[np.ndarray] = None
+
+
+@dataclass(frozen=True)
+class ImportanceResult:
+    """Importance sampling from a proposal q for an energy E.
+
+    Attributes
+    ----------
+    draws : ndarray of shape (n, d)
+        The proposal draws yᵢ ~ q.
+    log_weights : ndarray of shape (n,)
+        log wᵢ = -E(yᵢ) - log q(yᵢ) (unnormalized).
+    log_z : float
+        log Ẑ = log (1/n) Σ wᵢ, the estimate of log Z (seed 002, eq. 7).
+    stderr : float
+        Delta-method standard error of log Ẑ: sd(w) / (√n · mean(w)).
+    ess : float
+        Kish's effective sample size (Σw)² / Σw².
+    resampled : ndarray of shape (n_out, d), or None
+        With ``importance_resample``: draws resampled with probabilities ∝ wᵢ, an
+        approximate sample of p (seed 002, sec. 6).
+    """
+
+    draws: np.ndarray
+    log_weights: np.ndarray
+    log_z: float
+    stderr: float
+    ess: float
+    resampled: Optional[np.ndarray] = None

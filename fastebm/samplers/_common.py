@@ -1,0 +1,111 @@
+"""What every MCMC sampler does around its kernel: resolve the start, validate the
+run-length arguments, freeze the preconditioner, and package the result."""
+import numpy as np
+
+from .._rng import philox_key
+from .._validation import as_float_array, choice, int_at_least, positive_float
+from ..energies.base import Energy
+from ..results import ChainState, MCMCResult
+
+KEEP = ("draws", "moments")
+PRECONDITION = (None, "diag", "dense")
+MAX_STEPS = 2**32 - 1
+
+
+class Start:
+    """The resolved start of a run: positions, streams, step size and preconditioner."""
+
+    def __init__(self, energy, x0, step_size, rng, step_name="step_size"):
+        if not isinstance(energy, Energy):
+            raise TypeError(f"energy must be a fastebm energy, got {type(energy).__name__}")
+        if isinstance(x0, ChainState):
+            if rng is not None:
+                raise ValueError("rng must be None when x0 is a ChainState: the state "
+                                 "carries its own random streams")
+            self.x, self.single, self.dtype = energy._points(x0.position, "x0")
+            self.x = self.x.copy()
+            self.key, self.step = x0.key, x0.step
+            self.step_size = x0.step_size if step_size is None else positive_float(step_size, step_name)
+            self.inverse_mass = x0.inverse_mass
+        else:
+            self.x, self.single, self.dtype = energy._points(x0, "x0")
+            self.x = self.x.copy()
+            if step_size is None:
+                raise TypeError(f"{step_name} is required unless x0 is a ChainState")
+            self.step_size = positive_float(step_size, step_name)
+            self.key, self.step = philox_key(rng), 0
+            self.inverse_mass = None
+        self.n_chains, self.dim = self.x.shape
+
+
+def check_run(n_steps, burn_in, thin, keep, precondition, start):
+    """Validate the run-length arguments; returns them as ints."""
+    n_steps = int_at_least(n_steps, "n_steps", 0)
+    burn_in = int_at_least(burn_in, "burn_in", 0)
+    thin = int_at_least(thin, "thin", 1)
+    choice(keep, "keep", KEEP)
+    choice(precondition, "precondition", PRECONDITION)
+    if start.step + burn_in + n_steps > MAX_STEPS:
+        raise ValueError(f"a run may take at most {MAX_STEPS} steps in all (burn-in included)")
+    return n_steps, burn_in, thin
+
+
+def check_start_energy(energy_values, grad=None):
+    """The start must have a defined energy: no NaN, and not +inf for every chain."""
+    if np.any(np.isnan(energy_values)):
+        raise ValueError("the energy is NaN at x0 for chains "
+                         f"{np.flatnonzero(np.isnan(energy_values))[:10].tolist()}")
+    if np.all(energy_values == np.inf):
+        raise ValueError("the energy is +inf at x0 for every chain")
+    if np.any(energy_values == -np.inf):
+        raise ValueError("the energy is -inf at x0: the density is not normalizable there")
+    if grad is not None and not np.all(np.isfinite(grad[np.isfinite(energy_values)])):
+        raise ValueError("the gradient of the energy is not finite at x0")
+
+
+def preconditioner_arrays(inverse_mass, dim):
+    """(mode, scale (d,), lower Cholesky factor (d, d)) of Σ for the kernels."""
+    from .._kernels.numba.langevin import PRECOND_DENSE, PRECOND_DIAG, PRECOND_NONE
+    if inverse_mass is None:
+        return PRECOND_NONE, np.ones(dim), np.eye(dim)
+    if inverse_mass.ndim == 1:
+        return PRECOND_DIAG, np.sqrt(inverse_mass), np.eye(dim)
+    return PRECOND_DENSE, np.ones(dim), np.ascontiguousarray(np.linalg.cholesky(inverse_mass))
+
+
+def check_inverse_mass(precondition, dim):
+    """A user-given preconditioner: "diag"/"dense"/None, or an array Σ of shape (d,) or (d, d)."""
+    if precondition is None or isinstance(precondition, str):
+        return choice(precondition, "precondition", PRECONDITION), None
+    sigma = as_float_array(precondition, "precondition", ndim=(1, 2))
+    if sigma.shape not in ((dim,), (dim, dim)):
+        raise ValueError(f"precondition must have shape ({dim},) or ({dim}, {dim}), got {sigma.shape}")
+    if sigma.ndim == 1 and not np.all(sigma > 0):
+        raise ValueError("precondition (a diagonal inverse mass) must be positive")
+    if sigma.ndim == 2:
+        try:
+            np.linalg.cholesky(sigma)
+        except np.linalg.LinAlgError:
+            raise ValueError("precondition must be symmetric positive definite") from None
+    return None, sigma
+
+
+def package(start, runner, kept, step_size, n_kept_steps, keep, n_draws):
+    """The frozen MCMCResult of a finished run."""
+    acceptance = runner.n_accepted_kept / max(n_kept_steps, 1)
+    position = runner.x[0] if start.single else runner.x
+    state = ChainState(position.astype(start.dtype, copy=True), start.key, runner.step,
+                       float(step_size), runner.inverse_mass)
+    draws = mean = variance = None
+    if keep == "draws":
+        draws = kept.astype(start.dtype, copy=False)
+    elif n_draws:
+        mean, variance = kept[0].astype(start.dtype), (kept[1] / n_draws).astype(start.dtype)
+    n_div = runner.n_divergent.copy()
+    if start.single:
+        draws = None if draws is None else draws[:, 0]
+        mean = None if mean is None else mean[0]
+        variance = None if variance is None else variance[0]
+        acceptance, n_div = float(acceptance[0]), int(n_div[0])
+    return MCMCResult(draws, acceptance, n_div, float(step_size), state, mean, variance,
+                      runner.inverse_mass)

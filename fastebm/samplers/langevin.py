@@ -1,0 +1,145 @@
+"""Langevin samplers: unadjusted (``langevin``, ULA) and Metropolis-adjusted (``mala``).
+
+Both move all chains with x' = x - hΣ∇E(x) + √(2h) Lξ (Σ = LLᵀ the preconditioner,
+identity by default), the Euler-Maruyama step of the Langevin diffusion whose stationary
+law is p ∝ exp(-E). ULA keeps every step and so samples a biased law (on N(0, σ²) its
+variance is σ² / (1 - h/(2σ²))); MALA accepts with the Metropolis-Hastings ratio and is
+exact. Step-size convention: h = ``step_size`` (BlackJAX's; seed 001's ε is 2h).
+"""
+import numpy as np
+
+from .._kernels.numba import langevin as _kernel
+from ..energies.base import Energy
+from . import _common
+from .adaptation import run_burn_in
+
+MALA_TARGET = 0.574
+
+
+class LangevinRunner:
+    """All chains of one run, advanced by the compiled kernel in blocks of steps."""
+
+    def __init__(self, energy, start, metropolize, inverse_mass):
+        self.energy, self.metropolize = energy, metropolize
+        self.params, self.family = energy._kernel_params(), energy._family
+        self.key, self.step = start.key, start.step
+        self.x = start.x
+        self.n_chains, self.dim = self.x.shape
+        self.e = np.empty(self.n_chains)
+        self.g = np.empty_like(self.x)
+        self.family["batch_energy_grad"](self.params, self.x, self.g, self.e)
+        _common.check_start_energy(self.e, self.g)
+        self.e_start = self.e.copy()
+        self.n_accepted = np.zeros(self.n_chains, dtype=np.int64)
+        self.n_divergent = np.zeros(self.n_chains, dtype=np.int64)
+        self.diverged = np.zeros(self.n_chains, dtype=np.bool_)
+        self.set_inverse_mass(inverse_mass)
+
+    def set_inverse_mass(self, inverse_mass):
+        self.inverse_mass = inverse_mass
+        self.mode, self.scale, self.chol = _common.preconditioner_arrays(inverse_mass, self.dim)
+        if self.mode == _kernel.PRECOND_DENSE:
+            self.u = self.g @ self.chol
+        else:
+            self.u = self.g * self.scale
+
+    def advance(self, n_steps, step_size, adapt_state=None, *, keep_draws=False,
+                keep_moments=False, thin=1):
+        """Take ``n_steps`` steps; returns kept draws, (mean, M2), or None."""
+        n, d = self.n_chains, self.dim
+        n_kept = n_steps // thin
+        draws = np.empty((n_kept if keep_draws else 0, n, d))
+        mean = np.zeros((n, d) if keep_moments else (n, 0))
+        m2 = np.zeros_like(mean)
+        record = (_kernel.RECORD_DRAWS if keep_draws else
+                  _kernel.RECORD_MOMENTS if keep_moments else _kernel.RECORD_NONE)
+        adapt = adapt_state is not None
+        self.family["langevin_run"](
+            self.params, self.x, self.e, self.g, self.u, self.e_start, step_size, n_steps,
+            self.step, self.key[0], self.key[1], self.metropolize, self.mode, self.scale,
+            self.chol, adapt, adapt_state if adapt else np.zeros(5), MALA_TARGET, record,
+            thin, draws, mean, m2, self.n_accepted, self.n_divergent, self.diverged)
+        self.step += n_steps
+        return draws if keep_draws else (mean, m2) if keep_moments else None
+
+
+def _run(energy, x0, step_size, n_steps, burn_in, thin, adapt, precondition, keep, rng,
+         metropolize):
+    start = _common.Start(energy, x0, step_size, rng)
+    precondition, given = _common.check_inverse_mass(precondition, start.dim)
+    n_steps, burn_in, thin = _common.check_run(n_steps, burn_in, thin, keep, precondition, start)
+    if hasattr(energy, "warn_if_finite_differences"):
+        energy.warn_if_finite_differences()
+    inverse_mass = given if given is not None else start.inverse_mass
+    runner = LangevinRunner(energy, start, metropolize, inverse_mass)
+    step_size, _ = run_burn_in(runner, burn_in, start.step_size, adapt=adapt,
+                               precondition=precondition, target=MALA_TARGET)
+    runner.n_accepted[:] = 0
+    kept = runner.advance(n_steps, step_size, keep_draws=keep == "draws",
+                          keep_moments=keep == "moments", thin=thin)
+    runner.n_accepted_kept = runner.n_accepted
+    return _common.package(start, runner, kept, step_size, n_steps, keep, n_steps // thin)
+
+
+_PARAMS_DOC = """
+    Parameters
+    ----------
+    energy : Energy
+        The target p(x) ∝ exp(-E(x)); needs ∇ₓE (finite differences otherwise).
+    x0 : array_like of shape (n_chains, d) or (d,), or ChainState
+        Starting points, or the ``state`` of an earlier run to continue its streams.
+    step_size : float or None
+        h > 0 (the initial value when ``adapt``); None continues a ChainState's.
+    n_steps : int
+        Steps after burn-in; ``n_steps // thin`` draws are kept.
+    burn_in : int, default 0
+        Steps taken first and discarded (the only steps that adapt).
+    thin : int, default 1
+        Keep every ``thin``-th state.
+    adapt : bool, default False
+        Tune h by dual averaging during burn-in (target acceptance 0.574), then freeze.
+    precondition : None, "diag", "dense", or array_like of shape (d,) or (d, d)
+        Estimate Σ (diagonal or dense) from the pooled chains in widening windows during
+        burn-in, or use the given Σ. Proposals then have covariance 2hΣ.
+    keep : {"draws", "moments"}, default "draws"
+        "moments" keeps per-chain running mean and variance instead of draws.
+    rng : None, int, SeedSequence or Generator
+        Seeds the per-chain Philox streams (SPEC 7).
+
+    Returns
+    -------
+    MCMCResult
+        ``draws`` (n_draws, n_chains, d), ``acceptance_rate``, ``n_divergent``,
+        ``step_size``, ``state`` (continue with ``x0=result.state``) and, with
+        ``keep="moments"``, ``mean`` and ``variance``.
+"""
+
+
+def mala(energy, x0, step_size, n_steps, *, burn_in=0, thin=1, adapt=False,
+         precondition=None, keep="draws", rng=None):
+    return _run(energy, x0, step_size, n_steps, burn_in, thin, adapt, precondition, keep,
+                rng, metropolize=True)
+
+
+def langevin(energy, x0, step_size, n_steps, *, burn_in=0, thin=1, adapt=False,
+             precondition=None, keep="draws", rng=None):
+    return _run(energy, x0, step_size, n_steps, burn_in, thin, adapt, precondition, keep,
+                rng, metropolize=False)
+
+
+mala.__doc__ = """Metropolis-adjusted Langevin algorithm, all chains at once.
+
+    Proposal y = x - hΣ∇E(x) + √(2h) Lξ, accepted with probability min(1, α),
+    log α = E(x) - E(y) + log q(x|y) - log q(y|x), q(y|x) = N(y; x - hΣ∇E(x), 2hΣ)
+    (Roberts & Tweedie 1996). Proposals with non-finite energy or gradient are rejected
+    and counted in ``n_divergent``.
+""" + _PARAMS_DOC
+
+langevin.__doc__ = """Unadjusted Langevin algorithm (ULA), all chains at once.
+
+    x' = x - hΣ∇E(x) + √(2h) Lξ, every step kept: the chain is biased by O(h) (on
+    N(0, σ²) its stationary variance is σ²/(1 - h/(2σ²))). A chain whose energy turns
+    non-finite or rises more than 1000 above its start is stopped, counted in
+    ``n_divergent``, and its later draws are NaN. ``adapt`` tunes h so that the MALA
+    acceptance of the same proposals would be 0.574.
+""" + _PARAMS_DOC

@@ -1,0 +1,136 @@
+"""Metropolis-Hastings: random walk, or an independent proposal (seed 002, sec. 6).
+
+Random walk: y = x + σLξ with σ = ``scale`` (the proposal's standard deviation) and Σ =
+LLᵀ the preconditioner (identity by default); accepted with probability
+min(1, exp(E(x) - E(y))). With ``proposal=q`` (a ``fastebm.proposals`` object) y ~ q
+independently of x, accepted with probability min(1, exp(E(x) - E(y) + log q(x) -
+log q(y))). Every chain runs all its steps inside one parallel kernel call; burn-in
+adaptation calls it in blocks of ``ADAPT_BLOCK`` steps and updates σ between blocks.
+"""
+import numpy as np
+
+from .._kernels.numba import langevin as _lk
+from .._kernels.numba import metropolis as _kernel  # noqa: F401  (registers the kernels)
+from .._kernels.numba.langevin import dual_averaging_update
+from ..proposals import Proposal
+from . import _common
+from .adaptation import run_burn_in
+
+RANDOM_WALK_TARGET = 0.234
+ADAPT_BLOCK = 10
+
+
+class MetropolisRunner:
+    """All chains of one run; ``proposal=None`` is the random walk."""
+
+    def __init__(self, energy, start, proposal, inverse_mass):
+        self.params, self.family = energy._kernel_params(), energy._family
+        self.proposal = proposal
+        self.key, self.step = start.key, start.step
+        self.x = start.x
+        self.n_chains, self.dim = self.x.shape
+        self.e = np.empty(self.n_chains)
+        self.family["batch_energy"](self.params, self.x, self.e)
+        _common.check_start_energy(self.e)
+        if proposal is not None:
+            self.log_q = proposal.log_density(self.x)
+        self.n_accepted = np.zeros(self.n_chains, dtype=np.int64)
+        self.n_divergent = np.zeros(self.n_chains, dtype=np.int64)
+        self.set_inverse_mass(inverse_mass)
+
+    def set_inverse_mass(self, inverse_mass):
+        self.inverse_mass = inverse_mass
+        self.mode, self.diag, self.chol = _common.preconditioner_arrays(inverse_mass, self.dim)
+
+    def _call(self, n_steps, scale, record, thin, draws, mean, m2, prob_sum):
+        common = (n_steps, self.step, self.key[0], self.key[1], record, thin, draws, mean, m2,
+                  self.n_accepted, self.n_divergent, prob_sum)
+        if self.proposal is None:
+            self.family["random_walk_run"](self.params, self.x, self.e, scale, self.mode,
+                                           self.diag, self.chol, *common)
+        else:
+            self.family["independent_run"](self.params, self.proposal._kernel_params(), self.x,
+                                           self.e, self.log_q, *common)
+        self.step += n_steps
+
+    def advance(self, n_steps, scale, adapt_state=None, *, keep_draws=False,
+                keep_moments=False, thin=1):
+        """Take ``n_steps`` steps; returns kept draws, (mean, M2), or None."""
+        n, d = self.n_chains, self.dim
+        draws = np.empty((n_steps // thin if keep_draws else 0, n, d))
+        mean = np.zeros((n, d) if keep_moments else (n, 0))
+        m2 = np.zeros_like(mean)
+        record = (_lk.RECORD_DRAWS if keep_draws else
+                  _lk.RECORD_MOMENTS if keep_moments else _lk.RECORD_NONE)
+        if adapt_state is None:
+            self._call(n_steps, scale, record, thin, draws, mean, m2, np.zeros(n))
+        else:
+            block = ADAPT_BLOCK * thin
+            for first in range(0, n_steps, block):
+                length = min(block, n_steps - first)
+                prob = np.zeros(n)
+                kept = draws[first // thin: first // thin + length // thin]
+                self._call(length, float(np.exp(adapt_state[0])), record, thin, kept, mean,
+                           m2, prob)
+                for _ in range(length):
+                    dual_averaging_update(adapt_state, prob.sum() / (n * length),
+                                          RANDOM_WALK_TARGET)
+        return draws if keep_draws else (mean, m2) if keep_moments else None
+
+
+def metropolis(energy, x0, n_steps, *, scale=1.0, proposal=None, burn_in=0, thin=1,
+               adapt=False, precondition=None, keep="draws", rng=None):
+    """Metropolis-Hastings for all chains at once: random walk or independent proposal.
+
+    Parameters
+    ----------
+    energy : Energy
+        The target p(x) ∝ exp(-E(x)); only E is evaluated.
+    x0 : array_like of shape (n_chains, d) or (d,), or ChainState
+        Starting points, or the ``state`` of an earlier run to continue its streams.
+    n_steps : int
+        Steps after burn-in; ``n_steps // thin`` draws are kept.
+    scale : float, default 1.0
+        σ, the random-walk proposal's standard deviation (initial value when ``adapt``;
+        None continues a ChainState's).
+    proposal : fastebm.proposals.Proposal, optional
+        Makes it the independent-proposal sampler; then ``scale``, ``adapt`` and
+        ``precondition`` do not apply.
+    burn_in, thin, keep, rng
+        As in :func:`fastebm.mala`.
+    adapt : bool, default False
+        Tune σ by dual averaging during burn-in (target acceptance 0.234), then freeze.
+    precondition : None, "diag", "dense", or array_like of shape (d,) or (d, d)
+        Proposal covariance σ²Σ with Σ estimated in widening burn-in windows, or given.
+
+    Returns
+    -------
+    MCMCResult
+
+    Notes
+    -----
+    Random walk: y = x + σLξ, α = exp(E(x) - E(y)) (Metropolis et al. 1953). Independent:
+    y ~ q, α = exp(E(x) - E(y)) q(x) / q(y) (Hastings 1970; seed 002, sec. 6).
+    Proposals with a NaN or +inf energy are rejected and counted in ``n_divergent``.
+    """
+    start = _common.Start(energy, x0, scale, rng, step_name="scale")
+    if proposal is not None:
+        if not isinstance(proposal, Proposal):
+            raise TypeError("proposal must be a fastebm.proposals object, got "
+                            f"{type(proposal).__name__}")
+        if proposal.dim != start.dim:
+            raise ValueError(f"proposal has dimension {proposal.dim}, x0 has {start.dim}")
+        if adapt or precondition is not None:
+            raise ValueError("adapt and precondition apply to the random walk only, not to "
+                             "an independent proposal")
+    precondition, given = _common.check_inverse_mass(precondition, start.dim)
+    n_steps, burn_in, thin = _common.check_run(n_steps, burn_in, thin, keep, precondition, start)
+    inverse_mass = given if given is not None else start.inverse_mass
+    runner = MetropolisRunner(energy, start, proposal, inverse_mass)
+    scale, _ = run_burn_in(runner, burn_in, start.step_size, adapt=adapt,
+                           precondition=precondition, target=RANDOM_WALK_TARGET)
+    runner.n_accepted[:] = 0
+    kept = runner.advance(n_steps, scale, keep_draws=keep == "draws",
+                          keep_moments=keep == "moments", thin=thin)
+    runner.n_accepted_kept = runner.n_accepted
+    return _common.package(start, runner, kept, scale, n_steps, keep, n_steps // thin)
