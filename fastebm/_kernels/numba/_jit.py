@@ -14,7 +14,12 @@ def kernel(*, parallel=False, fast=False):
                 fastmath=set(SAFE_FASTMATH) if fast else False)
 
 
-def helper(*, fast=False):
-    """A cached ``njit`` decorator for a small helper (LLVM inlines it into callers)."""
+def helper(*, fast=False, inline=False):
+    """A cached ``njit`` decorator for a small helper (LLVM inlines it into callers).
+
+    ``inline=True`` inlines it already in Numba's IR, for a helper that LLVM's inliner finds
+    too large but whose callers' loops must vectorize (Philox: PERFORMANCE.md).
+    """
     return njit(cache=True, nogil=True, error_model="numpy",
+                inline="always" if inline else "never",
                 fastmath=set(SAFE_FASTMATH) if fast else False)

@@ -18,8 +18,14 @@ Mappings:
 - standard normal by a 128-layer ziggurat (Marsaglia & Tsang 2000). A candidate uses
   two words: layer i = w0 & 127, sign = bit 7 of w0, 53-bit uniform from the top 21 bits
   of w0 and all of w1. The fast pass (accept if u < X[i+1]/X[i]) is branch free so that
-  LLVM vectorizes it; the few rejected candidates (about 1.3 %) are finished by the exact
+  LLVM vectorizes it; the few rejected candidates (about 2.8 %) are finished by the exact
   wedge/tail procedure from a separate counter range.
+
+Speed (PERFORMANCE.md): ``philox4x32`` is inlined in Numba's IR (LLVM's inliner finds it
+too large), so that the loops over blocks vectorize (``vpmuludq``, table gathers); no loop
+that should vectorize has a branch, a negative-index check or a call in it. The few
+rejected candidates are found by a vectorized NaN scan, 64 at a time, and finished back to
+back (no mispredicted branch in front of each, so their Philox chains overlap).
 
 References
 ----------
@@ -44,7 +50,7 @@ TWO_M53 = 1.0 / 9007199254740992.0
 SLOW_FLAG = 0x80000000
 
 
-@helper()
+@helper(inline=True)
 def philox4x32(c0, c1, c2, c3, k0, k1):
     """Philox4x32-10 of counter (c0..c3) under key (k0, k1); words held in uint64."""
     c0 = np.uint64(c0)
@@ -66,10 +72,15 @@ def philox4x32(c0, c1, c2, c3, k0, k1):
 
 
 @helper()
+def _bits_to_unit(bits):
+    """(bits + 0.5) * 2**-53 for bits < 2**53, converted through int64 (vectorizes)."""
+    return (np.float64(np.int64(bits)) + 0.5) * TWO_M53
+
+
+@helper()
 def words_to_uniform(hi, lo):
     """53-bit uniform on (0, 1) from two 32-bit words (hi supplies the top bits)."""
-    bits = ((hi << SHIFT32) | lo) >> SHIFT11
-    return (np.float64(bits) + 0.5) * TWO_M53
+    return _bits_to_unit(((hi << SHIFT32) | lo) >> SHIFT11)
 
 
 @helper()
@@ -83,29 +94,28 @@ def uniform(k0, k1, chain, step, tag, index):
 
 @helper()
 def _candidate(hi, lo):
-    """Ziggurat candidate from two words: (layer, sign, x = u * X[layer])."""
+    """Ziggurat candidate from two words: (layer, sign, u); its value is sign * u * X[layer]."""
     layer = np.int64(hi & LAYER_MASK)
     sign = 1.0 - 2.0 * np.float64((hi & SIGN_BIT) >> np.uint64(7))
-    bits = ((hi >> SHIFT11) << SHIFT32) | lo
-    u = (np.float64(bits) + 0.5) * TWO_M53
+    u = _bits_to_unit(((hi >> SHIFT11) << SHIFT32) | lo)
     return layer, sign, u
 
 
 @helper()
 def _fast_value(hi, lo):
     """Signed fast-path normal, or NaN when the candidate falls outside the core."""
-    layer, sign, u = _candidate(hi, lo)
+    layer = np.int64(hi & LAYER_MASK)
+    u = _bits_to_unit(((hi >> SHIFT11) << SHIFT32) | lo)
     x = u * ZIG_X[layer]
-    return sign * x if u < ZIG_RATIO[layer] else np.nan
+    if hi & SIGN_BIT:  # the same bits as sign * x, but a select instead of a product
+        x = -x
+    return x if u < ZIG_RATIO[layer] else np.nan
 
 
 @helper()
-def _slow_normal(k0, k1, chain, step, tag, index):
-    """Finish a rejected candidate exactly (wedge test, tail), fresh words per attempt."""
-    b0, b1, b2, b3 = philox4x32(index >> 1, step, chain, tag, k0, k1)
-    if index & 1:
-        b0, b1 = b2, b3
-    layer, sign, u = _candidate(b0, b1)
+def _finish(k0, k1, chain, step, tag, index, hi, lo):
+    """Finish rejected candidate ``index`` (words hi, lo) exactly: wedge test or tail."""
+    layer, sign, u = _candidate(hi, lo)
     attempt = 0
     while True:
         attempt += 1
@@ -128,8 +138,18 @@ def _slow_normal(k0, k1, chain, step, tag, index):
 
 
 @helper()
-def fill_normals(k0, k1, chain, step, tag, out):
-    """Write standard normals number 0..len(out)-1 of (chain, step, tag) into ``out``."""
+def _slow_normal(k0, k1, chain, step, tag, index):
+    """Normal number ``index`` whose fast-path candidate was rejected."""
+    w0, w1, w2, w3 = philox4x32(index >> 1, step, chain, tag, k0, k1)
+    odd = index & 1  # selects, not a branch: the block's words and the first attempt's
+    hi = w2 if odd else w0  # words are computed side by side
+    lo = w3 if odd else w1
+    return _finish(k0, k1, chain, step, tag, index, hi, lo)
+
+
+@helper()
+def _fast_pass(k0, k1, chain, step, tag, out):
+    """Branch-free first pass: fast-path normals into ``out``, NaN where rejected."""
     n = out.shape[0]
     half = n >> 1
     for b in range(half):
@@ -139,8 +159,33 @@ def fill_normals(k0, k1, chain, step, tag, out):
     if n & 1:
         w0, w1, _, _ = philox4x32(half, step, chain, tag, k0, k1)
         out[n - 1] = _fast_value(w0, w1)
-    for j in range(n):
-        if out[j] != out[j]:
+
+
+@helper()
+def _nan_bits(x):
+    """Bit i set where x[i] is NaN, for the first 64 entries of x (a vectorized scan)."""
+    mask = np.uint64(0)
+    for i in range(min(x.shape[0], 64)):
+        mask |= np.uint64(x[i] != x[i]) << np.uint64(i)
+    return mask
+
+
+@helper()
+def _lowest_bit(mask):
+    """Index of the lowest set bit of a nonzero uint64 (the exponent of it as a float)."""
+    low = mask & (~mask + np.uint64(1))
+    return np.int64(np.float64(low).view(np.uint64) >> np.uint64(52)) - 1023
+
+
+@helper()
+def fill_normals(k0, k1, chain, step, tag, out):
+    """Write standard normals number 0..len(out)-1 of (chain, step, tag) into ``out``."""
+    _fast_pass(k0, k1, chain, step, tag, out)
+    for start in range(0, out.shape[0], 64):
+        mask = _nan_bits(out[start:])
+        while mask:
+            j = start + _lowest_bit(mask)
+            mask &= mask - np.uint64(1)
             out[j] = _slow_normal(k0, k1, chain, step, tag, j)
 
 
