@@ -16,8 +16,8 @@ class ChainState:
         The Philox key of the run's streams.
     step : int
         The number of steps taken so far (burn-in included); the next step's counter.
-    step_size : float
-        The (frozen) step size or random-walk scale in use.
+    step_size : ndarray of shape (n_chains,)
+        Each chain's (frozen) step size or random-walk scale.
     inverse_mass : ndarray of shape (d,) or (d, d), or None
         The frozen preconditioner Σ (diagonal or dense), if any.
     """
@@ -25,7 +25,7 @@ class ChainState:
     position: np.ndarray
     key: tuple
     step: int
-    step_size: float
+    step_size: np.ndarray
     inverse_mass: Optional[np.ndarray] = None
 
 
@@ -42,8 +42,8 @@ class MCMCResult:
     n_divergent : ndarray of shape (n_chains,)
         Proposals with non-finite energy or gradient (rejected), or for ULA the number of
         times a chain diverged (its later draws are NaN).
-    step_size : float
-        The step size (or random-walk scale) used for the kept draws.
+    step_size : ndarray of shape (n_chains,), or float for a single chain
+        Each chain's step size (or random-walk scale) used for the kept draws.
     state : ChainState
         Pass as ``x0`` to continue the run.
     mean, variance : ndarray of shape (n_chains, d), or None
@@ -56,7 +56,7 @@ class MCMCResult:
     draws: Optional[np.ndarray]
     acceptance_rate: np.ndarray
     n_divergent: np.ndarray
-    step_size: float
+    step_size: np.ndarray
     state: ChainState
     mean: Optional[np.ndarray] = None
     variance: Optional[np.ndarray] = None

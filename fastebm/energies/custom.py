@@ -103,6 +103,7 @@ class CustomEnergy(Energy):
         self._energy_grad_point = _gradient_functions(fn, grad, with_theta)
         self._family = family_of(self._energy_point, self._energy_grad_point)
         self.has_gradient = grad is not None
+        self._warned = False
 
     def _kernel_params(self):
         theta = np.zeros(0) if self._theta is None else self._theta
@@ -113,7 +114,7 @@ class CustomEnergy(Energy):
 
     def warn_if_finite_differences(self):
         """Warn (once per energy) that gradients come from finite differences."""
-        if not self.has_gradient and not getattr(self, "_warned", False):
+        if not self.has_gradient and not self._warned:
             self._warned = True
             warnings.warn("this energy has no grad: gradients use central finite "
                           "differences (2d energy evaluations each)", FiniteDifferenceWarning,

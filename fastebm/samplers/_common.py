@@ -25,17 +25,29 @@ class Start:
             self.x, self.single, self.dtype = energy._points(x0.position, "x0")
             self.x = self.x.copy()
             self.key, self.step = x0.key, x0.step
-            self.step_size = x0.step_size if step_size is None else positive_float(step_size, step_name)
+            self.step_size = _step_sizes(x0.step_size if step_size is None else step_size,
+                                         step_name, self.x.shape[0])
             self.inverse_mass = x0.inverse_mass
         else:
             self.x, self.single, self.dtype = energy._points(x0, "x0")
             self.x = self.x.copy()
             if step_size is None:
                 raise TypeError(f"{step_name} is required unless x0 is a ChainState")
-            self.step_size = positive_float(step_size, step_name)
+            self.step_size = _step_sizes(step_size, step_name, self.x.shape[0])
             self.key, self.step = philox_key(rng), 0
             self.inverse_mass = None
         self.n_chains, self.dim = self.x.shape
+
+
+def _step_sizes(value, name, n_chains):
+    """One step size per chain, from a scalar or an array of shape (n_chains,)."""
+    if np.ndim(value) == 0:
+        return np.full(n_chains, positive_float(value, name))
+    arr = as_float_array(value, name, ndim=1)
+    if arr.shape != (n_chains,) or not np.all(arr > 0):
+        raise ValueError(f"{name} must be a positive float or {n_chains} positive floats "
+                         f"(one per chain), got shape {arr.shape}")
+    return arr
 
 
 def check_run(n_steps, burn_in, thin, keep, precondition, start):
@@ -94,8 +106,9 @@ def package(start, runner, kept, step_size, n_kept_steps, keep, n_draws):
     """The frozen MCMCResult of a finished run."""
     acceptance = runner.n_accepted_kept / max(n_kept_steps, 1)
     position = runner.x[0] if start.single else runner.x
+    step_size = np.array(step_size, dtype=np.float64)
     state = ChainState(position.astype(start.dtype, copy=True), start.key, runner.step,
-                       float(step_size), runner.inverse_mass)
+                       step_size, runner.inverse_mass)
     draws = mean = variance = None
     if keep == "draws":
         draws = kept.astype(start.dtype, copy=False)
@@ -106,6 +119,6 @@ def package(start, runner, kept, step_size, n_kept_steps, keep, n_draws):
         draws = None if draws is None else draws[:, 0]
         mean = None if mean is None else mean[0]
         variance = None if variance is None else variance[0]
-        acceptance, n_div = float(acceptance[0]), int(n_div[0])
-    return MCMCResult(draws, acceptance, n_div, float(step_size), state, mean, variance,
+        acceptance, n_div, step_size = float(acceptance[0]), int(n_div[0]), float(step_size[0])
+    return MCMCResult(draws, acceptance, n_div, step_size, state, mean, variance,
                       runner.inverse_mass)

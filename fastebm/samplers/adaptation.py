@@ -1,8 +1,9 @@
 """Burn-in adaptation shared by the MCMC samplers: step size and preconditioner.
 
-The step size is tuned by dual averaging (Hoffman & Gelman 2014, sec. 3.2) on the mean
-acceptance probability over all chains, one shared value, and frozen at its averaged
-iterate h̄ before the kept draws. ``precondition="diag"`` or ``"dense"`` estimates the
+Each chain tunes its own step size by dual averaging (Hoffman & Gelman 2014, sec. 3.2)
+on its acceptance probability, and freezes it at its averaged iterate h̄ before the kept
+draws; chains stay independent of each other during adaptation, and one that starts in
+a region of high curvature shrinks its own step rather than stay stuck. ``precondition="diag"`` or ``"dense"`` estimates the
 inverse mass matrix Σ (the proposal covariance) from the pooled states of all chains in
 windows that double in length, as Stan does: a first 15 % (at most 75 steps) tunes the
 step size only, then windows of 25, 50, 100, ... steps each end with a new Σ (and restart
@@ -32,8 +33,10 @@ def windows(burn_in, precondition):
 
 
 def dual_averaging_state(step_size):
-    """[log h, log h̄, H̄, t, μ = log 10h]: the start of a dual-averaging run."""
-    return np.array([np.log(step_size), np.log(step_size), 0.0, 0.0, np.log(10.0 * step_size)])
+    """Per chain [log h, log h̄, H̄, t, μ = log 10h]: the start of dual averaging, (n, 5)."""
+    log_h = np.log(np.asarray(step_size, dtype=np.float64))
+    zeros = np.zeros_like(log_h)
+    return np.ascontiguousarray(np.stack([log_h, log_h, zeros, zeros, log_h + np.log(10.0)], axis=1))
 
 
 def window_thin(n_chains, length, dim):
@@ -66,7 +69,7 @@ def estimate_inverse_mass(samples, kind):
 
 
 def run_burn_in(runner, burn_in, step_size, *, adapt, precondition, target):
-    """Run the burn-in through ``runner``; return the frozen (step_size, inverse_mass)."""
+    """Run the burn-in through ``runner``; return the frozen (step sizes (n,), inverse_mass)."""
     state = dual_averaging_state(step_size) if adapt else None
     for length, metric in windows(burn_in, precondition if precondition else None):
         if not metric:
@@ -78,7 +81,7 @@ def run_burn_in(runner, burn_in, step_size, *, adapt, precondition, target):
             if inverse_mass is not None:
                 runner.set_inverse_mass(inverse_mass)
         if adapt:
-            step_size = float(np.exp(state[1]))
+            step_size = np.exp(state[:, 1])
             if metric:
                 state = dual_averaging_state(step_size)
     return step_size, runner.inverse_mass

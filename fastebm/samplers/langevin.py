@@ -57,7 +57,7 @@ class LangevinRunner:
         self.family["langevin_run"](
             self.params, self.x, self.e, self.g, self.u, self.e_start, step_size, n_steps,
             self.step, self.key[0], self.key[1], self.metropolize, self.mode, self.scale,
-            self.chol, adapt, adapt_state if adapt else np.zeros(5), MALA_TARGET, record,
+            self.chol, adapt, adapt_state if adapt else np.zeros((n, 5)), MALA_TARGET, record,
             thin, draws, mean, m2, self.n_accepted, self.n_divergent, self.diverged)
         self.step += n_steps
         return draws if keep_draws else (mean, m2) if keep_moments else None

@@ -11,13 +11,11 @@ import numpy as np
 
 from .._kernels.numba import langevin as _lk
 from .._kernels.numba import metropolis as _kernel  # noqa: F401  (registers the kernels)
-from .._kernels.numba.langevin import dual_averaging_update
 from ..proposals import Proposal
 from . import _common
 from .adaptation import run_burn_in
 
 RANDOM_WALK_TARGET = 0.234
-ADAPT_BLOCK = 10
 
 
 class MetropolisRunner:
@@ -42,17 +40,6 @@ class MetropolisRunner:
         self.inverse_mass = inverse_mass
         self.mode, self.diag, self.chol = _common.preconditioner_arrays(inverse_mass, self.dim)
 
-    def _call(self, n_steps, scale, record, thin, draws, mean, m2, prob_sum):
-        common = (n_steps, self.step, self.key[0], self.key[1], record, thin, draws, mean, m2,
-                  self.n_accepted, self.n_divergent, prob_sum)
-        if self.proposal is None:
-            self.family["random_walk_run"](self.params, self.x, self.e, scale, self.mode,
-                                           self.diag, self.chol, *common)
-        else:
-            self.family["independent_run"](self.params, self.proposal._kernel_params(), self.x,
-                                           self.e, self.log_q, *common)
-        self.step += n_steps
-
     def advance(self, n_steps, scale, adapt_state=None, *, keep_draws=False,
                 keep_moments=False, thin=1):
         """Take ``n_steps`` steps; returns kept draws, (mean, M2), or None."""
@@ -62,19 +49,17 @@ class MetropolisRunner:
         m2 = np.zeros_like(mean)
         record = (_lk.RECORD_DRAWS if keep_draws else
                   _lk.RECORD_MOMENTS if keep_moments else _lk.RECORD_NONE)
-        if adapt_state is None:
-            self._call(n_steps, scale, record, thin, draws, mean, m2, np.zeros(n))
+        adapt = adapt_state is not None
+        adaptation = (adapt, adapt_state if adapt else np.zeros((n, 5)), RANDOM_WALK_TARGET)
+        common = (n_steps, self.step, self.key[0], self.key[1], record, thin, draws, mean, m2,
+                  self.n_accepted, self.n_divergent, np.zeros(n))
+        if self.proposal is None:
+            self.family["random_walk_run"](self.params, self.x, self.e, scale, self.mode,
+                                           self.diag, self.chol, *adaptation, *common)
         else:
-            block = ADAPT_BLOCK * thin
-            for first in range(0, n_steps, block):
-                length = min(block, n_steps - first)
-                prob = np.zeros(n)
-                kept = draws[first // thin: first // thin + length // thin]
-                self._call(length, float(np.exp(adapt_state[0])), record, thin, kept, mean,
-                           m2, prob)
-                for _ in range(length):
-                    dual_averaging_update(adapt_state, prob.sum() / (n * length),
-                                          RANDOM_WALK_TARGET)
+            self.family["independent_run"](self.params, self.proposal._kernel_params(), self.x,
+                                           self.e, self.log_q, *common)
+        self.step += n_steps
         return draws if keep_draws else (mean, m2) if keep_moments else None
 
 

@@ -89,7 +89,7 @@ def test_generator_rng_advances():
 def test_adapted_run_continues_with_its_step_size_and_preconditioner():
     first = fe.mala(ENERGY, _x0(50), 0.1, 10, burn_in=200, adapt=True, precondition="diag", rng=1)
     second = fe.mala(ENERGY, first.state, None, 10)
-    assert second.step_size == first.step_size
+    np.testing.assert_array_equal(second.step_size, first.step_size)
     np.testing.assert_array_equal(second.inverse_mass, first.inverse_mass)
 
 

@@ -112,38 +112,56 @@ def _diag_energy_grad(p, x, g):
 # --- Gaussian mixture -----------------------------------------------------------------
 
 @helper()
-def _mixture_log_terms(p, x):
-    """ℓₖ = cₖ - ½(x-μₖ)ᵀPₖ(x-μₖ) for every component k."""
-    n_comp = p.log_coef.shape[0]
-    terms = np.empty(n_comp)
-    for k in range(n_comp):
-        d = x - p.means[k]
-        terms[k] = p.log_coef[k] - 0.5 * np.dot(d, np.dot(p.precisions[k], d))
-    return terms
+def _quadratic(precision, mean, x):
+    """(x-μ)ᵀP(x-μ) without temporaries."""
+    total = 0.0
+    for j in range(x.shape[0]):
+        row = 0.0
+        for k in range(x.shape[0]):
+            row += precision[j, k] * (x[k] - mean[k])
+        total += (x[j] - mean[j]) * row
+    return total
 
 
 @helper()
-def _log_sum_exp(a):
-    m = np.max(a)
-    if not np.isfinite(m):
-        return m
-    return m + np.log(np.sum(np.exp(a - m)))
+def _add_scaled_gradient(weight, precision, mean, x, g):
+    """g += weight · P(x-μ)."""
+    for j in range(x.shape[0]):
+        row = 0.0
+        for k in range(x.shape[0]):
+            row += precision[j, k] * (x[k] - mean[k])
+        g[j] += weight * row
+
+
+@helper()
+def _mixture_log_sum(p, x):
+    """(m, s): log Σₖ exp(ℓₖ) = m + log s, streamed over components (no allocation)."""
+    m, s = -np.inf, 0.0
+    for k in range(p.log_coef.shape[0]):
+        term = p.log_coef[k] - 0.5 * _quadratic(p.precisions[k], p.means[k], x)
+        if term > m:
+            s = s * np.exp(m - term) + 1.0
+            m = term
+        else:
+            s += np.exp(term - m)
+    return m, s
 
 
 @helper()
 def _mixture_energy(p, x):
-    return -p.beta * _log_sum_exp(_mixture_log_terms(p, x))
+    m, s = _mixture_log_sum(p, x)
+    return -p.beta * (m + np.log(s))
 
 
 @helper()
 def _mixture_energy_grad(p, x, g):
-    """∇E = β Σₖ rₖ Pₖ(x-μₖ), responsibilities rₖ = softmax(ℓ)ₖ."""
-    terms = _mixture_log_terms(p, x)
-    lse = _log_sum_exp(terms)
+    """∇E = β Σₖ rₖ Pₖ(x-μₖ), responsibilities rₖ = exp(ℓₖ - log Σⱼ exp ℓⱼ)."""
+    m, s = _mixture_log_sum(p, x)
+    lse = m + np.log(s)
     g[:] = 0.0
-    for k in range(terms.shape[0]):
-        g += np.exp(terms[k] - lse) * np.dot(p.precisions[k], x - p.means[k])
-    g *= p.beta
+    for k in range(p.log_coef.shape[0]):
+        term = p.log_coef[k] - 0.5 * _quadratic(p.precisions[k], p.means[k], x)
+        _add_scaled_gradient(p.beta * np.exp(term - lse), p.precisions[k], p.means[k], x, g)
     return -p.beta * lse
 
 

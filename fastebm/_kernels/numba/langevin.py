@@ -14,8 +14,10 @@ the Metropolis-Hastings ratio of the Gaussian proposal q(y|x) = N(x - hΣ∇E(x)
 or gradient is rejected and counted. A ULA chain whose energy turns non-finite or rises
 more than ``DIVERGENCE_RISE`` above its start is stopped and its later draws are NaN.
 
-Step size adaptation (``adapt``) is dual averaging (Hoffman & Gelman 2014, sec. 3.2) on
-the mean over chains of min(1, α), one shared step size for all chains.
+Every chain has its own step size h (an array of shape (n_chains,)). Adaptation
+(``adapt``) is dual averaging (Hoffman & Gelman 2014, sec. 3.2) of each chain's h on its
+own min(1, α), so chains stay independent and a chain in a region of high curvature
+shrinks its step instead of being stuck at the step that suits the others.
 """
 import numpy as np
 from numba import prange
@@ -84,7 +86,7 @@ def _record(mode, slot, x, diverged, draws, mean, m2):
 
 @helper()
 def dual_averaging_update(state, accept_prob, target):
-    """One dual-averaging step; state = [log h, log h̄, H̄, t, μ] (updated in place)."""
+    """One dual-averaging step of one chain; state = [log h, log h̄, H̄, t, μ] (in place)."""
     gamma, t0, kappa = 0.05, 10.0, 0.75
     state[3] += 1.0
     t = state[3]
@@ -98,7 +100,11 @@ def dual_averaging_update(state, accept_prob, target):
 def langevin_run(params, x, e, g, u, e_start, step_size, n_steps, step0, k0, k1,
                  metropolize, precond_mode, scale, chol, adapt, adapt_state, target,
                  record_mode, thin, draws, mean, m2, n_accepted, n_divergent, diverged):
-    """Advance every chain ``n_steps`` steps in place; see the module docstring."""
+    """Advance every chain ``n_steps`` steps in place; see the module docstring.
+
+    ``step_size`` (n,) is each chain's h; with ``adapt`` each step uses exp(adapt_state[i, 0])
+    and updates that chain's dual-averaging state (n, 5) instead.
+    """
     n, d = x.shape
     xi = np.empty((n, d))
     v = np.empty((n, d))
@@ -106,17 +112,16 @@ def langevin_run(params, x, e, g, u, e_start, step_size, n_steps, step0, k0, k1,
     e_y = np.empty(n)
     g_y = np.empty((n, d))
     u_y = np.empty((n, d))
-    prob = np.empty(n)
-    h = step_size
+    h = step_size.copy()
     for s in range(n_steps):
         step = step0 + s
-        if adapt:
-            h = np.exp(adapt_state[0])
-        root = np.sqrt(2.0 * h)
         for i in prange(n):
+            if adapt:
+                h[i] = np.exp(adapt_state[i, 0])
+            root = np.sqrt(2.0 * h[i])
             fill_normals(k0, k1, i, step, TAG_NOISE, xi[i])
             for j in range(d):
-                v[i, j] = -h * u[i, j] + root * xi[i, j]
+                v[i, j] = -h[i] * u[i, j] + root * xi[i, j]
             if precond_mode == PRECOND_DIAG:
                 for j in range(d):
                     y[i, j] = x[i, j] + scale[j] * v[i, j]
@@ -136,34 +141,43 @@ def langevin_run(params, x, e, g, u, e_start, step_size, n_steps, step0, k0, k1,
         if precond_mode == PRECOND_DENSE:
             np.dot(g_y, chol, u_y)
         for i in prange(n):
-            if diverged[i]:
-                prob[i] = 0.0
-            else:
+            if not diverged[i]:
                 if precond_mode != PRECOND_DENSE:
                     _whiten(precond_mode, scale, g_y[i], u_y[i])
-                finite = _all_finite(e_y[i], g_y[i])
-                log_alpha = _log_accept(h, e[i], e_y[i], u[i], u_y[i], xi[i]) if finite else -np.inf
-                prob[i] = min(1.0, np.exp(log_alpha)) if finite else 0.0
-                if metropolize:
-                    take = np.log(uniform(k0, k1, i, step, TAG_ACCEPT, 0)) < log_alpha
-                    if not finite:
-                        n_divergent[i] += 1
-                else:
-                    take = finite and e_y[i] <= e_start[i] + DIVERGENCE_RISE
-                    if not take:
-                        diverged[i] = True
-                        n_divergent[i] += 1
+                take, prob = _transition(i, step, k0, k1, h[i], metropolize, e, e_y, e_start,
+                                         u, u_y, xi, n_accepted, n_divergent, diverged)
                 if take:
-                    n_accepted[i] += 1
                     x[i] = y[i]
                     e[i] = e_y[i]
                     g[i] = g_y[i]
                     u[i] = u_y[i]
+                if adapt:
+                    dual_averaging_update(adapt_state[i], prob, target)
             if (s + 1) % thin == 0:
                 _record(record_mode, (s + 1) // thin - 1, x[i], diverged[i], draws[:, i],
                         mean[i], m2[i])
-        if adapt:
-            mean_prob = 0.0
-            for i in range(n):
-                mean_prob += prob[i]
-            dual_averaging_update(adapt_state, mean_prob / n, target)
+
+
+@helper()
+def _transition(i, step, k0, k1, h, metropolize, e, e_y, e_start, u, u_y, xi,
+                n_accepted, n_divergent, diverged):
+    """Accept or reject chain i's proposal; returns (accepted, min(1, α)).
+
+    ULA accepts every finite proposal that keeps the energy within ``DIVERGENCE_RISE``
+    of the start; otherwise the chain is marked diverged.
+    """
+    finite = _all_finite(e_y[i], u_y[i])
+    log_alpha = _log_accept(h, e[i], e_y[i], u[i], u_y[i], xi[i]) if finite else -np.inf
+    prob = min(1.0, np.exp(log_alpha))
+    if metropolize:
+        take = np.log(uniform(k0, k1, i, step, TAG_ACCEPT, 0)) < log_alpha
+        if not finite:
+            n_divergent[i] += 1
+    else:
+        take = finite and e_y[i] <= e_start[i] + DIVERGENCE_RISE
+        if not take:
+            diverged[i] = True
+            n_divergent[i] += 1
+    if take:
+        n_accepted[i] += 1
+    return take, prob

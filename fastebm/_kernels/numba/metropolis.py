@@ -1,7 +1,8 @@
 """Metropolis-Hastings kernels, parallel over chains with every chain's steps inside.
 
-Random walk: y = x + σ L ξ, ξ ~ N(0, I) (σ = ``scale``, Σ = LLᵀ the preconditioner),
-accepted with probability min(1, exp(E(x) - E(y))).
+Random walk: y = x + σ L ξ, ξ ~ N(0, I) (σ = ``scale``, one per chain, Σ = LLᵀ the
+preconditioner), accepted with probability min(1, exp(E(x) - E(y))). With ``adapt`` each
+chain tunes its own log σ by dual averaging on its acceptance probability, step by step.
 Independent proposal (seed 002, sec. 6): y ~ q, accepted with probability
 min(1, exp(E(x) - E(y) + log q(x) - log q(y))).
 A proposal with a NaN or +inf energy is rejected and counted as divergent.
@@ -12,7 +13,7 @@ from numba import prange
 from ._jit import helper
 from .dispatch import entry
 from .energies import energy_point
-from .langevin import PRECOND_DENSE, PRECOND_DIAG, _record
+from .langevin import PRECOND_DENSE, PRECOND_DIAG, _record, dual_averaging_update
 from .philox import fill_normals, uniform
 from .proposals import proposal_draw
 
@@ -21,37 +22,44 @@ TAG_ACCEPT = 1
 
 
 @entry
-def random_walk_run(params, x, e, scale, precond_mode, diag, chol, n_steps, step0, k0, k1,
-                    record_mode, thin, draws, mean, m2, n_accepted, n_divergent, prob_sum):
+def random_walk_run(params, x, e, scale, precond_mode, diag, chol, adapt, adapt_state, target,
+                    n_steps, step0, k0, k1, record_mode, thin, draws, mean, m2, n_accepted,
+                    n_divergent, prob_sum):
     """Advance every chain ``n_steps`` random-walk steps in place."""
     n, d = x.shape
     for i in prange(n):
         xi = np.empty(d)
         y = np.empty(d)
+        sigma = scale[i]
         for s in range(n_steps):
             step = step0 + s
+            if adapt:
+                sigma = np.exp(adapt_state[i, 0])
             fill_normals(k0, k1, i, step, TAG_NOISE, xi)
             for j in range(d):
                 if precond_mode == PRECOND_DENSE:
                     acc = 0.0
                     for k in range(j + 1):
                         acc += chol[j, k] * xi[k]
-                    y[j] = x[i, j] + scale * acc
+                    y[j] = x[i, j] + sigma * acc
                 elif precond_mode == PRECOND_DIAG:
-                    y[j] = x[i, j] + scale * diag[j] * xi[j]
+                    y[j] = x[i, j] + sigma * diag[j] * xi[j]
                 else:
-                    y[j] = x[i, j] + scale * xi[j]
+                    y[j] = x[i, j] + sigma * xi[j]
             e_y = energy_point(params, y)
+            before = prob_sum[i]
             _accept(i, step, k0, k1, e[i] - e_y, e_y, y, x, e, n_accepted, n_divergent,
                     prob_sum)
+            if adapt:
+                dual_averaging_update(adapt_state[i], prob_sum[i] - before, target)
             if (s + 1) % thin == 0:
                 _record(record_mode, (s + 1) // thin - 1, x[i], False, draws[:, i], mean[i],
                         m2[i])
 
 
 @entry
-def independent_run(params, proposal, x, e, log_q, n_steps, step0, k0, k1, record_mode,
-                    thin, draws, mean, m2, n_accepted, n_divergent, prob_sum):
+def independent_run(params, proposal, x, e, log_q, n_steps, step0, k0, k1, record_mode, thin,
+                    draws, mean, m2, n_accepted, n_divergent, prob_sum):
     """Advance every chain ``n_steps`` independent-proposal steps in place."""
     n, d = x.shape
     for i in prange(n):

@@ -1,0 +1,69 @@
+"""Importance-sampling estimates of log Z against exact values (seed 002, eq. 7)."""
+import numpy as np
+import pytest
+
+import fastebm as fe
+from tests.statistical.harness import Z_CRIT
+from tests.statistical.targets import rotation_spd, two_mode_mixture
+
+CASES = {
+    "gaussian_1d": lambda: (fe.Gaussian([1.0], covariance=[2.0]),
+                            fe.proposals.Gaussian([0.0], [6.0])),
+    "gaussian_10d": lambda: (fe.Gaussian(np.linspace(-1, 1, 10), covariance=rotation_spd(10, 4.0, 1)),
+                             fe.proposals.Gaussian(np.zeros(10), 6.0 * np.eye(10))),
+    "mixture": lambda: (two_mode_mixture()[0], fe.proposals.Gaussian([0.5], [9.0])),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_log_z_within_standard_errors(name, seed):
+    energy, proposal = CASES[name]()
+    result = fe.importance_sample(energy, proposal, 200_000, rng=seed)
+    assert abs(result.log_z - energy.log_partition()) < 4 * result.stderr
+    assert 0 < result.ess <= 200_000
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_z_hat_unbiased_and_log_z_hat_biased_low(name, seed):
+    """Over R repeats: mean of Ẑ/Z within 5 standard errors of 1, and E log Ẑ ≤ log Z."""
+    energy, proposal = CASES[name]()
+    seeds = np.random.SeedSequence(seed).spawn(200)
+    log_z = np.array([fe.importance_sample(energy, proposal, 500, rng=s).log_z for s in seeds])
+    ratio = np.exp(log_z - energy.log_partition())
+    assert abs(ratio.mean() - 1) < 5 * ratio.std(ddof=1) / np.sqrt(ratio.size)
+    assert log_z.mean() < energy.log_partition() + Z_CRIT * log_z.std(ddof=1) / np.sqrt(log_z.size)
+
+
+def test_negative_control_wrong_proposal_density(seed):
+    """A proposal whose log density is off by 0.05 must be caught by the 4-se check."""
+    energy, proposal = CASES["gaussian_1d"]()
+    proposal._log_norm += 0.05
+    result = fe.importance_sample(energy, proposal, 200_000, rng=seed)
+    assert abs(result.log_z - energy.log_partition()) > 4 * result.stderr
+
+
+def test_importance_resample_moments(seed):
+    energy, proposal = CASES["gaussian_1d"]()
+    result = fe.importance_resample(energy, proposal, 400_000, n_out=20_000, rng=seed)
+    x = result.resampled[:, 0]
+    # resampling adds correlation (duplicates), so use a loose 1/sqrt(ESS) scale per draw
+    se = np.sqrt(2.0 / min(result.ess, x.size))
+    assert abs(x.mean() - 1.0) < Z_CRIT * se * 2
+    assert abs(x.var() - 2.0) < Z_CRIT * 2.0 * np.sqrt(2.0 / min(result.ess, x.size)) * 2
+
+
+@pytest.mark.parametrize("bad,error,match", [
+    (lambda E, q: fe.importance_sample(E, q, 1), ValueError, "n"),
+    (lambda E, q: fe.importance_sample(E, "q", 10), TypeError, "proposal"),
+    (lambda E, q: fe.importance_sample("E", q, 10), TypeError, "energy"),
+    (lambda E, q: fe.importance_sample(E, fe.proposals.Gaussian([0.0, 0.0], [1.0, 1.0]), 10),
+     ValueError, "dimension"),
+    (lambda E, q: fe.importance_sample(fe.energy(lambda x: np.inf, dim=1), q, 10),
+     ValueError, "zero"),
+    (lambda E, q: fe.importance_sample(fe.energy(lambda x: np.nan, dim=1), q, 10),
+     ValueError, "NaN"),
+])
+def test_bad_input(bad, error, match):
+    energy, proposal = CASES["gaussian_1d"]()
+    with pytest.raises(error, match=match):
+        bad(energy, proposal)
