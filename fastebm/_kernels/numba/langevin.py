@@ -113,6 +113,7 @@ def langevin_run(params, x, e, g, u, e_start, step_size, n_steps, step0, k0, k1,
     g_y = np.empty((n, d))
     u_y = np.empty((n, d))
     h = step_size.copy()
+    chol_t = np.ascontiguousarray(chol.T)  # BLAS needs contiguous operands
     for s in range(n_steps):
         step = step0 + s
         for i in prange(n):
@@ -129,8 +130,10 @@ def langevin_run(params, x, e, g, u, e_start, step_size, n_steps, step0, k0, k1,
                 for j in range(d):
                     y[i, j] = x[i, j] + v[i, j]
         if precond_mode == PRECOND_DENSE:
-            np.dot(v, chol.T, y)
-            y += x
+            np.dot(v, chol_t, y)
+            for i in prange(n):
+                for j in range(d):
+                    y[i, j] += x[i, j]
         if uses_blas(params):
             blas_grad(params, y, g_y)
             for i in prange(n):
