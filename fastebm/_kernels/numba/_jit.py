@@ -17,8 +17,9 @@ def kernel(*, parallel=False, fast=False):
 def helper(*, fast=False, inline=False):
     """A cached ``njit`` decorator for a small helper (LLVM inlines it into callers).
 
-    ``inline=True`` inlines it already in Numba's IR, for a helper that LLVM's inliner finds
-    too large but whose callers' loops must vectorize (Philox: PERFORMANCE.md).
+    ``inline=True`` inlines it already in Numba's IR, for a helper called inside a loop that
+    must vectorize: Numba optimizes each function before it links in the callees, so a call
+    is still opaque when LLVM first transforms the loop (see ``philox.py``).
     """
     return njit(cache=True, nogil=True, error_model="numpy",
                 inline="always" if inline else "never",

@@ -21,11 +21,13 @@ Mappings:
   LLVM vectorizes it; the few rejected candidates (about 2.8 %) are finished by the exact
   wedge/tail procedure from a separate counter range.
 
-Speed (PERFORMANCE.md): ``philox4x32`` is inlined in Numba's IR (LLVM's inliner finds it
-too large), so that the loops over blocks vectorize (``vpmuludq``, table gathers); no loop
-that should vectorize has a branch, a negative-index check or a call in it. The few
-rejected candidates are found by a vectorized NaN scan, 64 at a time, and finished back to
-back (no mispredicted branch in front of each, so their Philox chains overlap).
+Speed (PERFORMANCE.md): a loop over blocks vectorizes (``vpmuludq``, table gathers) only
+if, when LLVM first optimizes it, it holds no call, no branch and no negative-index check.
+So the helpers used inside such loops are inlined in Numba's IR (``helper(inline=True)``),
+and the loops carry the product M0 * block as a running sum (else LLVM multiplies 64-bit
+lanes, ``vpmullq``). The rejected candidates (NaN after the fast pass) are found by a
+vectorized scan, 64 at a time, and finished back to back; the common outcome of their
+wedge test is a select, not an unpredictable branch, so that consecutive ones overlap.
 
 References
 ----------
@@ -51,33 +53,38 @@ SLOW_FLAG = 0x80000000
 
 
 @helper(inline=True)
-def philox4x32(c0, c1, c2, c3, k0, k1):
-    """Philox4x32-10 of counter (c0..c3) under key (k0, k1); words held in uint64."""
-    c0 = np.uint64(c0)
-    c1 = np.uint64(c1)
-    c2 = np.uint64(c2)
-    c3 = np.uint64(c3)
+def _round(p0, p1, c1, c3, k0, k1):
+    """One Philox round, from its products p0 = M0 * c0 and p1 = M1 * c2."""
+    return (((p1 >> SHIFT32) ^ c1 ^ k0) & MASK32, p1 & MASK32,
+            ((p0 >> SHIFT32) ^ c3 ^ k1) & MASK32, p0 & MASK32)
+
+
+@helper(inline=True)
+def _philox_from_products(p0, c1, p1, c3, k0, k1):
+    """Philox4x32-10 of counter (c0..c3) given p0 = M0 * c0 and p1 = M1 * c2 (mod 2**64)."""
     k0 = np.uint64(k0)
     k1 = np.uint64(k1)
-    for _ in range(10):
-        p0 = M0 * c0
-        p1 = M1 * c2
-        c0 = ((p1 >> SHIFT32) ^ c1 ^ k0) & MASK32
-        c1 = p1 & MASK32
-        c2 = ((p0 >> SHIFT32) ^ c3 ^ k1) & MASK32
-        c3 = p0 & MASK32
+    c0, c1, c2, c3 = _round(p0, p1, np.uint64(c1), np.uint64(c3), k0, k1)
+    for _ in range(9):
         k0 = (k0 + W0) & MASK32
         k1 = (k1 + W1) & MASK32
+        c0, c1, c2, c3 = _round(M0 * c0, M1 * c2, c1, c3, k0, k1)
     return c0, c1, c2, c3
 
 
 @helper()
+def philox4x32(c0, c1, c2, c3, k0, k1):
+    """Philox4x32-10 of counter (c0..c3) under key (k0, k1); words held in uint64."""
+    return _philox_from_products(M0 * np.uint64(c0), c1, M1 * np.uint64(c2), c3, k0, k1)
+
+
+@helper(inline=True)
 def _bits_to_unit(bits):
     """(bits + 0.5) * 2**-53 for bits < 2**53, converted through int64 (vectorizes)."""
     return (np.float64(np.int64(bits)) + 0.5) * TWO_M53
 
 
-@helper()
+@helper(inline=True)
 def words_to_uniform(hi, lo):
     """53-bit uniform on (0, 1) from two 32-bit words (hi supplies the top bits)."""
     return _bits_to_unit(((hi << SHIFT32) | lo) >> SHIFT11)
@@ -97,11 +104,10 @@ def _candidate(hi, lo):
     """Ziggurat candidate from two words: (layer, sign, u); its value is sign * u * X[layer]."""
     layer = np.int64(hi & LAYER_MASK)
     sign = 1.0 - 2.0 * np.float64((hi & SIGN_BIT) >> np.uint64(7))
-    u = _bits_to_unit(((hi >> SHIFT11) << SHIFT32) | lo)
-    return layer, sign, u
+    return layer, sign, _bits_to_unit(((hi >> SHIFT11) << SHIFT32) | lo)
 
 
-@helper()
+@helper(inline=True)
 def _fast_value(hi, lo):
     """Signed fast-path normal, or NaN when the candidate falls outside the core."""
     layer = np.int64(hi & LAYER_MASK)
@@ -130,34 +136,35 @@ def _finish(k0, k1, chain, step, tag, index, hi, lo):
         x = u * ZIG_X[layer]
         v = words_to_uniform(a0, a1)
         y = ZIG_F[layer] + v * (ZIG_F[layer + 1] - ZIG_F[layer])
-        if y < np.exp(-0.5 * x * x):
-            return sign * x
-        layer, sign, u = _candidate(a2, a3)
-        if u < ZIG_RATIO[layer]:
-            return sign * u * ZIG_X[layer]
+        inside = y < np.exp(-0.5 * x * x)
+        layer, next_sign, next_u = _candidate(a2, a3)  # the next candidate, if outside
+        next_value = next_sign * next_u * ZIG_X[layer]
+        if inside | (next_u < ZIG_RATIO[layer]):  # almost always
+            return sign * x if inside else next_value  # a select: both values are computed
+        sign, u = next_sign, next_u
 
 
 @helper()
 def _slow_normal(k0, k1, chain, step, tag, index):
     """Normal number ``index`` whose fast-path candidate was rejected."""
     w0, w1, w2, w3 = philox4x32(index >> 1, step, chain, tag, k0, k1)
-    odd = index & 1  # selects, not a branch: the block's words and the first attempt's
-    hi = w2 if odd else w0  # words are computed side by side
-    lo = w3 if odd else w1
-    return _finish(k0, k1, chain, step, tag, index, hi, lo)
+    odd = index & 1  # selects, not branches
+    return _finish(k0, k1, chain, step, tag, index, w2 if odd else w0, w3 if odd else w1)
 
 
 @helper()
 def _fast_pass(k0, k1, chain, step, tag, out):
     """Branch-free first pass: fast-path normals into ``out``, NaN where rejected."""
     n = out.shape[0]
-    half = n >> 1
-    for b in range(half):
-        w0, w1, w2, w3 = philox4x32(b, step, chain, tag, k0, k1)
+    p0 = np.uint64(0)  # M0 * block
+    p1 = M1 * np.uint64(chain)
+    for b in range(n >> 1):
+        w0, w1, w2, w3 = _philox_from_products(p0, step, p1, tag, k0, k1)
         out[2 * b] = _fast_value(w0, w1)
         out[2 * b + 1] = _fast_value(w2, w3)
+        p0 += M0
     if n & 1:
-        w0, w1, _, _ = philox4x32(half, step, chain, tag, k0, k1)
+        w0, w1, _, _ = _philox_from_products(p0, step, p1, tag, k0, k1)
         out[n - 1] = _fast_value(w0, w1)
 
 
@@ -193,11 +200,13 @@ def fill_normals(k0, k1, chain, step, tag, out):
 def fill_uniforms(k0, k1, chain, step, tag, out):
     """Write uniforms number 0..len(out)-1 of (chain, step, tag) into ``out``."""
     n = out.shape[0]
-    half = n >> 1
-    for b in range(half):
-        w0, w1, w2, w3 = philox4x32(b, step, chain, tag, k0, k1)
+    p0 = np.uint64(0)  # M0 * block, as in _fast_pass
+    p1 = M1 * np.uint64(chain)
+    for b in range(n >> 1):
+        w0, w1, w2, w3 = _philox_from_products(p0, step, p1, tag, k0, k1)
         out[2 * b] = words_to_uniform(w0, w1)
         out[2 * b + 1] = words_to_uniform(w2, w3)
+        p0 += M0
     if n & 1:
-        w0, w1, _, _ = philox4x32(half, step, chain, tag, k0, k1)
+        w0, w1, _, _ = _philox_from_products(p0, step, p1, tag, k0, k1)
         out[n - 1] = words_to_uniform(w0, w1)
