@@ -14,6 +14,16 @@ from . import _common
 from .adaptation import run_burn_in
 
 MALA_TARGET = 0.574
+CHAIN_BLOCK = 32
+
+
+def chain_block(n_chains):
+    """Chains per thread block: ``CHAIN_BLOCK``, fewer when there are few chains.
+
+    Blocks only group work (each chain's numbers do not depend on its block), so a
+    fixed size keeps the kernel's single parallel region load-balanced.
+    """
+    return max(1, min(CHAIN_BLOCK, n_chains))
 
 
 class LangevinRunner:
@@ -40,8 +50,10 @@ class LangevinRunner:
         self.mode, self.scale, self.chol = _common.preconditioner_arrays(inverse_mass, self.dim)
         if self.mode == _kernel.PRECOND_DENSE:
             self.u = self.g @ self.chol
-        else:
+        elif self.mode == _kernel.PRECOND_DIAG:
             self.u = self.g * self.scale
+        else:
+            self.u = self.g  # the kernel then keeps u and g as one array
 
     def advance(self, n_steps, step_size, adapt_state=None, *, keep_draws=False,
                 keep_moments=False, thin=1):
@@ -58,7 +70,8 @@ class LangevinRunner:
             self.params, self.x, self.e, self.g, self.u, self.e_start, step_size, n_steps,
             self.step, self.key[0], self.key[1], self.metropolize, self.mode, self.scale,
             self.chol, adapt, adapt_state if adapt else np.zeros((n, 5)), MALA_TARGET, record,
-            thin, draws, mean, m2, self.n_accepted, self.n_divergent, self.diverged)
+            thin, draws, mean, m2, self.n_accepted, self.n_divergent, self.diverged,
+            chain_block(n))
         self.step += n_steps
         return draws if keep_draws else (mean, m2) if keep_moments else None
 

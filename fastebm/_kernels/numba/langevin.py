@@ -35,36 +35,45 @@ RECORD_NONE, RECORD_DRAWS, RECORD_MOMENTS = 0, 1, 2
 
 
 @helper()
-def _whiten(mode, scale, grad, out):
-    """u = Lᵀ∇E for the identity and diagonal preconditioners (dense goes through BLAS)."""
-    if mode == PRECOND_DIAG:
-        for j in range(grad.shape[0]):
-            out[j] = scale[j] * grad[j]
-    else:
-        out[:] = grad
+def _whiten(scale, grad, out):
+    """u = Lᵀ∇E = s ⊙ ∇E for the diagonal preconditioner (dense goes through BLAS; with
+    no preconditioner u is ∇E itself and the runner passes one array as both u and g)."""
+    for j in range(grad.shape[0]):
+        out[j] = scale[j] * grad[j]
 
 
 @helper()
 def _log_accept(h, e_x, e_y, u_x, u_y, xi):
-    """log α of MALA for one chain (see the module docstring)."""
+    """log α of MALA for one chain (see the module docstring).
+
+    Four partial sums let LLVM vectorize the reductions without reassociating floats;
+    a non-finite gradient makes the result NaN or -inf.
+    """
     root = np.sqrt(2.0 * h)
-    back = 0.0
-    fwd = 0.0
-    for j in range(xi.shape[0]):
-        r = h * (u_x[j] + u_y[j]) - root * xi[j]
-        back += r * r
-        fwd += xi[j] * xi[j]
+    b0 = b1 = b2 = b3 = 0.0
+    f0 = f1 = f2 = f3 = 0.0
+    d = xi.shape[0]
+    tail = d - d % 4
+    for j in range(0, tail, 4):
+        r0 = h * (u_x[j] + u_y[j]) - root * xi[j]
+        r1 = h * (u_x[j + 1] + u_y[j + 1]) - root * xi[j + 1]
+        r2 = h * (u_x[j + 2] + u_y[j + 2]) - root * xi[j + 2]
+        r3 = h * (u_x[j + 3] + u_y[j + 3]) - root * xi[j + 3]
+        b0 += r0 * r0
+        b1 += r1 * r1
+        b2 += r2 * r2
+        b3 += r3 * r3
+        f0 += xi[j] * xi[j]
+        f1 += xi[j + 1] * xi[j + 1]
+        f2 += xi[j + 2] * xi[j + 2]
+        f3 += xi[j + 3] * xi[j + 3]
+    for j in range(tail, d):
+        r0 = h * (u_x[j] + u_y[j]) - root * xi[j]
+        b0 += r0 * r0
+        f0 += xi[j] * xi[j]
+    back = (b0 + b1) + (b2 + b3)
+    fwd = (f0 + f1) + (f2 + f3)
     return e_x - e_y - back / (4.0 * h) + 0.5 * fwd
-
-
-@helper()
-def _all_finite(e, g):
-    if not np.isfinite(e):
-        return False
-    for j in range(g.shape[0]):
-        if not np.isfinite(g[j]):
-            return False
-    return True
 
 
 @helper()
@@ -99,85 +108,104 @@ def dual_averaging_update(state, accept_prob, target):
 @entry
 def langevin_run(params, x, e, g, u, e_start, step_size, n_steps, step0, k0, k1,
                  metropolize, precond_mode, scale, chol, adapt, adapt_state, target,
-                 record_mode, thin, draws, mean, m2, n_accepted, n_divergent, diverged):
+                 record_mode, thin, draws, mean, m2, n_accepted, n_divergent, diverged,
+                 block):
     """Advance every chain ``n_steps`` steps in place; see the module docstring.
 
-    ``step_size`` (n,) is each chain's h; with ``adapt`` each step uses exp(adapt_state[i, 0])
-    and updates that chain's dual-averaging state (n, 5) instead.
+    One parallel region per call: threads take blocks of ``block`` chains and run all
+    steps of their block, with the block's matrix products through BLAS. ``step_size``
+    (n,) is each chain's h; with ``adapt`` each step uses exp(adapt_state[i, 0]) and
+    updates that chain's dual-averaging state (n, 5) instead.
     """
     n, d = x.shape
-    xi = np.empty((n, d))
-    v = np.empty((n, d))
-    y = np.empty((n, d))
-    e_y = np.empty(n)
-    g_y = np.empty((n, d))
-    u_y = np.empty((n, d))
-    h = step_size.copy()
     chol_t = np.ascontiguousarray(chol.T)  # BLAS needs contiguous operands
-    for s in range(n_steps):
-        step = step0 + s
-        for i in prange(n):
-            if adapt:
-                h[i] = np.exp(adapt_state[i, 0])
-            root = np.sqrt(2.0 * h[i])
-            fill_normals(k0, k1, i, step, TAG_NOISE, xi[i])
-            for j in range(d):
-                v[i, j] = -h[i] * u[i, j] + root * xi[i, j]
-            if precond_mode == PRECOND_DIAG:
-                for j in range(d):
-                    y[i, j] = x[i, j] + scale[j] * v[i, j]
-            elif precond_mode == PRECOND_NONE:
-                for j in range(d):
-                    y[i, j] = x[i, j] + v[i, j]
-        if precond_mode == PRECOND_DENSE:
-            np.dot(v, chol_t, y)
-            for i in prange(n):
-                for j in range(d):
-                    y[i, j] += x[i, j]
-        if uses_blas(params):
-            blas_grad(params, y, g_y)
-            for i in prange(n):
-                e_y[i] = finish_grad(params, y[i], g_y[i])
-        else:
-            for i in prange(n):
-                e_y[i] = energy_grad_point(params, y[i], g_y[i])
-        if precond_mode == PRECOND_DENSE:
-            np.dot(g_y, chol, u_y)
-        for i in prange(n):
-            if not diverged[i]:
-                if precond_mode != PRECOND_DENSE:
-                    _whiten(precond_mode, scale, g_y[i], u_y[i])
-                take, prob = _transition(i, step, k0, k1, h[i], metropolize, e, e_y, e_start,
-                                         u, u_y, xi, n_accepted, n_divergent, diverged)
-                if take:
-                    x[i] = y[i]
-                    e[i] = e_y[i]
-                    g[i] = g_y[i]
-                    u[i] = u_y[i]
+    n_blocks = (n + block - 1) // block
+    for b in prange(n_blocks):
+        lo = b * block
+        hi = min(n, lo + block)
+        m = hi - lo
+        xi = np.empty((m, d))
+        v = np.empty((m, d))
+        y = np.empty((m, d))
+        e_y = np.empty(m)
+        g_y = np.empty((m, d))
+        u_y = np.empty((m, d))
+        h = step_size[lo:hi].copy()
+        for s in range(n_steps):
+            step = step0 + s
+            for r in range(m):
+                i = lo + r
                 if adapt:
-                    dual_averaging_update(adapt_state[i], prob, target)
-            if (s + 1) % thin == 0:
-                _record(record_mode, (s + 1) // thin - 1, x[i], diverged[i], draws[:, i],
-                        mean[i], m2[i])
+                    h[r] = np.exp(adapt_state[i, 0])
+                fill_normals(k0, k1, i, step, TAG_NOISE, xi[r])
+                _propose(precond_mode, h[r], x[i], u[i], xi[r], scale, v[r], y[r])
+            if precond_mode == PRECOND_DENSE:
+                np.dot(v, chol_t, y)
+                y += x[lo:hi]
+            if uses_blas(params):
+                blas_grad(params, y, g_y)
+                for r in range(m):
+                    e_y[r] = finish_grad(params, y[r], g_y[r])
+            else:
+                for r in range(m):
+                    e_y[r] = energy_grad_point(params, y[r], g_y[r])
+            if precond_mode == PRECOND_DENSE:
+                np.dot(g_y, chol, u_y)
+            for r in range(m):
+                i = lo + r
+                if not diverged[i]:
+                    if precond_mode == PRECOND_DIAG:
+                        _whiten(scale, g_y[r], u_y[r])
+                    u_next = g_y[r] if precond_mode == PRECOND_NONE else u_y[r]
+                    take, prob = _transition(i, step, k0, k1, h[r], metropolize, e[i], e_y[r],
+                                             e_start[i], u[i], u_next, xi[r], n_accepted,
+                                             n_divergent, diverged)
+                    if take:
+                        x[i] = y[r]
+                        e[i] = e_y[r]
+                        g[i] = g_y[r]
+                        if precond_mode != PRECOND_NONE:
+                            u[i] = u_y[r]
+                    if adapt:
+                        dual_averaging_update(adapt_state[i], prob, target)
+                if (s + 1) % thin == 0:
+                    _record(record_mode, (s + 1) // thin - 1, x[i], diverged[i], draws[:, i],
+                            mean[i], m2[i])
 
 
 @helper()
-def _transition(i, step, k0, k1, h, metropolize, e, e_y, e_start, u, u_y, xi,
+def _propose(precond_mode, h, x, u, xi, scale, v, y):
+    """v = -h u + √(2h) ξ and, unless dense (done by BLAS), y = x + L v."""
+    root = np.sqrt(2.0 * h)
+    for j in range(x.shape[0]):
+        v[j] = -h * u[j] + root * xi[j]
+    if precond_mode == PRECOND_DIAG:
+        for j in range(x.shape[0]):
+            y[j] = x[j] + scale[j] * v[j]
+    elif precond_mode == PRECOND_NONE:
+        for j in range(x.shape[0]):
+            y[j] = x[j] + v[j]
+
+
+@helper()
+def _transition(i, step, k0, k1, h, metropolize, e_x, e_y, e_start, u_x, u_y, xi,
                 n_accepted, n_divergent, diverged):
     """Accept or reject chain i's proposal; returns (accepted, min(1, α)).
 
     ULA accepts every finite proposal that keeps the energy within ``DIVERGENCE_RISE``
     of the start; otherwise the chain is marked diverged.
     """
-    finite = _all_finite(e_y[i], u_y[i])
-    log_alpha = _log_accept(h, e[i], e_y[i], u[i], u_y[i], xi[i]) if finite else -np.inf
+    log_alpha = _log_accept(h, e_x, e_y, u_x, u_y, xi)
+    finite = np.isfinite(e_y) and not np.isnan(log_alpha) and log_alpha != -np.inf
+    if not finite:
+        log_alpha = -np.inf
     prob = min(1.0, np.exp(log_alpha))
     if metropolize:
         take = np.log(uniform(k0, k1, i, step, TAG_ACCEPT, 0)) < log_alpha
         if not finite:
             n_divergent[i] += 1
     else:
-        take = finite and e_y[i] <= e_start[i] + DIVERGENCE_RISE
+        take = finite and e_y <= e_start + DIVERGENCE_RISE
         if not take:
             diverged[i] = True
             n_divergent[i] += 1
