@@ -52,7 +52,7 @@ class MetropolisRunner:
         adapt = adapt_state is not None
         adaptation = (adapt, adapt_state if adapt else np.zeros((n, 5)), RANDOM_WALK_TARGET)
         common = (n_steps, self.step, self.key[0], self.key[1], record, thin, draws, mean, m2,
-                  self.n_accepted, self.n_divergent, np.zeros(n))
+                  self.n_accepted, self.n_divergent)
         if self.proposal is None:
             self.family["random_walk_run"](self.params, self.x, self.e, scale, self.mode,
                                            self.diag, self.chol, *adaptation, *common)

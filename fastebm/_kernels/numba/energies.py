@@ -34,24 +34,31 @@ class MixtureParams(namedtuple("MixtureParams", "log_coef means precisions beta"
     cₖ = log wₖ + ½ log det Pₖ - d/2 log 2π."""
 
 
+# The generic functions: in compiled code the overloads below pick the model's
+# implementation by parameter type at compile time; called from Python (or with
+# NUMBA_DISABLE_JIT=1) they dispatch on the type at run time.
+
 def energy_point(params, x):
-    raise NotImplementedError  # replaced by the overloads in compiled code
+    return _ENERGY[type(params)](params, x)
 
 
 def energy_grad_point(params, x, g):
-    raise NotImplementedError
+    return _ENERGY_GRAD[type(params)](params, x, g)
 
 
 def uses_blas(params):
-    raise NotImplementedError
+    return type(params) is GaussianParams
 
 
 def blas_grad(params, X, G):
-    raise NotImplementedError
+    if type(params) is GaussianParams:
+        _gaussian_blas(params, X, G)
 
 
 def finish_grad(params, x, g):
-    raise NotImplementedError
+    if type(params) is GaussianParams:
+        return _gaussian_finish(params, x, g)
+    return _ENERGY_GRAD[type(params)](params, x, g)
 
 
 def _cls(params):

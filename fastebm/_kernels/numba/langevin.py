@@ -201,7 +201,7 @@ def _transition(i, step, k0, k1, h, metropolize, e_x, e_y, e_start, u_x, u_y, xi
         log_alpha = -np.inf
     prob = min(1.0, np.exp(log_alpha))
     if metropolize:
-        take = np.log(uniform(k0, k1, i, step, TAG_ACCEPT, 0)) < log_alpha
+        take = log_alpha >= 0.0 or np.log(uniform(k0, k1, i, step, TAG_ACCEPT, 0)) < log_alpha
         if not finite:
             n_divergent[i] += 1
     else:

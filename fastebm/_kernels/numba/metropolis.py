@@ -24,7 +24,7 @@ TAG_ACCEPT = 1
 @entry
 def random_walk_run(params, x, e, scale, precond_mode, diag, chol, adapt, adapt_state, target,
                     n_steps, step0, k0, k1, record_mode, thin, draws, mean, m2, n_accepted,
-                    n_divergent, prob_sum):
+                    n_divergent):
     """Advance every chain ``n_steps`` random-walk steps in place."""
     n, d = x.shape
     for i in prange(n):
@@ -36,30 +36,38 @@ def random_walk_run(params, x, e, scale, precond_mode, diag, chol, adapt, adapt_
             if adapt:
                 sigma = np.exp(adapt_state[i, 0])
             fill_normals(k0, k1, i, step, TAG_NOISE, xi)
-            for j in range(d):
-                if precond_mode == PRECOND_DENSE:
-                    acc = 0.0
-                    for k in range(j + 1):
-                        acc += chol[j, k] * xi[k]
-                    y[j] = x[i, j] + sigma * acc
-                elif precond_mode == PRECOND_DIAG:
-                    y[j] = x[i, j] + sigma * diag[j] * xi[j]
-                else:
-                    y[j] = x[i, j] + sigma * xi[j]
+            _random_walk_proposal(precond_mode, sigma, x[i], xi, diag, chol, y)
             e_y = energy_point(params, y)
-            before = prob_sum[i]
-            _accept(i, step, k0, k1, e[i] - e_y, e_y, y, x, e, n_accepted, n_divergent,
-                    prob_sum)
+            prob = _accept(i, step, k0, k1, e[i] - e_y, e_y, y, x, e, n_accepted, n_divergent,
+                           adapt)
             if adapt:
-                dual_averaging_update(adapt_state[i], prob_sum[i] - before, target)
+                dual_averaging_update(adapt_state[i], prob, target)
             if (s + 1) % thin == 0:
                 _record(record_mode, (s + 1) // thin - 1, x[i], False, draws[:, i], mean[i],
                         m2[i])
 
 
+@helper()
+def _random_walk_proposal(precond_mode, sigma, x, xi, diag, chol, y):
+    """y = x + σ L ξ for the identity, diagonal or dense (lower-triangular) L."""
+    d = x.shape[0]
+    if precond_mode == PRECOND_DENSE:
+        for j in range(d):
+            acc = 0.0
+            for k in range(j + 1):
+                acc += chol[j, k] * xi[k]
+            y[j] = x[j] + sigma * acc
+    elif precond_mode == PRECOND_DIAG:
+        for j in range(d):
+            y[j] = x[j] + sigma * diag[j] * xi[j]
+    else:
+        for j in range(d):
+            y[j] = x[j] + sigma * xi[j]
+
+
 @entry
 def independent_run(params, proposal, x, e, log_q, n_steps, step0, k0, k1, record_mode, thin,
-                    draws, mean, m2, n_accepted, n_divergent, prob_sum):
+                    draws, mean, m2, n_accepted, n_divergent):
     """Advance every chain ``n_steps`` independent-proposal steps in place."""
     n, d = x.shape
     for i in prange(n):
@@ -70,8 +78,10 @@ def independent_run(params, proposal, x, e, log_q, n_steps, step0, k0, k1, recor
             log_q_y = proposal_draw(proposal, k0, k1, i, step, TAG_NOISE, xi, y)
             e_y = energy_point(params, y)
             log_q_x = log_q[i]
-            if _accept(i, step, k0, k1, e[i] - e_y + log_q_x - log_q_y, e_y, y, x, e,
-                       n_accepted, n_divergent, prob_sum):
+            accepted_before = n_accepted[i]
+            _accept(i, step, k0, k1, e[i] - e_y + log_q_x - log_q_y, e_y, y, x, e,
+                    n_accepted, n_divergent, False)
+            if n_accepted[i] != accepted_before:
                 log_q[i] = log_q_y
             if (s + 1) % thin == 0:
                 _record(record_mode, (s + 1) // thin - 1, x[i], False, draws[:, i], mean[i],
@@ -79,15 +89,19 @@ def independent_run(params, proposal, x, e, log_q, n_steps, step0, k0, k1, recor
 
 
 @helper()
-def _accept(i, step, k0, k1, log_alpha, e_y, y, x, e, n_accepted, n_divergent, prob_sum):
-    """Accept y for chain i with probability min(1, exp(log_alpha)); reject NaN/+inf."""
+def _accept(i, step, k0, k1, log_alpha, e_y, y, x, e, n_accepted, n_divergent, want_prob):
+    """Accept y for chain i with probability min(1, exp(log_alpha)); NaN/+inf is rejected.
+
+    Returns min(1, α) when ``want_prob`` (for adaptation), else 0. A proposal with
+    log α ≥ 0 is accepted without drawing its uniform: log u < 0 ≤ log α anyway.
+    """
     if not (e_y < np.inf):  # NaN or +inf
         n_divergent[i] += 1
-        return False
-    prob_sum[i] += min(1.0, np.exp(log_alpha))
-    if np.log(uniform(k0, k1, i, step, TAG_ACCEPT, 0)) < log_alpha:
+        return 0.0
+    if log_alpha >= 0.0 or np.log(uniform(k0, k1, i, step, TAG_ACCEPT, 0)) < log_alpha:
         x[i, :] = y
         e[i] = e_y
         n_accepted[i] += 1
-        return True
-    return False
+    if want_prob:
+        return 1.0 if log_alpha >= 0.0 else np.exp(log_alpha)
+    return 0.0

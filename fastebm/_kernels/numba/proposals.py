@@ -26,11 +26,12 @@ class UniformProposalParams(namedtuple("UniformProposalParams", "low high log_no
 
 
 def proposal_draw(pp, k0, k1, chain, step, tag, xi, out):
-    raise NotImplementedError
+    """Python-level dispatch (compiled code uses the overload below)."""
+    return _DRAW[type(pp)](pp, k0, k1, chain, step, tag, xi, out)
 
 
 def proposal_log_density(pp, x):
-    raise NotImplementedError
+    return _LOG_DENSITY[type(pp)](pp, x)
 
 
 @helper()
