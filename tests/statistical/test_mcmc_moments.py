@@ -46,19 +46,20 @@ def test_moments_from_cold_start(sampler, target, seed):
     assert moments_z(result.state.position, mean, var, fourth) < Z_CRIT
 
 
-@pytest.mark.parametrize("sampler", ["mala", "rwm"])
-@pytest.mark.parametrize("precondition", [None, "diag", "dense"])
-def test_ill_conditioned_20d(sampler, precondition, seed):
+@pytest.mark.parametrize("sampler,precondition,burn_in", [
+    ("mala", None, 4000), ("mala", "diag", 4000), ("mala", "dense", 1500),
+    ("rwm", "dense", 3000)])
+def test_ill_conditioned_20d(sampler, precondition, burn_in, seed):
+    """Condition number 100 in a random rotation; without a dense metric the slow
+    directions need more steps, and random walk without one needs far more (not run)."""
     energy, mean, var, _ = _target("ill_conditioned_20d")
-    kwargs = {} if precondition is None else {"precondition": precondition}
-    if precondition is None or precondition == "diag":
-        # without a dense metric the slow directions need far more steps
-        run = (fe.mala(energy, _cold_start(mean, var, 2000, seed), 0.1, 1, burn_in=4000,
-                       adapt=True, rng=seed, **kwargs) if sampler == "mala" else
-               fe.metropolis(energy, _cold_start(mean, var, 2000, seed), 1, scale=0.3,
-                             burn_in=20000, adapt=True, rng=seed, **kwargs))
+    x0 = _cold_start(mean, var, 2000, seed)
+    if sampler == "mala":
+        run = fe.mala(energy, x0, 0.1, 1, burn_in=burn_in, adapt=True,
+                      precondition=precondition, rng=seed)
     else:
-        run = RUNS[sampler](energy, _cold_start(mean, var, 2000, seed), seed, **kwargs)
+        run = fe.metropolis(energy, x0, 1, scale=0.3, burn_in=burn_in, adapt=True,
+                            precondition=precondition, rng=seed)
     assert moments_z(run.state.position, mean, var) < Z_CRIT
 
 
