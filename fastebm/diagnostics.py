@@ -21,9 +21,6 @@ overdispersed starts and trust the draws only where ``rhat(draws) < 1.01`` and
 A coordinate whose draws are all equal has no defined ESS or R-hat; it gets NaN.
 """
 import numpy as np
-from scipy import fft
-from scipy.special import ndtri
-from scipy.stats import rankdata
 
 _MIN_DRAWS = 4
 
@@ -193,6 +190,8 @@ def _split_chains(x):
 def _rank_normalize(x):
     """Blom normal scores Φ⁻¹((r - 3/8) / (S + 1/4)) of the ranks pooled over axes 0, 1."""
     pooled = x.reshape(-1, x.shape[2])
+    from scipy.special import ndtri  # lazy: scipy.stats costs 0.4 s at import
+    from scipy.stats import rankdata
     ranks = rankdata(pooled, method="average", axis=0)
     return ndtri((ranks - 0.375) / (pooled.shape[0] + 0.25)).reshape(x.shape)
 
@@ -200,6 +199,7 @@ def _rank_normalize(x):
 def _autocovariance(x):
     """Biased autocovariance along axis 0, all lags 0..n-1, by zero-padded FFT."""
     n = x.shape[0]
+    from scipy import fft
     n_fft = fft.next_fast_len(2 * n, real=True)
     spectrum = fft.rfft(x - x.mean(axis=0), n=n_fft, axis=0)
     return fft.irfft(spectrum * spectrum.conj(), n=n_fft, axis=0)[:n] / n
