@@ -102,9 +102,34 @@ def check_inverse_mass(precondition, dim):
     return None, sigma
 
 
+def record_buffers(n_steps, thin, n_chains, dim, keep_draws, keep_moments):
+    """(record mode, draws, mean, M2) buffers for a kernel call that keeps what is asked."""
+    from .._kernels.numba.langevin import RECORD_DRAWS, RECORD_MOMENTS, RECORD_NONE
+    draws = np.empty((n_steps // thin if keep_draws else 0, n_chains, dim))
+    mean = np.zeros((n_chains, dim) if keep_moments else (n_chains, 0))
+    record = RECORD_DRAWS if keep_draws else RECORD_MOMENTS if keep_moments else RECORD_NONE
+    return record, draws, mean, np.zeros_like(mean)
+
+
+def kept_output(keep_draws, keep_moments, draws, mean, m2):
+    """What ``advance`` returns: the draws, (mean, M2), or None."""
+    return draws if keep_draws else (mean, m2) if keep_moments else None
+
+
+def run(start, runner, n_steps, burn_in, thin, keep, adapt, precondition, target):
+    """Burn-in (adapting), then ``n_steps`` kept steps; the packaged MCMCResult."""
+    from .adaptation import run_burn_in
+    step_size, _ = run_burn_in(runner, burn_in, start.step_size, adapt=adapt,
+                               precondition=precondition, target=target)
+    runner.n_accepted[:] = 0
+    kept = runner.advance(n_steps, step_size, keep_draws=keep == "draws",
+                          keep_moments=keep == "moments", thin=thin)
+    return package(start, runner, kept, step_size, n_steps, keep, n_steps // thin)
+
+
 def package(start, runner, kept, step_size, n_kept_steps, keep, n_draws):
-    """The frozen MCMCResult of a finished run."""
-    acceptance = runner.n_accepted_kept / max(n_kept_steps, 1)
+    """The frozen MCMCResult of a finished run (acceptance over the kept steps)."""
+    acceptance = runner.n_accepted / max(n_kept_steps, 1)
     position = runner.x[0] if start.single else runner.x
     step_size = np.array(step_size, dtype=np.float64)
     state = ChainState(position.astype(start.dtype, copy=True), start.key, runner.step,

@@ -11,7 +11,6 @@ import numpy as np
 from .._kernels.numba import langevin as _kernel
 from ..energies.base import Energy
 from . import _common
-from .adaptation import run_burn_in
 
 MALA_TARGET = 0.574
 CHAIN_BLOCK = 32
@@ -58,13 +57,9 @@ class LangevinRunner:
     def advance(self, n_steps, step_size, adapt_state=None, *, keep_draws=False,
                 keep_moments=False, thin=1):
         """Take ``n_steps`` steps; returns kept draws, (mean, M2), or None."""
-        n, d = self.n_chains, self.dim
-        n_kept = n_steps // thin
-        draws = np.empty((n_kept if keep_draws else 0, n, d))
-        mean = np.zeros((n, d) if keep_moments else (n, 0))
-        m2 = np.zeros_like(mean)
-        record = (_kernel.RECORD_DRAWS if keep_draws else
-                  _kernel.RECORD_MOMENTS if keep_moments else _kernel.RECORD_NONE)
+        n = self.n_chains
+        record, draws, mean, m2 = _common.record_buffers(n_steps, thin, n, self.dim,
+                                                         keep_draws, keep_moments)
         adapt = adapt_state is not None
         self.family["langevin_run"](
             self.params, self.x, self.e, self.g, self.u, self.e_start, step_size, n_steps,
@@ -73,7 +68,7 @@ class LangevinRunner:
             thin, draws, mean, m2, self.n_accepted, self.n_divergent, self.diverged,
             chain_block(n))
         self.step += n_steps
-        return draws if keep_draws else (mean, m2) if keep_moments else None
+        return _common.kept_output(keep_draws, keep_moments, draws, mean, m2)
 
 
 def _run(energy, x0, step_size, n_steps, burn_in, thin, adapt, precondition, keep, rng,
@@ -85,13 +80,8 @@ def _run(energy, x0, step_size, n_steps, burn_in, thin, adapt, precondition, kee
         energy.warn_if_finite_differences()
     inverse_mass = given if given is not None else start.inverse_mass
     runner = LangevinRunner(energy, start, metropolize, inverse_mass)
-    step_size, _ = run_burn_in(runner, burn_in, start.step_size, adapt=adapt,
-                               precondition=precondition, target=MALA_TARGET)
-    runner.n_accepted[:] = 0
-    kept = runner.advance(n_steps, step_size, keep_draws=keep == "draws",
-                          keep_moments=keep == "moments", thin=thin)
-    runner.n_accepted_kept = runner.n_accepted
-    return _common.package(start, runner, kept, step_size, n_steps, keep, n_steps // thin)
+    return _common.run(start, runner, n_steps, burn_in, thin, keep, adapt, precondition,
+                       MALA_TARGET)
 
 
 _PARAMS_DOC = """

@@ -9,11 +9,9 @@ adaptation calls it in blocks of ``ADAPT_BLOCK`` steps and updates σ between bl
 """
 import numpy as np
 
-from .._kernels.numba import langevin as _lk
 from .._kernels.numba import metropolis as _kernel  # noqa: F401  (registers the kernels)
 from ..proposals import Proposal
 from . import _common
-from .adaptation import run_burn_in
 
 RANDOM_WALK_TARGET = 0.234
 
@@ -43,12 +41,9 @@ class MetropolisRunner:
     def advance(self, n_steps, scale, adapt_state=None, *, keep_draws=False,
                 keep_moments=False, thin=1):
         """Take ``n_steps`` steps; returns kept draws, (mean, M2), or None."""
-        n, d = self.n_chains, self.dim
-        draws = np.empty((n_steps // thin if keep_draws else 0, n, d))
-        mean = np.zeros((n, d) if keep_moments else (n, 0))
-        m2 = np.zeros_like(mean)
-        record = (_lk.RECORD_DRAWS if keep_draws else
-                  _lk.RECORD_MOMENTS if keep_moments else _lk.RECORD_NONE)
+        n = self.n_chains
+        record, draws, mean, m2 = _common.record_buffers(n_steps, thin, n, self.dim,
+                                                         keep_draws, keep_moments)
         adapt = adapt_state is not None
         adaptation = (adapt, adapt_state if adapt else np.zeros((n, 5)), RANDOM_WALK_TARGET)
         common = (n_steps, self.step, self.key[0], self.key[1], record, thin, draws, mean, m2,
@@ -60,7 +55,7 @@ class MetropolisRunner:
             self.family["independent_run"](self.params, self.proposal._kernel_params(), self.x,
                                            self.e, self.log_q, *common)
         self.step += n_steps
-        return draws if keep_draws else (mean, m2) if keep_moments else None
+        return _common.kept_output(keep_draws, keep_moments, draws, mean, m2)
 
 
 def metropolis(energy, x0, n_steps, *, scale=1.0, proposal=None, burn_in=0, thin=1,
@@ -112,10 +107,5 @@ def metropolis(energy, x0, n_steps, *, scale=1.0, proposal=None, burn_in=0, thin
     n_steps, burn_in, thin = _common.check_run(n_steps, burn_in, thin, keep, precondition, start)
     inverse_mass = given if given is not None else start.inverse_mass
     runner = MetropolisRunner(energy, start, proposal, inverse_mass)
-    scale, _ = run_burn_in(runner, burn_in, start.step_size, adapt=adapt,
-                           precondition=precondition, target=RANDOM_WALK_TARGET)
-    runner.n_accepted[:] = 0
-    kept = runner.advance(n_steps, scale, keep_draws=keep == "draws",
-                          keep_moments=keep == "moments", thin=thin)
-    runner.n_accepted_kept = runner.n_accepted
-    return _common.package(start, runner, kept, scale, n_steps, keep, n_steps // thin)
+    return _common.run(start, runner, n_steps, burn_in, thin, keep, adapt, precondition,
+                       RANDOM_WALK_TARGET)
