@@ -116,11 +116,11 @@ def kept_output(keep_draws, keep_moments, draws, mean, m2):
     return draws if keep_draws else (mean, m2) if keep_moments else None
 
 
-def run(start, runner, n_steps, burn_in, thin, keep, adapt, precondition, target):
+def run(start, runner, n_steps, burn_in, thin, keep, adapt, precondition):
     """Burn-in (adapting), then ``n_steps`` kept steps; the packaged MCMCResult."""
     from .adaptation import run_burn_in
     step_size, _ = run_burn_in(runner, burn_in, start.step_size, adapt=adapt,
-                               precondition=precondition, target=target)
+                               precondition=precondition)
     runner.n_accepted[:] = 0
     kept = runner.advance(n_steps, step_size, keep_draws=keep == "draws",
                           keep_moments=keep == "moments", thin=thin)

@@ -68,7 +68,7 @@ def estimate_inverse_mass(samples, kind):
     return cov
 
 
-def run_burn_in(runner, burn_in, step_size, *, adapt, precondition, target):
+def run_burn_in(runner, burn_in, step_size, *, adapt, precondition):
     """Run the burn-in through ``runner``; return the frozen (step sizes (n,), inverse_mass)."""
     state = dual_averaging_state(step_size) if adapt else None
     for length, metric in windows(burn_in, precondition if precondition else None):

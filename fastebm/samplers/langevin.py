@@ -13,6 +13,10 @@ from ..energies.base import Energy
 from . import _common
 
 MALA_TARGET = 0.574
+# ULA keeps every step, so its adaptation aims at small steps: h such that the MALA
+# acceptance of the same proposals would be 0.9 (its bias is O(h); at MALA's 0.574 a
+# 1-d Gaussian gets h beyond the stability limit 2σ²).
+ULA_TARGET = 0.9
 CHAIN_BLOCK = 32
 
 
@@ -30,6 +34,7 @@ class LangevinRunner:
 
     def __init__(self, energy, start, metropolize, inverse_mass):
         self.energy, self.metropolize = energy, metropolize
+        self.target = MALA_TARGET if metropolize else ULA_TARGET
         self.params, self.family = energy._kernel_params(), energy._family
         self.key, self.step = start.key, start.step
         self.x = start.x
@@ -64,7 +69,7 @@ class LangevinRunner:
         self.family["langevin_run"](
             self.params, self.x, self.e, self.g, self.u, self.e_start, step_size, n_steps,
             self.step, self.key[0], self.key[1], self.metropolize, self.mode, self.scale,
-            self.chol, adapt, adapt_state if adapt else np.zeros((n, 5)), MALA_TARGET, record,
+            self.chol, adapt, adapt_state if adapt else np.zeros((n, 5)), self.target, record,
             thin, draws, mean, m2, self.n_accepted, self.n_divergent, self.diverged,
             chain_block(n))
         self.step += n_steps
@@ -80,8 +85,7 @@ def _run(energy, x0, step_size, n_steps, burn_in, thin, adapt, precondition, kee
         energy.warn_if_finite_differences()
     inverse_mass = given if given is not None else start.inverse_mass
     runner = LangevinRunner(energy, start, metropolize, inverse_mass)
-    return _common.run(start, runner, n_steps, burn_in, thin, keep, adapt, precondition,
-                       MALA_TARGET)
+    return _common.run(start, runner, n_steps, burn_in, thin, keep, adapt, precondition)
 
 
 _PARAMS_DOC = """
@@ -91,8 +95,9 @@ _PARAMS_DOC = """
         The target p(x) ∝ exp(-E(x)); needs ∇ₓE (finite differences otherwise).
     x0 : array_like of shape (n_chains, d) or (d,), or ChainState
         Starting points, or the ``state`` of an earlier run to continue its streams.
-    step_size : float or None
-        h > 0 (the initial value when ``adapt``); None continues a ChainState's.
+    step_size : float, array_like of shape (n_chains,), or None
+        h > 0, one value or one per chain (initial values when ``adapt``); None
+        continues a ChainState's (adapted) step sizes.
     n_steps : int
         Steps after burn-in; ``n_steps // thin`` draws are kept.
     burn_in : int, default 0
@@ -100,7 +105,8 @@ _PARAMS_DOC = """
     thin : int, default 1
         Keep every ``thin``-th state.
     adapt : bool, default False
-        Tune h by dual averaging during burn-in (target acceptance 0.574), then freeze.
+        Tune each chain's h by dual averaging during burn-in, then freeze it (MALA:
+        target acceptance 0.574; ULA: the MALA acceptance of its proposals 0.9).
     precondition : None, "diag", "dense", or array_like of shape (d,) or (d, d)
         Estimate Σ (diagonal or dense) from the pooled chains in widening windows during
         burn-in, or use the given Σ. Proposals then have covariance 2hΣ.
@@ -144,5 +150,5 @@ langevin.__doc__ = """Unadjusted Langevin algorithm (ULA), all chains at once.
     N(0, σ²) its stationary variance is σ²/(1 - h/(2σ²))). A chain whose energy turns
     non-finite or rises more than 1000 above its start is stopped, counted in
     ``n_divergent``, and its later draws are NaN. ``adapt`` tunes h so that the MALA
-    acceptance of the same proposals would be 0.574.
+    acceptance of the same proposals would be 0.9 (small steps: ULA's bias is O(h)).
 """ + _PARAMS_DOC

@@ -4,13 +4,14 @@ Random walk: y = x + σLξ with σ = ``scale`` (the proposal's standard deviatio
 LLᵀ the preconditioner (identity by default); accepted with probability
 min(1, exp(E(x) - E(y))). With ``proposal=q`` (a ``fastebm.proposals`` object) y ~ q
 independently of x, accepted with probability min(1, exp(E(x) - E(y) + log q(x) -
-log q(y))). Every chain runs all its steps inside one parallel kernel call; burn-in
-adaptation calls it in blocks of ``ADAPT_BLOCK`` steps and updates σ between blocks.
+log q(y))). Every chain runs all its steps inside one parallel kernel call; with
+``adapt`` each chain tunes its own σ by dual averaging during burn-in.
 """
 import numpy as np
 
 from .._kernels.numba import metropolis as _kernel  # noqa: F401  (registers the kernels)
 from ..proposals import Proposal
+from ..results import ChainState
 from . import _common
 
 RANDOM_WALK_TARGET = 0.234
@@ -58,7 +59,7 @@ class MetropolisRunner:
         return _common.kept_output(keep_draws, keep_moments, draws, mean, m2)
 
 
-def metropolis(energy, x0, n_steps, *, scale=1.0, proposal=None, burn_in=0, thin=1,
+def metropolis(energy, x0, n_steps, *, scale=None, proposal=None, burn_in=0, thin=1,
                adapt=False, precondition=None, keep="draws", rng=None):
     """Metropolis-Hastings for all chains at once: random walk or independent proposal.
 
@@ -70,9 +71,10 @@ def metropolis(energy, x0, n_steps, *, scale=1.0, proposal=None, burn_in=0, thin
         Starting points, or the ``state`` of an earlier run to continue its streams.
     n_steps : int
         Steps after burn-in; ``n_steps // thin`` draws are kept.
-    scale : float, default 1.0
-        σ, the random-walk proposal's standard deviation (initial value when ``adapt``;
-        None continues a ChainState's).
+    scale : float or array_like of shape (n_chains,), optional
+        σ, the random-walk proposal's standard deviation, one value or one per chain
+        (initial values when ``adapt``). Default: 1.0 for a new run, the state's (adapted)
+        scales when ``x0`` is a ChainState.
     proposal : fastebm.proposals.Proposal, optional
         Makes it the independent-proposal sampler; then ``scale``, ``adapt`` and
         ``precondition`` do not apply.
@@ -93,6 +95,8 @@ def metropolis(energy, x0, n_steps, *, scale=1.0, proposal=None, burn_in=0, thin
     y ~ q, α = exp(E(x) - E(y)) q(x) / q(y) (Hastings 1970; seed 002, sec. 6).
     Proposals with a NaN or +inf energy are rejected and counted in ``n_divergent``.
     """
+    if scale is None and not isinstance(x0, ChainState):
+        scale = 1.0
     start = _common.Start(energy, x0, scale, rng, step_name="scale")
     if proposal is not None:
         if not isinstance(proposal, Proposal):
@@ -107,5 +111,4 @@ def metropolis(energy, x0, n_steps, *, scale=1.0, proposal=None, burn_in=0, thin
     n_steps, burn_in, thin = _common.check_run(n_steps, burn_in, thin, keep, precondition, start)
     inverse_mass = given if given is not None else start.inverse_mass
     runner = MetropolisRunner(energy, start, proposal, inverse_mass)
-    return _common.run(start, runner, n_steps, burn_in, thin, keep, adapt, precondition,
-                       RANDOM_WALK_TARGET)
+    return _common.run(start, runner, n_steps, burn_in, thin, keep, adapt, precondition)

@@ -113,3 +113,10 @@ def test_single_chain_input_drops_chain_axis():
 def test_float32_in_float32_out():
     result = fe.mala(ENERGY, _x0(5).astype(np.float32), 0.2, 4, rng=0)
     assert result.draws.dtype == np.float32
+
+
+def test_metropolis_continues_with_adapted_scale():
+    first = fe.metropolis(ENERGY, _x0(50), 5, burn_in=300, adapt=True, rng=1)
+    second = fe.metropolis(ENERGY, first.state, 5)
+    np.testing.assert_array_equal(second.step_size, first.step_size)
+    assert np.median(first.step_size) != 1.0

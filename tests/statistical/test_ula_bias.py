@@ -30,3 +30,12 @@ def test_ula_divergence_is_flagged_and_draws_are_nan(seed):
     assert np.all(result.n_divergent == 1)
     assert np.all(np.isnan(result.draws[-1]))
     assert np.all(np.isfinite(result.state.position))
+
+
+def test_ula_adaptation_stays_stable(seed):
+    """Adapted ULA on N(0, 2) keeps h below the stability limit 2σ² = 4: no divergence."""
+    energy = fe.Gaussian([0.0], covariance=[2.0])
+    result = fe.langevin(energy, np.zeros((2000, 1)), 0.1, 200, burn_in=500, adapt=True,
+                         keep="moments", rng=seed)
+    assert result.n_divergent.sum() == 0
+    assert np.max(result.step_size) < 4.0
