@@ -1,0 +1,125 @@
+"""Start-up costs, each in a fresh interpreter (subprocess).
+
+- warm: ``import fastebm`` plus the first ``fe.mala`` call (d=100 dense Gaussian, 100
+  chains, 10 steps: little work, so the figure is the overhead) with a warm Numba cache;
+  a second identical call is timed too, so first - second is the cache-loading cost.
+  Issue target: ≤ 1.5 s. The cache lives in a private ``NUMBA_CACHE_DIR`` warmed by one
+  untimed run, so that concurrent edits of the package's own ``__pycache__`` do not
+  disturb the figure.
+- cold: the same interpreter start with an empty ``NUMBA_CACHE_DIR``, compiling the
+  whole core: the built-in energies' batch kernels, MALA, ULA and random-walk
+  Metropolis for the dense, diagonal and mixture energies, importance sampling and
+  resampling. Reported (no target), with the time of each piece.
+
+The benchmark's time is the subprocess's wall time (interpreter start included); the
+child's own clock (import, first call) goes to ``extra_info``.
+"""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TARGET_S = 1.5
+
+WARM_SCRIPT = textwrap.dedent("""
+    import json, time
+    t0 = time.perf_counter()
+    import numpy as np
+    import fastebm as fe
+    t1 = time.perf_counter()
+    d = 100
+    energy = fe.Gaussian(np.zeros(d), precision=np.eye(d))
+    x0 = np.zeros((100, d))
+    fe.mala(energy, x0, 0.01, 10, rng=0)
+    t2 = time.perf_counter()
+    fe.mala(energy, x0, 0.01, 10, rng=0)
+    t3 = time.perf_counter()
+    print(json.dumps({"import_s": t1 - t0, "first_mala_s": t2 - t1, "total_s": t2 - t0,
+                      "second_mala_s": t3 - t2}))
+""")
+
+COLD_SCRIPT = textwrap.dedent("""
+    import json, time
+    pieces = {}
+    t = time.perf_counter()
+    def lap(name):
+        global t
+        now = time.perf_counter()
+        pieces[name] = now - t
+        t = now
+    import numpy as np
+    import fastebm as fe
+    lap("import")
+    d, n = 4, 16
+    x = np.zeros((n, d))
+    energies = {
+        "dense": fe.Gaussian(np.zeros(d), precision=np.eye(d)),
+        "diag": fe.Gaussian(np.zeros(d), precision=np.ones(d)),
+        "mixture": fe.GaussianMixture(np.array([0.5, 0.5]), np.stack([np.zeros(d), np.ones(d)]),
+                                      np.stack([np.eye(d), np.eye(d)])),
+    }
+    for name, energy in energies.items():
+        energy.energy(x); energy.grad(x)
+        lap(name + " energy+grad")
+        fe.mala(energy, x, 0.1, 2, rng=0)
+        lap(name + " mala")
+        fe.langevin(energy, x, 0.1, 2, rng=0)
+        lap(name + " langevin")
+        fe.metropolis(energy, x, 2, rng=0)
+        lap(name + " metropolis")
+    result = fe.importance_sample(energies["dense"], fe.proposals.Gaussian(np.zeros(d), np.eye(d)), n, rng=0)
+    lap("importance_sample")
+    fe.resample(result.log_weights, rng=0)
+    lap("resample")
+    pieces["total"] = sum(pieces.values())
+    print(json.dumps(pieces))
+""")
+
+
+def _run_child(script, cache_dir):
+    env = dict(os.environ)
+    env["NUMBA_CACHE_DIR"] = str(cache_dir)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    done = subprocess.run([sys.executable, "-c", script], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=1800)
+    if done.returncode:
+        raise RuntimeError(f"child failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_warm_import_and_first_mala(benchmark, report, tmp_path):
+    benchmark.group = "startup"
+    _run_child(WARM_SCRIPT, tmp_path)  # fills the cache
+    inner = []
+    benchmark.pedantic(lambda: inner.append(_run_child(WARM_SCRIPT, tmp_path)),
+                       rounds=3, iterations=1)
+    best = sorted(inner, key=lambda r: r["total_s"])[len(inner) // 2]  # median run
+    verdict = "meets" if best["total_s"] <= TARGET_S else "above"
+    report("startup", "warm: import + first mala", None, None,
+           note=(f"in child: import {best['import_s']:.3f} s + first mala "
+                 f"{best['first_mala_s']:.3f} s = {best['total_s']:.3f} s "
+                 f"({verdict} target {TARGET_S} s; second mala {best['second_mala_s']:.3f} s)"),
+           target_s=TARGET_S, **best)
+
+
+def test_cold_compile_core(benchmark, report, tmp_path):
+    benchmark.group = "startup"
+    counter = iter(range(100))
+
+    def fresh_cache():
+        path = tmp_path / f"cache{next(counter)}"
+        path.mkdir()
+        return (path,), {}
+
+    pieces = benchmark.pedantic(lambda cache: _run_child(COLD_SCRIPT, cache), setup=fresh_cache,
+                                rounds=1, iterations=1)
+    slowest = sorted(((v, k) for k, v in pieces.items() if k != "total"), reverse=True)[:4]
+    report("startup", "cold: compile the whole core", None, None,
+           note=f"in child {pieces['total']:.1f} s; slowest: " +
+                ", ".join(f"{k} {v:.1f} s" for v, k in slowest),
+           **{k + "_s": v for k, v in pieces.items()})
