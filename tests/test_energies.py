@@ -1,3 +1,4 @@
+import numba
 import numpy as np
 import pytest
 from scipy import integrate, stats
@@ -188,6 +189,7 @@ def test_user_energy_rejects_non_callables():
         fe.energy(_banana, grad="no")
 
 
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="nothing is compiled without the JIT")
 def test_user_energy_numba_cannot_compile_raises_type_error():
     def calls_python(x):
         return _banana(x)  # a plain Python function: Numba cannot type it
