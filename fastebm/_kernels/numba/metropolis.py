@@ -13,7 +13,8 @@ from numba import prange
 from ._jit import helper
 from .dispatch import entry
 from .energies import energy_point
-from .langevin import PRECOND_DENSE, PRECOND_DIAG, _record, dual_averaging_update
+from .langevin import (PRECOND_DENSE, PRECOND_DIAG, RECORD_NONE, _record,
+                       dual_averaging_update)
 from .philox import fill_normals, uniform
 from .proposals import proposal_draw
 
@@ -42,7 +43,7 @@ def random_walk_run(params, x, e, scale, precond_mode, diag, chol, adapt, adapt_
                            adapt)
             if adapt:
                 dual_averaging_update(adapt_state[i], prob, target)
-            if (s + 1) % thin == 0:
+            if record_mode != RECORD_NONE and (s + 1) % thin == 0:
                 _record(record_mode, (s + 1) // thin - 1, x[i], False, draws[:, i], mean[i],
                         m2[i])
 
@@ -83,7 +84,7 @@ def independent_run(params, proposal, x, e, log_q, n_steps, step0, k0, k1, recor
                     n_accepted, n_divergent, False)
             if n_accepted[i] != accepted_before:
                 log_q[i] = log_q_y
-            if (s + 1) % thin == 0:
+            if record_mode != RECORD_NONE and (s + 1) % thin == 0:
                 _record(record_mode, (s + 1) // thin - 1, x[i], False, draws[:, i], mean[i],
                         m2[i])
 
@@ -99,7 +100,8 @@ def _accept(i, step, k0, k1, log_alpha, e_y, y, x, e, n_accepted, n_divergent, w
         n_divergent[i] += 1
         return 0.0
     if log_alpha >= 0.0 or np.log(uniform(k0, k1, i, step, TAG_ACCEPT, 0)) < log_alpha:
-        x[i, :] = y
+        for j in range(y.shape[0]):
+            x[i, j] = y[j]
         e[i] = e_y
         n_accepted[i] += 1
     if want_prob:
