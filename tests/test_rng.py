@@ -103,3 +103,12 @@ def test_philox_key_from_spec7_inputs():
 def test_philox_key_rejects_bad_rng(bad):
     with pytest.raises((TypeError, ValueError), match="rng"):
         philox_key(bad)
+
+
+@pytest.mark.parametrize("n", [3, 4, 5])
+def test_short_and_long_rows_agree_with_reference(n):
+    """Short rows, with enough of them that slow-path candidates occur, match too."""
+    key = (99, 100)
+    out = np.empty((3000, n))  # enough rows that slow-path candidates occur on short rows
+    normals_rows(*key, 1, 0, out)
+    np.testing.assert_array_equal(out, normals_reference(key, np.arange(3000), 1, 0, n))
