@@ -32,6 +32,8 @@ def as_points(x, dim, name="x"):
     computation runs in float64 and outputs are cast back to it.
     """
     raw = np.asarray(x)
+    if raw.dtype == np.bool_:
+        raise TypeError(f"{name} must be a float array, got dtype bool")
     arr = as_float_array(raw, name, ndim=(1, 2))
     if arr.shape[-1] != dim:
         raise ValueError(f"{name} must have {dim} columns (the energy's dimension), "

@@ -20,6 +20,13 @@ class ChainState:
         Each chain's (frozen) step size or random-walk scale.
     inverse_mass : ndarray of shape (d,) or (d, d), or None
         The frozen preconditioner Σ (diagonal or dense), if any.
+    diverged : ndarray of shape (n_chains,) of bool, or None
+        ULA chains stopped for divergence; they stay stopped in a continued run.
+    energy_start : ndarray of shape (n_chains,), or None
+        ULA's reference energies for the divergence test (the first run's start).
+    dtype : numpy.dtype
+        The dtype of the outputs (float32 when the first x0 was float32); ``position``
+        itself is kept in float64 so that a continued run is exact.
     """
 
     position: np.ndarray
@@ -27,6 +34,9 @@ class ChainState:
     step: int
     step_size: np.ndarray
     inverse_mass: Optional[np.ndarray] = None
+    diverged: Optional[np.ndarray] = None
+    energy_start: Optional[np.ndarray] = None
+    dtype: np.dtype = np.dtype(np.float64)
 
 
 @dataclass(frozen=True)

@@ -195,3 +195,13 @@ def test_user_energy_numba_cannot_compile_raises_type_error():
         return _banana(x)  # a plain Python function: Numba cannot type it
     with pytest.raises(TypeError, match="Numba"):
         fe.energy(calls_python, dim=2).energy(np.zeros(2))
+
+
+def test_mixture_far_from_every_component_is_infinite_not_nan():
+    energy = fe.GaussianMixture([0.5, 0.5], [[0.0], [1.0]], [[1.0], [1.0]])
+    assert energy.energy(np.array([1e200])) == np.inf
+
+
+def test_empty_gaussian_is_rejected():
+    with pytest.raises(ValueError, match="mean"):
+        fe.Gaussian([], precision=[])

@@ -52,6 +52,9 @@ class Energy:
         """
         return _namedtuple_builder(type(self._kernel_params()))
 
+    def warn_if_finite_differences(self):
+        """Warn once when gradients come from finite differences (no-op here)."""
+
     def _points(self, x, name="x"):
         if self.dim is None:
             arr = np.asarray(x)
@@ -100,7 +103,7 @@ class Energy:
     def log_partition(self):
         """log Z = log ∫ exp(-E(x)) dx where it is known in closed form."""
         raise ValueError(f"log Z of {type(self).__name__} has no closed form; estimate it "
-                         "with fastebm.log_partition(energy, method='is' or 'ais')")
+                         "with fastebm.importance_sample(energy, proposal, n)")
 
     # -- composition ---------------------------------------------------------------------
     def __add__(self, other):

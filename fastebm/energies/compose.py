@@ -68,10 +68,12 @@ class SumEnergy(Energy):
     def beta(self):
         raise AttributeError("a sum of energies has no single temperature")
 
-    def energy_and_grad(self, x):
+    def warn_if_finite_differences(self):
         for part in self.parts:
-            if hasattr(part, "warn_if_finite_differences"):
-                part.warn_if_finite_differences()
+            part.warn_if_finite_differences()
+
+    def energy_and_grad(self, x):
+        self.warn_if_finite_differences()
         return super().energy_and_grad(x)
 
     @property

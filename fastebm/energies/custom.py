@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from .._kernels.numba.dispatch import KernelFamily
-from .._validation import as_float_array
+from .._validation import as_float_array, int_at_least
 from .base import Energy
 
 
@@ -96,7 +96,7 @@ class CustomEnergy(Energy):
         if grad is not None and not callable(grad):
             raise TypeError(f"grad must be callable or None, got {type(grad).__name__}")
         self._theta = None if theta is None else as_float_array(theta, "theta", ndim=1)
-        self.dim = None if dim is None else int(dim)
+        self.dim = None if dim is None else int_at_least(dim, "dim", 1)
         self.fn, self.grad_fn, self.grad_theta_fn = fn, grad, grad_theta
         with_theta = self._theta is not None
         self._energy_point = _energy_functions(fn, with_theta)
@@ -104,6 +104,8 @@ class CustomEnergy(Energy):
         self._family = family_of(self._energy_point, self._energy_grad_point)
         self.has_gradient = grad is not None
         self._warned = False
+        self._grad_theta_point = (None if grad_theta is None
+                                  else _compile(grad_theta, "grad_theta"))
 
     def _kernel_params(self):
         theta = np.zeros(0) if self._theta is None else self._theta
@@ -145,10 +147,9 @@ class CustomEnergy(Energy):
             return super()._grad_theta(x)
         if self.grad_theta_fn is None:
             return self._grad_theta_finite_differences(x)
-        gt = _compile(self.grad_theta_fn, "grad_theta")
         out = np.empty((x.shape[0], self._theta.size))
         for i in range(x.shape[0]):
-            gt(x[i], self._theta, out[i])
+            self._grad_theta_point(x[i], self._theta, out[i])
         return self._beta * out
 
     def _grad_theta_finite_differences(self, x):

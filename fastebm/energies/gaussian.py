@@ -30,6 +30,8 @@ class Gaussian(Energy):
     def __init__(self, mean, precision=None, covariance=None):
         self.mean = as_float_array(mean, "mean", ndim=1)
         self.dim = self.mean.shape[0]
+        if self.dim == 0:
+            raise ValueError("mean must have at least one coordinate")
         if (precision is None) == (covariance is None):
             raise ValueError("give exactly one of precision and covariance")
         name, given = ("precision", precision) if covariance is None else ("covariance", covariance)

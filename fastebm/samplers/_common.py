@@ -3,7 +3,8 @@ run-length arguments, freeze the preconditioner, and package the result."""
 import numpy as np
 
 from .._rng import philox_key
-from .._validation import as_float_array, choice, int_at_least, positive_float
+from .._validation import (as_float_array, choice, int_at_least, positive_float,
+                           symmetric_positive_definite)
 from ..energies.base import Energy
 from ..results import ChainState, MCMCResult
 
@@ -22,12 +23,13 @@ class Start:
             if rng is not None:
                 raise ValueError("rng must be None when x0 is a ChainState: the state "
                                  "carries its own random streams")
-            self.x, self.single, self.dtype = energy._points(x0.position, "x0")
-            self.x = self.x.copy()
+            self.x, self.single, _ = energy._points(x0.position, "x0")
+            self.x, self.dtype = self.x.copy(), x0.dtype
             self.key, self.step = x0.key, x0.step
             self.step_size = _step_sizes(x0.step_size if step_size is None else step_size,
                                          step_name, self.x.shape[0])
             self.inverse_mass = x0.inverse_mass
+            self.diverged, self.energy_start = x0.diverged, x0.energy_start
         else:
             self.x, self.single, self.dtype = energy._points(x0, "x0")
             self.x = self.x.copy()
@@ -35,13 +37,14 @@ class Start:
                 raise TypeError(f"{step_name} is required unless x0 is a ChainState")
             self.step_size = _step_sizes(step_size, step_name, self.x.shape[0])
             self.key, self.step = philox_key(rng), 0
-            self.inverse_mass = None
+            self.inverse_mass = self.diverged = self.energy_start = None
         self.n_chains, self.dim = self.x.shape
 
 
 def _step_sizes(value, name, n_chains):
     """One step size per chain, from a scalar or an array of shape (n_chains,)."""
     if np.ndim(value) == 0:
+        value = value.item() if isinstance(value, np.ndarray) else value
         return np.full(n_chains, positive_float(value, name))
     arr = as_float_array(value, name, ndim=1)
     if arr.shape != (n_chains,) or not np.all(arr > 0):
@@ -50,13 +53,18 @@ def _step_sizes(value, name, n_chains):
     return arr
 
 
-def check_run(n_steps, burn_in, thin, keep, precondition, start):
+def check_run(n_steps, burn_in, thin, keep, precondition, adapt, start):
     """Validate the run-length arguments; returns them as ints."""
+    from .adaptation import MIN_METRIC_BURN_IN
     n_steps = int_at_least(n_steps, "n_steps", 0)
     burn_in = int_at_least(burn_in, "burn_in", 0)
     thin = int_at_least(thin, "thin", 1)
     choice(keep, "keep", KEEP)
-    choice(precondition, "precondition", PRECONDITION)
+    if adapt and burn_in == 0:
+        raise ValueError("adapt=True needs burn_in > 0: step sizes adapt during burn-in only")
+    if precondition is not None and burn_in < MIN_METRIC_BURN_IN:
+        raise ValueError(f'precondition="{precondition}" needs burn_in >= {MIN_METRIC_BURN_IN}: '
+                         "the preconditioner is estimated during burn-in")
     if start.step + burn_in + n_steps > MAX_STEPS:
         raise ValueError(f"a run may take at most {MAX_STEPS} steps in all (burn-in included)")
     return n_steps, burn_in, thin
@@ -95,10 +103,7 @@ def check_inverse_mass(precondition, dim):
     if sigma.ndim == 1 and not np.all(sigma > 0):
         raise ValueError("precondition (a diagonal inverse mass) must be positive")
     if sigma.ndim == 2:
-        try:
-            np.linalg.cholesky(sigma)
-        except np.linalg.LinAlgError:
-            raise ValueError("precondition must be symmetric positive definite") from None
+        sigma, _ = symmetric_positive_definite(sigma, "precondition")
     return None, sigma
 
 
@@ -132,8 +137,9 @@ def package(start, runner, kept, step_size, n_kept_steps, keep, n_draws):
     acceptance = runner.n_accepted / max(n_kept_steps, 1)
     position = runner.x[0] if start.single else runner.x
     step_size = np.array(step_size, dtype=np.float64)
-    state = ChainState(position.astype(start.dtype, copy=True), start.key, runner.step,
-                       step_size, runner.inverse_mass)
+    state = ChainState(position.copy(), start.key, runner.step, step_size, runner.inverse_mass,
+                       getattr(runner, "diverged", None), getattr(runner, "e_start", None),
+                       np.dtype(start.dtype))
     draws = mean = variance = None
     if keep == "draws":
         draws = kept.astype(start.dtype, copy=False)

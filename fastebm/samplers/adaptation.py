@@ -13,12 +13,13 @@ for the final Σ. Only burn-in steps adapt, so the kept chain is a Markov chain.
 import numpy as np
 
 _INIT, _TERM, _BASE = 75, 50, 25
+MIN_METRIC_BURN_IN = 20
 MAX_WINDOW_BYTES = 64 * 2**20
 
 
 def windows(burn_in, precondition):
     """[(length, estimates_metric)] covering ``burn_in`` steps."""
-    if precondition is None or burn_in < 20:
+    if precondition is None or burn_in < MIN_METRIC_BURN_IN:
         return [(burn_in, False)] if burn_in else []
     if burn_in < _INIT + _TERM + _BASE:
         init, term = int(0.15 * burn_in), int(0.1 * burn_in)

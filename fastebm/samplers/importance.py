@@ -31,9 +31,12 @@ def _check(energy, proposal, n):
 def _weighted(energy, proposal, n, key):
     draws, log_q = np.empty((n, proposal.dim)), np.empty(n)
     draw_proposals(proposal._kernel_params(), key[0], key[1], 0, draws, log_q)
-    log_weights = -energy.energy(draws) - log_q
-    if np.any(np.isnan(log_weights)):
+    energies = energy.energy(draws)
+    if np.any(np.isnan(energies)):
         raise ValueError("the energy is NaN at some proposal draws: no defined weights")
+    if np.any(energies == -np.inf):
+        raise ValueError("the energy is -inf at some proposal draws: exp(-E) is not integrable")
+    log_weights = -energies - log_q
     if np.all(log_weights == -np.inf):
         raise ValueError("every importance weight is zero: the proposal misses the target")
     return draws, log_weights

@@ -9,7 +9,6 @@ exact. Step-size convention: h = ``step_size`` (BlackJAX's; seed 001's ε is 2h)
 import numpy as np
 
 from .._kernels.numba import langevin as _kernel
-from ..energies.base import Energy
 from . import _common
 
 MALA_TARGET = 0.574
@@ -43,10 +42,12 @@ class LangevinRunner:
         self.g = np.empty_like(self.x)
         self.family["batch_energy_grad"](self.params, self.x, self.g, self.e)
         _common.check_start_energy(self.e, self.g)
-        self.e_start = self.e.copy()
+        self.e_start = (self.e.copy() if start.energy_start is None
+                        else np.array(start.energy_start, dtype=np.float64))
         self.n_accepted = np.zeros(self.n_chains, dtype=np.int64)
         self.n_divergent = np.zeros(self.n_chains, dtype=np.int64)
-        self.diverged = np.zeros(self.n_chains, dtype=np.bool_)
+        self.diverged = (np.zeros(self.n_chains, dtype=np.bool_) if start.diverged is None
+                         else np.array(start.diverged, dtype=np.bool_))
         self.set_inverse_mass(inverse_mass)
 
     def set_inverse_mass(self, inverse_mass):
@@ -80,9 +81,9 @@ def _run(energy, x0, step_size, n_steps, burn_in, thin, adapt, precondition, kee
          metropolize):
     start = _common.Start(energy, x0, step_size, rng)
     precondition, given = _common.check_inverse_mass(precondition, start.dim)
-    n_steps, burn_in, thin = _common.check_run(n_steps, burn_in, thin, keep, precondition, start)
-    if hasattr(energy, "warn_if_finite_differences"):
-        energy.warn_if_finite_differences()
+    n_steps, burn_in, thin = _common.check_run(n_steps, burn_in, thin, keep, precondition, adapt,
+                                               start)
+    energy.warn_if_finite_differences()
     inverse_mass = given if given is not None else start.inverse_mass
     runner = LangevinRunner(energy, start, metropolize, inverse_mass)
     return _common.run(start, runner, n_steps, burn_in, thin, keep, adapt, precondition)

@@ -31,6 +31,10 @@ class MetropolisRunner:
         _common.check_start_energy(self.e)
         if proposal is not None:
             self.log_q = proposal.log_density(self.x)
+            outside = np.flatnonzero(self.log_q == -np.inf)
+            if outside.size:
+                raise ValueError("x0 lies outside the proposal's support for chains "
+                                 f"{outside[:10].tolist()}: those chains could never move")
         self.n_accepted = np.zeros(self.n_chains, dtype=np.int64)
         self.n_divergent = np.zeros(self.n_chains, dtype=np.int64)
         self.set_inverse_mass(inverse_mass)
@@ -108,7 +112,8 @@ def metropolis(energy, x0, n_steps, *, scale=None, proposal=None, burn_in=0, thi
             raise ValueError("adapt and precondition apply to the random walk only, not to "
                              "an independent proposal")
     precondition, given = _common.check_inverse_mass(precondition, start.dim)
-    n_steps, burn_in, thin = _common.check_run(n_steps, burn_in, thin, keep, precondition, start)
+    n_steps, burn_in, thin = _common.check_run(n_steps, burn_in, thin, keep, precondition, adapt,
+                                               start)
     inverse_mass = given if given is not None else start.inverse_mass
     runner = MetropolisRunner(energy, start, proposal, inverse_mass)
     return _common.run(start, runner, n_steps, burn_in, thin, keep, adapt, precondition)

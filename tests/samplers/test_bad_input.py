@@ -113,3 +113,37 @@ def test_property_only_documented_exceptions(n_chains, dim, dtype, step, n_steps
             call()
         except (TypeError, ValueError):
             pass
+
+
+def test_non_symmetric_precondition_is_rejected():
+    with pytest.raises(ValueError, match="precondition must be symmetric"):
+        fe.mala(ENERGY, X0, 0.1, 2, precondition=np.array([[1.0, 0.9], [0.0, 1.0]]))
+
+
+@pytest.mark.parametrize("name", ["mala", "metropolis"])
+def test_adaptation_without_burn_in_is_an_error(name):
+    with pytest.raises(ValueError, match="burn_in"):
+        CALLS[name](adapt=True, burn_in=0)
+    with pytest.raises(ValueError, match="burn_in"):
+        CALLS[name](precondition="diag", burn_in=10)
+
+
+def test_independent_start_outside_proposal_support():
+    q = fe.proposals.Uniform([-1.0, -1.0], [1.0, 1.0])
+    with pytest.raises(ValueError, match="outside the proposal"):
+        fe.metropolis(ENERGY, np.array([[3.0, 0.0], [0.0, 0.0]]), 2, proposal=q)
+
+
+def test_zero_dimensional_step_size_array_is_accepted():
+    assert fe.mala(ENERGY, X0, np.array(0.1), 2, rng=0).draws.shape == (2, 3, 2)
+
+
+@pytest.mark.parametrize("dim", [0, -1, 2.7])
+def test_user_energy_dim_must_be_a_positive_int(dim):
+    with pytest.raises((TypeError, ValueError), match="dim"):
+        fe.energy(lambda x: 0.0, dim=dim)
+
+
+def test_bool_x0_is_rejected():
+    with pytest.raises(TypeError, match="x0"):
+        fe.mala(ENERGY, np.zeros((2, 2), dtype=bool), 0.1, 2)

@@ -120,3 +120,43 @@ def test_metropolis_continues_with_adapted_scale():
     second = fe.metropolis(ENERGY, first.state, 5)
     np.testing.assert_array_equal(second.step_size, first.step_size)
     assert np.median(first.step_size) != 1.0
+
+
+def test_diverged_ula_chain_stays_stopped_when_continued():
+    energy = fe.Gaussian([0.0], covariance=[1.0])
+    x0 = np.array([[0.5], [1.0]])
+    whole = fe.langevin(energy, x0, 2.5, 200, rng=3)
+    first = fe.langevin(energy, x0, 2.5, 100, rng=3)
+    second = fe.langevin(energy, first.state, None, 100)
+    np.testing.assert_array_equal(whole.draws, np.concatenate([first.draws, second.draws]))
+    assert np.all(second.n_divergent == 0) and np.all(np.isnan(second.draws))
+
+
+def test_float32_continuation_is_exact():
+    x0 = _x0(6).astype(np.float32)
+    whole = fe.mala(ENERGY, x0, 0.2, 20, rng=2)
+    first = fe.mala(ENERGY, x0, 0.2, 10, rng=2)
+    second = fe.mala(ENERGY, first.state, None, 10)
+    assert second.draws.dtype == np.float32
+    np.testing.assert_array_equal(whole.draws, np.concatenate([first.draws, second.draws]))
+
+
+def test_float32_draws_are_the_float64_draws_rounded():
+    x0 = _x0(6).astype(np.float32)
+    low = fe.mala(ENERGY, x0, 0.2, 10, rng=2)
+    high = fe.mala(ENERGY, x0.astype(np.float64), 0.2, 10, rng=2)
+    np.testing.assert_array_equal(low.draws, high.draws.astype(np.float32))
+
+
+def test_continuation_with_thin_when_steps_are_a_multiple_of_thin():
+    whole = fe.mala(ENERGY, _x0(6), 0.2, 24, thin=3, rng=2)
+    first = fe.mala(ENERGY, _x0(6), 0.2, 12, thin=3, rng=2)
+    second = fe.mala(ENERGY, first.state, None, 12, thin=3)
+    np.testing.assert_array_equal(whole.draws, np.concatenate([first.draws, second.draws]))
+
+
+def test_metropolis_keep_moments_matches_draws():
+    draws = fe.metropolis(ENERGY, _x0(30), 40, scale=0.5, thin=2, rng=2)
+    moments = fe.metropolis(ENERGY, _x0(30), 40, scale=0.5, thin=2, keep="moments", rng=2)
+    np.testing.assert_allclose(moments.mean, draws.draws.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(moments.variance, draws.draws.var(axis=0), rtol=1e-10)

@@ -160,8 +160,12 @@ def _mixture_log_sum(p, x):
         if term > m:
             s = s * np.exp(m - term) + 1.0
             m = term
-        else:
+        elif term > -np.inf:  # a -inf term adds nothing (and -inf - -inf would be NaN)
             s += np.exp(term - m)
+        elif term != term:
+            return term, 1.0
+    if m == -np.inf:  # every term underflowed: far from all components, E = +inf
+        return m, 1.0
     return m, s
 
 
