@@ -11,9 +11,7 @@ import pytest
 
 DEFAULT_SEED = 20261122
 
-# Two-sided z threshold giving a suite-wide chance failure rate of about 1/1000
-# (Bonferroni over a few hundred statistical assertions; TESTING.md).
-Z_CRIT = 4.75
+from tests.statistical.harness import Z_CRIT  # the one suite-wide z threshold
 
 
 @pytest.fixture
