@@ -9,9 +9,9 @@ import numba
 import numpy as np
 import pytest
 
-DEFAULT_SEED = 20261122
+from tests.statistical.harness import Z_CRIT  # noqa: F401  (the one suite-wide threshold)
 
-from tests.statistical.harness import Z_CRIT  # the one suite-wide z threshold
+DEFAULT_SEED = 20261122
 
 
 @pytest.fixture
