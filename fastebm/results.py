@@ -51,7 +51,8 @@ class MCMCResult:
         Fraction of accepted proposals over the kept (post-burn-in) steps.
     n_divergent : ndarray of shape (n_chains,)
         Proposals with non-finite energy or gradient (rejected), or for ULA the number of
-        times a chain diverged (its later draws are NaN).
+        times a chain diverged (its later draws are NaN); counted over all steps of the
+        call, burn-in included, unlike ``acceptance_rate``.
     step_size : ndarray of shape (n_chains,), or float for a single chain
         Each chain's step size (or random-walk scale) used for the kept draws.
     state : ChainState

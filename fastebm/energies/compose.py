@@ -81,6 +81,9 @@ class SumEnergy(Energy):
         return np.concatenate([p.theta for p in self.parts])
 
     def with_theta(self, theta):
+        theta = np.asarray(theta)
+        if theta.shape != self.theta.shape:
+            raise ValueError(f"theta must have shape {self.theta.shape}, got {theta.shape}")
         n_first = self.parts[0].theta.size
         return SumEnergy(self.parts[0].with_theta(theta[:n_first]),
                          self.parts[1].with_theta(theta[n_first:]))

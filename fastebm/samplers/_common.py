@@ -2,6 +2,8 @@
 run-length arguments, freeze the preconditioner, and package the result."""
 import numpy as np
 
+from .._kernels.numba.chains import (PRECOND_DENSE, PRECOND_DIAG, PRECOND_NONE, RECORD_DRAWS,
+                                     RECORD_MOMENTS, RECORD_NONE)
 from .._rng import philox_key
 from .._validation import (as_float_array, choice, int_at_least, positive_float,
                            symmetric_positive_definite)
@@ -85,7 +87,6 @@ def check_start_energy(energy_values, grad=None):
 
 def preconditioner_arrays(inverse_mass, dim):
     """(mode, scale (d,), lower Cholesky factor (d, d)) of Σ for the kernels."""
-    from .._kernels.numba.langevin import PRECOND_DENSE, PRECOND_DIAG, PRECOND_NONE
     if inverse_mass is None:
         return PRECOND_NONE, np.ones(dim), np.eye(dim)
     if inverse_mass.ndim == 1:
@@ -109,7 +110,6 @@ def check_inverse_mass(precondition, dim):
 
 def record_buffers(n_steps, thin, n_chains, dim, keep_draws, keep_moments):
     """(record mode, draws, mean, M2) buffers for a kernel call that keeps what is asked."""
-    from .._kernels.numba.langevin import RECORD_DRAWS, RECORD_MOMENTS, RECORD_NONE
     draws = np.empty((n_steps // thin if keep_draws else 0, n_chains, dim))
     mean = np.zeros((n_chains, dim) if keep_moments else (n_chains, 0))
     record = RECORD_DRAWS if keep_draws else RECORD_MOMENTS if keep_moments else RECORD_NONE

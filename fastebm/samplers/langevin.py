@@ -8,7 +8,8 @@ exact. Step-size convention: h = ``step_size`` (BlackJAX's; seed 001's ε is 2h)
 """
 import numpy as np
 
-from .._kernels.numba import langevin as _kernel
+from .._kernels.numba import langevin as _kernel  # noqa: F401  (registers the kernel)
+from .._kernels.numba.chains import PRECOND_DENSE, PRECOND_DIAG
 from . import _common
 
 MALA_TARGET = 0.574
@@ -53,9 +54,9 @@ class LangevinRunner:
     def set_inverse_mass(self, inverse_mass):
         self.inverse_mass = inverse_mass
         self.mode, self.scale, self.chol = _common.preconditioner_arrays(inverse_mass, self.dim)
-        if self.mode == _kernel.PRECOND_DENSE:
+        if self.mode == PRECOND_DENSE:
             self.u = self.g @ self.chol
-        elif self.mode == _kernel.PRECOND_DIAG:
+        elif self.mode == PRECOND_DIAG:
             self.u = self.g * self.scale
         else:
             self.u = self.g  # the kernel then keeps u and g as one array

@@ -22,6 +22,7 @@ shrinks its step instead of being stuck at the step that suits the others.
 import numpy as np
 from numba import prange
 
+from .chains import PRECOND_DENSE, PRECOND_DIAG, PRECOND_NONE, _record, dual_averaging_update
 from .dispatch import entry
 from .energies import blas_grad, energy_grad_point, finish_grad, uses_blas
 from .philox import fill_normals, uniform
@@ -30,8 +31,6 @@ from ._jit import helper
 TAG_NOISE = 0
 TAG_ACCEPT = 1
 DIVERGENCE_RISE = 1000.0
-PRECOND_NONE, PRECOND_DIAG, PRECOND_DENSE = 0, 1, 2
-RECORD_NONE, RECORD_DRAWS, RECORD_MOMENTS = 0, 1, 2
 
 
 @helper()
@@ -74,35 +73,6 @@ def _log_accept(h, e_x, e_y, u_x, u_y, xi):
     back = (b0 + b1) + (b2 + b3)
     fwd = (f0 + f1) + (f2 + f3)
     return e_x - e_y - back / (4.0 * h) + 0.5 * fwd
-
-
-@helper()
-def _record(mode, slot, x, diverged, draws, mean, m2):
-    """Store a kept state: as a draw, or into the running mean and M2 (Welford)."""
-    if mode == RECORD_DRAWS:
-        if diverged:
-            draws[slot, :] = np.nan
-        else:
-            draws[slot, :] = x
-    elif mode == RECORD_MOMENTS:
-        k = slot + 1.0
-        for j in range(x.shape[0]):
-            value = np.nan if diverged else x[j]
-            delta = value - mean[j]
-            mean[j] += delta / k
-            m2[j] += delta * (value - mean[j])
-
-
-@helper()
-def dual_averaging_update(state, accept_prob, target):
-    """One dual-averaging step of one chain; state = [log h, log h̄, H̄, t, μ] (in place)."""
-    gamma, t0, kappa = 0.05, 10.0, 0.75
-    state[3] += 1.0
-    t = state[3]
-    state[2] = (1.0 - 1.0 / (t + t0)) * state[2] + (target - accept_prob) / (t + t0)
-    state[0] = state[4] - np.sqrt(t) / gamma * state[2]
-    weight = t ** (-kappa)
-    state[1] = weight * state[0] + (1.0 - weight) * state[1]
 
 
 @entry

@@ -13,8 +13,7 @@ from numba import prange
 from ._jit import helper
 from .dispatch import entry
 from .energies import energy_point
-from .langevin import (PRECOND_DENSE, PRECOND_DIAG, RECORD_NONE, _record,
-                       dual_averaging_update)
+from .chains import PRECOND_DENSE, PRECOND_DIAG, RECORD_NONE, _record, dual_averaging_update
 from .philox import fill_normals, uniform
 from .proposals import proposal_draw
 
