@@ -33,8 +33,10 @@ def _target(name):
 
 RUNS = {
     "mala": lambda E, x0, seed, **kw: fe.mala(E, x0, 0.1, 1, burn_in=1500, adapt=True, rng=seed, **kw),
-    "rwm": lambda E, x0, seed, **kw: fe.metropolis(E, x0, 1, scale=0.5, burn_in=3000, adapt=True,
-                                                  rng=seed, **kw),
+    # a random walk from x0 ≈ ±10 on the banana must climb a ridge of width 1 up to
+    # x1 ≈ 50, about 2500 steps of diffusion: 3000 steps of burn-in were not always enough
+    "rwm": lambda E, x0, seed, **kw: fe.metropolis(E, x0, 1, scale=0.5, burn_in=10000,
+                                                  adapt=True, rng=seed, **kw),
 }
 CASES = [(s, t) for s in RUNS for t in ["normal_1d", "correlated_2d", "mixture", "banana"]]
 
