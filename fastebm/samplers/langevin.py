@@ -41,7 +41,8 @@ class LangevinRunner:
         self.n_chains, self.dim = self.x.shape
         self.e = np.empty(self.n_chains)
         self.g = np.empty_like(self.x)
-        self.family["batch_energy_grad"](self.params, self.x, self.g, self.e)
+        self.family["blocked_energy_grad"](self.params, self.x, self.g, self.e,
+                                           chain_block(self.n_chains))
         _common.check_start_energy(self.e, self.g)
         self.e_start = (self.e.copy() if start.energy_start is None
                         else np.array(start.energy_start, dtype=np.float64))

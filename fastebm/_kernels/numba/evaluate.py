@@ -20,3 +20,21 @@ def batch_energy_grad(params, x, grad, out):
     else:
         for i in prange(x.shape[0]):
             out[i] = energy_grad_point(params, x[i], grad[i])
+
+
+@entry
+def blocked_energy_grad(params, x, grad, out, block):
+    """The same, with one matrix product per block of ``block`` points per thread, as
+    the samplers' kernels do (a whole-batch product would wake BLAS's own thread pool,
+    whose spinning workers then slow the kernel's threads)."""
+    n = x.shape[0]
+    for b in prange((n + block - 1) // block):
+        lo = b * block
+        hi = min(n, lo + block)
+        if uses_blas(params):
+            blas_grad(params, x[lo:hi], grad[lo:hi])
+            for i in range(lo, hi):
+                out[i] = finish_grad(params, x[i], grad[i])
+        else:
+            for i in range(lo, hi):
+                out[i] = energy_grad_point(params, x[i], grad[i])
