@@ -131,11 +131,13 @@ def langevin_run(params, x, e, g, u, e_start, step_size, n_steps, step0, k0, k1,
                                              e_start[i], u[i], u_next, xi[r], n_accepted,
                                              n_divergent, diverged)
                     if take:
-                        x[i] = y[r]
                         e[i] = e_y[r]
-                        g[i] = g_y[r]
+                        for j in range(d):
+                            x[i, j] = y[r, j]
+                            g[i, j] = g_y[r, j]
                         if precond_mode != PRECOND_NONE:
-                            u[i] = u_y[r]
+                            for j in range(d):
+                                u[i, j] = u_y[r, j]
                     if adapt:
                         dual_averaging_update(adapt_state[i], prob, target)
                 if (s + 1) % thin == 0:
