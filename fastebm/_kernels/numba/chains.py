@@ -17,11 +17,11 @@ def _record(mode, slot, x, diverged, draws, mean, m2):
         else:
             draws[slot, :] = x
     elif mode == RECORD_MOMENTS:
-        k = slot + 1.0
+        inv_k = 1.0 / (slot + 1.0)
         for j in range(x.shape[0]):
             value = np.nan if diverged else x[j]
             delta = value - mean[j]
-            mean[j] += delta / k
+            mean[j] += delta * inv_k
             m2[j] += delta * (value - mean[j])
 
 
