@@ -77,22 +77,30 @@ def _gaussian_energy(p, x):
 def _gaussian_finish(p, x, g):
     """g holds Pᵀx on entry (from BLAS); leaves β P(x-μ) and returns E.
 
-    Four partial sums let the reduction vectorize without reassociating floats."""
+    One pass; four partial sums let the reduction vectorize without reassociating floats.
+    """
     d = x.shape[0]
+    mean, shift, beta = p.mean, p.precision_mean, p.beta
     e0 = e1 = e2 = e3 = 0.0
     tail = d - d % 4
-    for j in range(d):
-        g[j] -= p.precision_mean[j]
     for j in range(0, tail, 4):
-        e0 += (x[j] - p.mean[j]) * g[j]
-        e1 += (x[j + 1] - p.mean[j + 1]) * g[j + 1]
-        e2 += (x[j + 2] - p.mean[j + 2]) * g[j + 2]
-        e3 += (x[j + 3] - p.mean[j + 3]) * g[j + 3]
+        g0 = g[j] - shift[j]
+        g1 = g[j + 1] - shift[j + 1]
+        g2 = g[j + 2] - shift[j + 2]
+        g3 = g[j + 3] - shift[j + 3]
+        e0 += (x[j] - mean[j]) * g0
+        e1 += (x[j + 1] - mean[j + 1]) * g1
+        e2 += (x[j + 2] - mean[j + 2]) * g2
+        e3 += (x[j + 3] - mean[j + 3]) * g3
+        g[j] = beta * g0
+        g[j + 1] = beta * g1
+        g[j + 2] = beta * g2
+        g[j + 3] = beta * g3
     for j in range(tail, d):
-        e0 += (x[j] - p.mean[j]) * g[j]
-    for j in range(d):
-        g[j] *= p.beta
-    return 0.5 * p.beta * ((e0 + e1) + (e2 + e3))
+        g0 = g[j] - shift[j]
+        e0 += (x[j] - mean[j]) * g0
+        g[j] = beta * g0
+    return 0.5 * beta * ((e0 + e1) + (e2 + e3))
 
 
 @helper()
