@@ -17,12 +17,21 @@ def _record(mode, slot, x, diverged, draws, mean, m2):
         else:
             draws[slot, :] = x
     elif mode == RECORD_MOMENTS:
-        inv_k = 1.0 / (slot + 1.0)
-        for j in range(x.shape[0]):
-            value = np.nan if diverged else x[j]
-            delta = value - mean[j]
-            mean[j] += delta * inv_k
-            m2[j] += delta * (value - mean[j])
+        if diverged:
+            mean[:] = np.nan
+            m2[:] = np.nan
+        else:
+            welford_update(mean, m2, x, slot)
+
+
+@helper()
+def welford_update(mean, m2, x, slot):
+    """Add the (slot+1)-th value x to running means and sums of squared deviations."""
+    inv_k = 1.0 / (slot + 1.0)
+    for j in range(x.shape[0]):
+        delta = x[j] - mean[j]
+        mean[j] += delta * inv_k
+        m2[j] += delta * (x[j] - mean[j])
 
 
 @helper()

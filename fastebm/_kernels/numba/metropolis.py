@@ -13,7 +13,8 @@ from numba import prange
 from ._jit import helper
 from .dispatch import entry
 from .energies import energy_point
-from .chains import PRECOND_DENSE, PRECOND_DIAG, RECORD_NONE, _record, dual_averaging_update
+from .chains import (PRECOND_DENSE, PRECOND_DIAG, RECORD_DRAWS, RECORD_MOMENTS, RECORD_NONE,
+                     _record, dual_averaging_update, welford_update)
 from .philox import fill_normals, uniform
 from .proposals import proposal_draw
 
@@ -25,26 +26,57 @@ TAG_ACCEPT = 1
 def random_walk_run(params, x, e, scale, precond_mode, diag, chol, adapt, adapt_state, target,
                     n_steps, step0, k0, k1, record_mode, thin, draws, mean, m2, n_accepted,
                     n_divergent):
-    """Advance every chain ``n_steps`` random-walk steps in place."""
+    """Advance every chain ``n_steps`` random-walk steps in place.
+
+    Each chain's position, energy and counters live in locals during its steps and are
+    written back once, so the step loop touches no memory shared with other threads."""
     n, d = x.shape
     for i in prange(n):
         xi = np.empty(d)
         y = np.empty(d)
+        cur = x[i].copy()
+        e_cur = e[i]
+        accepted = 0
+        divergent = 0
         sigma = scale[i]
+        run_mean = np.zeros(d)
+        run_m2 = np.zeros(d)
+        until_kept, slot = thin, 0
         for s in range(n_steps):
             step = step0 + s
             if adapt:
                 sigma = np.exp(adapt_state[i, 0])
             fill_normals(k0, k1, i, step, TAG_NOISE, xi)
-            _random_walk_proposal(precond_mode, sigma, x[i], xi, diag, chol, y)
+            _random_walk_proposal(precond_mode, sigma, cur, xi, diag, chol, y)
             e_y = energy_point(params, y)
-            prob = _accept(i, step, k0, k1, e[i] - e_y, e_y, y, x, e, n_accepted, n_divergent,
-                           adapt)
+            log_alpha = e_cur - e_y
+            if not (e_y < np.inf):  # NaN or +inf: rejected
+                divergent += 1
+                log_alpha = -np.inf
+            elif log_alpha >= 0.0 or np.log(uniform(k0, k1, i, step, TAG_ACCEPT, 0)) < log_alpha:
+                for j in range(d):
+                    cur[j] = y[j]
+                e_cur = e_y
+                accepted += 1
             if adapt:
+                prob = 1.0 if log_alpha >= 0.0 else np.exp(log_alpha)
                 dual_averaging_update(adapt_state[i], prob, target)
-            if record_mode != RECORD_NONE and (s + 1) % thin == 0:
-                _record(record_mode, (s + 1) // thin - 1, x[i], False, draws[:, i], mean[i],
-                        m2[i])
+            until_kept -= 1
+            if until_kept == 0:  # every thin-th step, without an integer division
+                until_kept = thin
+                if record_mode == RECORD_DRAWS:
+                    for j in range(d):
+                        draws[slot, i, j] = cur[j]
+                elif record_mode == RECORD_MOMENTS:
+                    welford_update(run_mean, run_m2, cur, slot)
+                slot += 1
+        if record_mode == RECORD_MOMENTS:
+            mean[i] = run_mean
+            m2[i] = run_m2
+        x[i] = cur
+        e[i] = e_cur
+        n_accepted[i] += accepted
+        n_divergent[i] += divergent
 
 
 @helper()
