@@ -9,6 +9,7 @@ from .._validation import (as_float_array, choice, int_at_least, positive_float,
                            symmetric_positive_definite)
 from ..energies.base import Energy
 from ..results import ChainState, MCMCResult
+from .adaptation import MIN_METRIC_BURN_IN, run_burn_in
 
 KEEP = ("draws", "moments")
 PRECONDITION = (None, "diag", "dense")
@@ -57,11 +58,12 @@ def _step_sizes(value, name, n_chains):
 
 def check_run(n_steps, burn_in, thin, keep, precondition, adapt, start):
     """Validate the run-length arguments; returns them as ints."""
-    from .adaptation import MIN_METRIC_BURN_IN
     n_steps = int_at_least(n_steps, "n_steps", 0)
     burn_in = int_at_least(burn_in, "burn_in", 0)
     thin = int_at_least(thin, "thin", 1)
     choice(keep, "keep", KEEP)
+    if not isinstance(adapt, (bool, np.bool_)):
+        raise TypeError(f"adapt must be True or False, got {type(adapt).__name__}")
     if adapt and burn_in == 0:
         raise ValueError("adapt=True needs burn_in > 0: step sizes adapt during burn-in only")
     if precondition is not None and burn_in < MIN_METRIC_BURN_IN:
@@ -123,7 +125,6 @@ def kept_output(keep_draws, keep_moments, draws, mean, m2):
 
 def run(start, runner, n_steps, burn_in, thin, keep, adapt, precondition):
     """Burn-in (adapting), then ``n_steps`` kept steps; the packaged MCMCResult."""
-    from .adaptation import run_burn_in
     step_size, _ = run_burn_in(runner, burn_in, start.step_size, adapt=adapt,
                                precondition=precondition)
     runner.n_accepted[:] = 0

@@ -41,6 +41,7 @@ BAD = [
     ({"precondition": np.array([[1.0, 2.0], [2.0, 1.0]])}, ValueError, "precondition"),
     ({"precondition": np.array([1.0, -1.0])}, ValueError, "precondition"),
     ({"rng": -5}, ValueError, "rng"),
+    ({"adapt": "yes", "burn_in": 10}, TypeError, "adapt"),
     ({"rng": "seed"}, TypeError, "rng"),
 ]
 
