@@ -15,6 +15,7 @@ from .results import ChainState, ImportanceResult, MCMCResult
 from .samplers.importance import importance_resample, importance_sample
 from .samplers.langevin import langevin, mala
 from .samplers.metropolis import metropolis
+from .training import GradientEstimate, mle_gradient
 
 __version__ = "0.1.0"
 
@@ -22,6 +23,6 @@ __all__ = [
     "Energy", "Gaussian", "GaussianMixture", "CustomEnergy", "SumEnergy", "energy",
     "check_grad", "FiniteDifferenceWarning", "proposals",
     "langevin", "mala", "metropolis", "importance_sample", "importance_resample",
-    "resample", "ess", "rhat", "weights_ess",
+    "resample", "ess", "rhat", "weights_ess", "mle_gradient", "GradientEstimate",
     "ChainState", "MCMCResult", "ImportanceResult",
 ]

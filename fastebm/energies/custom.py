@@ -126,15 +126,18 @@ class CustomEnergy(Energy):
         self.warn_if_finite_differences()
         return super().energy_and_grad(x)
 
+    def _require_theta(self):
+        if self._theta is None:
+            raise ValueError("this energy has no parameters: build it with "
+                             "fastebm.energy(fn, ..., theta=...) to give it some")
+
     @property
     def theta(self):
-        if self._theta is None:
-            return super().theta
+        self._require_theta()
         return self._theta.copy()
 
     def with_theta(self, theta):
-        if self._theta is None:
-            return super().with_theta(theta)
+        self._require_theta()
         theta = as_float_array(theta, "theta", ndim=1)
         if theta.shape != self._theta.shape:
             raise ValueError(f"theta must have shape {self._theta.shape}, got {theta.shape}")
@@ -143,8 +146,7 @@ class CustomEnergy(Energy):
         return new
 
     def _grad_theta(self, x):
-        if self._theta is None:
-            return super()._grad_theta(x)
+        self._require_theta()
         if self.grad_theta_fn is None:
             return self._grad_theta_finite_differences(x)
         out = np.empty((x.shape[0], self._theta.size))
