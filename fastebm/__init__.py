@@ -15,7 +15,7 @@ from .results import ChainState, ImportanceResult, MCMCResult
 from .samplers.importance import importance_resample, importance_sample
 from .samplers.langevin import langevin, mala
 from .samplers.metropolis import metropolis
-from .training import GradientEstimate, mle_gradient
+from .training import GradientEstimate, KSDResult, ksd, mle_gradient
 
 __version__ = "0.1.0"
 
@@ -24,5 +24,6 @@ __all__ = [
     "check_grad", "FiniteDifferenceWarning", "proposals",
     "langevin", "mala", "metropolis", "importance_sample", "importance_resample",
     "resample", "ess", "rhat", "weights_ess", "mle_gradient", "GradientEstimate",
+    "ksd", "KSDResult",
     "ChainState", "MCMCResult", "ImportanceResult",
 ]
