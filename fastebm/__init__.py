@@ -15,7 +15,7 @@ from .results import ChainState, ImportanceResult, MCMCResult
 from .samplers.importance import importance_resample, importance_sample
 from .samplers.langevin import langevin, mala
 from .samplers.metropolis import metropolis
-from .training import GradientEstimate, KSDResult, ksd, mle_gradient
+from .training import GradientEstimate, KSDResult, exact_mle_gradient, ksd, mle_gradient
 
 __version__ = "0.1.0"
 
@@ -23,7 +23,7 @@ __all__ = [
     "Energy", "Gaussian", "GaussianMixture", "CustomEnergy", "SumEnergy", "energy",
     "check_grad", "FiniteDifferenceWarning", "proposals",
     "langevin", "mala", "metropolis", "importance_sample", "importance_resample",
-    "resample", "ess", "rhat", "weights_ess", "mle_gradient", "GradientEstimate",
+    "resample", "ess", "rhat", "weights_ess", "mle_gradient", "exact_mle_gradient", "GradientEstimate",
     "ksd", "KSDResult",
     "ChainState", "MCMCResult", "ImportanceResult",
 ]

@@ -90,6 +90,11 @@ class Energy:
     def _grad_theta(self, x):
         raise NotImplementedError(f"{type(self).__name__} has no gradient in its parameters")
 
+    def expected_grad_theta(self):
+        """E_{p_θ}[∇_θE] in closed form, shape (p,), where the model has one."""
+        raise ValueError(f"{type(self).__name__} has no closed-form model expectation of its "
+                         "θ-gradient: estimate it with mle_gradient and model draws")
+
     # -- parameters and normalizer -----------------------------------------------------
     @property
     def theta(self):

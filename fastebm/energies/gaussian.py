@@ -97,6 +97,18 @@ class Gaussian(Energy):
         return self._beta * np.hstack([-r @ self.precision, pair])
 
 
+    def expected_grad_theta(self):
+        """E_{p_θ}[∇_θE] in closed form, shape (p,): the negative phase without sampling.
+
+        With Σ = (βP)⁻¹: E[∇_μE] = 0, E[∂E/∂Pᵢᵢ] = β Σᵢᵢ / 2, E[∂E/∂Pᵢⱼ] = β Σᵢⱼ (i > j)."""
+        cov = self.covariance
+        if self.diagonal:
+            return np.concatenate([np.zeros(self.dim), 0.5 * self._beta * cov])
+        rows, cols = np.tril_indices(self.dim)
+        weight = np.where(rows == cols, 0.5, 1.0)
+        return np.concatenate([np.zeros(self.dim), self._beta * weight * cov[rows, cols]])
+
+
 def _inverse_from_cholesky(chol):
     inv_chol = np.linalg.inv(chol)
     return inv_chol.T @ inv_chol

@@ -1,5 +1,5 @@
 """Estimators of the likelihood gradient used to fit energy-based models."""
-from .gradients import GradientEstimate, mle_gradient
+from .gradients import GradientEstimate, exact_mle_gradient, mle_gradient
 from .stein import KSDResult, ksd
 
-__all__ = ["GradientEstimate", "mle_gradient", "KSDResult", "ksd"]
+__all__ = ["GradientEstimate", "mle_gradient", "exact_mle_gradient", "KSDResult", "ksd"]

@@ -79,3 +79,25 @@ def mle_gradient(energy, data, negatives):
     negative, var_negative = _mean_and_variance_of_mean(
         _per_point(energy, negatives, "negatives"))
     return GradientEstimate(positive - negative, np.sqrt(var_positive + var_negative))
+
+
+def exact_mle_gradient(energy, data):
+    """The exact gradient of the average negative log-likelihood, where the model
+    expectation E_{p_θ}[∇_θE] has a closed form (``energy.expected_grad_theta()``:
+    Gaussians). The baseline against which a sampled gradient's bias and variance are
+    measured.
+
+    Parameters
+    ----------
+    energy : Energy
+        An energy with a closed-form model expectation of ∇_θE.
+    data : array_like of shape (n, d) or (d,)
+
+    Returns
+    -------
+    ndarray of shape (p,)
+        mean ∇_θE(data) - E_{p_θ}[∇_θE].
+    """
+    if not isinstance(energy, Energy):
+        raise TypeError(f"energy must be a fastebm energy, got {type(energy).__name__}")
+    return _per_point(energy, data, "data").mean(axis=0) - energy.expected_grad_theta()

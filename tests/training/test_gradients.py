@@ -72,3 +72,37 @@ def test_bad_input():
         fe.mle_gradient(energy, [[np.nan]], [[0.0]])
     with pytest.raises(ValueError, match="no parameters"):
         fe.mle_gradient(fe.energy(lambda x: x[0] ** 2, dim=1), [[0.0]], [[0.0]])
+
+
+@pytest.mark.parametrize("diagonal", [False, True])
+def test_exact_gradient_is_the_derivative_of_the_exact_nll(diagonal):
+    """L(θ) = mean E_θ(data) + log Z(θ) is known in closed form for a Gaussian: its
+    finite-difference gradient must equal exact_mle_gradient."""
+    precision = np.array([1.5, 0.7]) if diagonal else np.array([[1.5, 0.3], [0.3, 0.7]])
+    energy = fe.Gaussian([0.2, -0.4], precision=precision).tempered(1.3)
+    data = np.random.default_rng(4).normal(size=(50, 2)) + [0.5, 0.0]
+
+    def nll(theta):
+        e = energy.with_theta(theta)
+        return e.energy(data).mean() + e.log_partition()
+
+    theta = energy.theta
+    fd = np.array([(nll(theta + h) - nll(theta - h)) / 2e-6
+                   for h in np.eye(theta.size) * 1e-6])
+    np.testing.assert_allclose(fe.exact_mle_gradient(energy, data), fd, rtol=1e-6, atol=1e-8)
+
+
+def test_sampled_gradient_agrees_with_exact(seed):
+    energy = fe.Gaussian([0.0, 0.0], precision=np.array([[2.0, 0.5], [0.5, 1.0]]))
+    rng = np.random.default_rng(seed)
+    data = rng.normal(size=(2000, 2))
+    negatives = rng.multivariate_normal([0, 0], np.linalg.inv(energy.precision), size=40_000)
+    est = fe.mle_gradient(energy, data, negatives)
+    exact = fe.exact_mle_gradient(energy, data)
+    # the data phase is shared, so only the negative phase's error remains; stderr bounds it
+    assert np.all(np.abs(est.gradient - exact) < Z_CRIT * est.stderr)
+
+
+def test_exact_gradient_needs_a_closed_form():
+    with pytest.raises(ValueError, match="closed-form"):
+        fe.exact_mle_gradient(fe.GaussianMixture([1.0], [[0.0]], [[1.0]]), [[0.0]])
