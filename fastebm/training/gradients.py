@@ -100,4 +100,5 @@ def exact_mle_gradient(energy, data):
     """
     if not isinstance(energy, Energy):
         raise TypeError(f"energy must be a fastebm energy, got {type(energy).__name__}")
-    return _per_point(energy, data, "data").mean(axis=0) - energy.expected_grad_theta()
+    expected = energy.expected_grad_theta()
+    return _per_point(energy, data, "data").mean(axis=0) - expected
