@@ -95,6 +95,12 @@ class Energy:
         raise ValueError(f"{type(self).__name__} has no closed-form model expectation of its "
                          "θ-gradient: estimate it with mle_gradient and model draws")
 
+    def score_matching(self, x):
+        """(J(θ), ∇_θJ) of exact score matching on points x (n, d), where the Laplacian
+        of this energy and its θ-gradient are hand-derived."""
+        raise ValueError(f"{type(self).__name__} has no hand-derived Laplacian for exact score "
+                         "matching")
+
     # -- parameters and normalizer -----------------------------------------------------
     @property
     def theta(self):

@@ -109,6 +109,27 @@ class Gaussian(Energy):
         return np.concatenate([np.zeros(self.dim), self._beta * weight * cov[rows, cols]])
 
 
+    def score_matching(self, x):
+        """(J, ∇_θJ) with J = mean ½‖βP r‖² − β tr P, r = x − μ (Hyvärinen 2005).
+
+        ∇_μJ = −β² P² r̄; ∇_P J = ½β² mean(P r rᵀ + r rᵀ P) − βI, mapped to θ's entries
+        (diagonal, or vech with off-diagonal entries standing for both Pᵢⱼ and Pⱼᵢ)."""
+        beta, r = self._beta, x - self.mean
+        if self.diagonal:
+            pr = r * self.precision
+            loss = 0.5 * beta ** 2 * np.mean(np.sum(pr * pr, axis=1)) - beta * np.sum(self.precision)
+            grad_p = beta ** 2 * np.mean(pr * r, axis=0) - beta
+            return float(loss), np.concatenate([-beta ** 2 * self.precision * pr.mean(axis=0), grad_p])
+        pr = r @ self.precision
+        loss = 0.5 * beta ** 2 * np.mean(np.sum(pr * pr, axis=1)) - beta * np.trace(self.precision)
+        outer = pr.T @ r / len(x)  # mean P r rᵀ
+        grad_full = 0.5 * beta ** 2 * (outer + outer.T) - beta * np.eye(self.dim)
+        rows, cols = np.tril_indices(self.dim)
+        grad_p = np.where(rows == cols, 1.0, 2.0) * grad_full[rows, cols]
+        grad_mu = -beta ** 2 * self.precision @ pr.mean(axis=0)
+        return float(loss), np.concatenate([grad_mu, grad_p])
+
+
 def _inverse_from_cholesky(chol):
     inv_chol = np.linalg.inv(chol)
     return inv_chol.T @ inv_chol

@@ -1,5 +1,7 @@
 """Estimators of the likelihood gradient used to fit energy-based models."""
 from .gradients import GradientEstimate, exact_mle_gradient, mle_gradient
+from .score_matching import score_matching_loss
 from .stein import KSDResult, ksd
 
-__all__ = ["GradientEstimate", "mle_gradient", "exact_mle_gradient", "KSDResult", "ksd"]
+__all__ = ["GradientEstimate", "mle_gradient", "exact_mle_gradient", "KSDResult", "ksd",
+           "score_matching_loss"]
