@@ -15,7 +15,8 @@ from .results import ChainState, ImportanceResult, MCMCResult
 from .samplers.importance import importance_resample, importance_sample
 from .samplers.langevin import langevin, mala
 from .samplers.metropolis import metropolis
-from .training import (GradientEstimate, KSDResult, exact_mle_gradient, ksd, mle_gradient,
+from .training import (GradientEstimate, KSDResult, NCELoss, NoiseEqualsModelWarning,
+                       exact_mle_gradient, ksd, mle_gradient, nce_logit, nce_loss,
                        score_matching_loss)
 
 __version__ = "0.1.0"
@@ -25,6 +26,7 @@ __all__ = [
     "check_grad", "FiniteDifferenceWarning", "proposals",
     "langevin", "mala", "metropolis", "importance_sample", "importance_resample",
     "resample", "ess", "rhat", "weights_ess", "mle_gradient", "exact_mle_gradient", "GradientEstimate",
-    "ksd", "KSDResult", "score_matching_loss",
+    "ksd", "KSDResult", "score_matching_loss", "nce_loss", "nce_logit", "NCELoss",
+    "NoiseEqualsModelWarning",
     "ChainState", "MCMCResult", "ImportanceResult",
 ]

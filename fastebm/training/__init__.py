@@ -1,7 +1,9 @@
 """Estimators of the likelihood gradient used to fit energy-based models."""
 from .gradients import GradientEstimate, exact_mle_gradient, mle_gradient
+from .nce import NCELoss, NoiseEqualsModelWarning, nce_logit, nce_loss
 from .score_matching import score_matching_loss
 from .stein import KSDResult, ksd
 
 __all__ = ["GradientEstimate", "mle_gradient", "exact_mle_gradient", "KSDResult", "ksd",
-           "score_matching_loss"]
+           "score_matching_loss", "NCELoss", "NoiseEqualsModelWarning", "nce_logit",
+           "nce_loss"]
