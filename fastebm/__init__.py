@@ -4,6 +4,9 @@ Energies (``Gaussian``, ``GaussianMixture``, user functions through ``energy``) 
 E, ∇ₓE, ∇_θE and, where it exists, log Z. Samplers (``langevin``, ``mala``,
 ``metropolis``) move thousands of chains at once in compiled kernels, each chain on its
 own Philox stream; ``importance_sample`` estimates log Z with its standard error.
+The fitting tools (``mle_gradient``, ``exact_mle_gradient``, ``gradient_error``,
+``score_matching_loss``, ``nce_loss``, ``ksd``) estimate gradients and goodness of fit
+with their uncertainty.
 """
 from . import proposals
 from .diagnostics import ess, rhat, weights_ess
@@ -15,7 +18,7 @@ from .results import ChainState, ImportanceResult, MCMCResult
 from .samplers.importance import importance_resample, importance_sample
 from .samplers.langevin import langevin, mala
 from .samplers.metropolis import metropolis
-from .training import (GradientEstimate, KSDResult, NCELoss, NoiseEqualsModelWarning,
+from .training import (GradientError, GradientEstimate, KSDResult, gradient_error, NCELoss, NoiseEqualsModelWarning,
                        exact_mle_gradient, ksd, mle_gradient, nce_logit, nce_loss,
                        score_matching_loss)
 
@@ -27,6 +30,6 @@ __all__ = [
     "langevin", "mala", "metropolis", "importance_sample", "importance_resample",
     "resample", "ess", "rhat", "weights_ess", "mle_gradient", "exact_mle_gradient", "GradientEstimate",
     "ksd", "KSDResult", "score_matching_loss", "nce_loss", "nce_logit", "NCELoss",
-    "NoiseEqualsModelWarning",
+    "NoiseEqualsModelWarning", "gradient_error", "GradientError",
     "ChainState", "MCMCResult", "ImportanceResult",
 ]

@@ -1,4 +1,5 @@
 """Estimators of the likelihood gradient used to fit energy-based models."""
+from .gradient_error import GradientError, gradient_error
 from .gradients import GradientEstimate, exact_mle_gradient, mle_gradient
 from .nce import NCELoss, NoiseEqualsModelWarning, nce_logit, nce_loss
 from .score_matching import score_matching_loss
@@ -6,4 +7,4 @@ from .stein import KSDResult, ksd
 
 __all__ = ["GradientEstimate", "mle_gradient", "exact_mle_gradient", "KSDResult", "ksd",
            "score_matching_loss", "NCELoss", "NoiseEqualsModelWarning", "nce_logit",
-           "nce_loss"]
+           "nce_loss", "GradientError", "gradient_error"]
