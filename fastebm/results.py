@@ -101,3 +101,39 @@ class ImportanceResult:
     stderr: float
     ess: float
     resampled: Optional[np.ndarray] = None
+
+
+@dataclass(frozen=True)
+class LogZEstimate:
+    """An estimate of log Z with its uncertainty, from any estimator.
+
+    Attributes
+    ----------
+    log_z : float
+        The estimate of log Z (exact where ``method == "exact"``).
+    stderr : float
+        Its standard error (0.0 for the exact value). For weighted estimators, the
+        delta-method error sd(w) / (√n · mean(w)) of log Ẑ = log mean(w).
+    log_weights : ndarray of shape (n,), or None
+        The final log importance weights (one per chain or draw); None when exact.
+    ess : float
+        Kish's effective sample size (Σw)²/Σw² of the weights (n for exact).
+    method : str
+        "exact", "is", "ais" or "reverse_ais".
+    bound : str
+        "exact"; "lower" for importance and forward AIS (E log Ẑ ≤ log Z, Jensen);
+        "upper" for reverse AIS (its E log Ẑ ≥ log Z).
+    acceptance_rate : ndarray of shape (n,), or None
+        Mean acceptance of the MCMC transitions per chain (AIS with MH transitions).
+    temperatures : ndarray, or None
+        The schedule β₀ = 0 < … < β_K = 1 used by AIS.
+    """
+
+    log_z: float
+    stderr: float
+    log_weights: Optional[np.ndarray]
+    ess: float
+    method: str
+    bound: str
+    acceptance_rate: Optional[np.ndarray] = None
+    temperatures: Optional[np.ndarray] = None
