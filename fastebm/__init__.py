@@ -10,12 +10,13 @@ with their uncertainty.
 """
 from . import proposals
 from .diagnostics import ess, rhat, weights_ess
-from .energies import (CustomEnergy, Energy, FiniteDifferenceWarning, Gaussian,
-                       GaussianMixture, SumEnergy, energy)
+from .energies import (BernoulliRBM, CustomEnergy, Energy, FiniteDifferenceWarning, Gaussian,
+                       GaussianBernoulliRBM, GaussianMixture, SumEnergy, energy)
 from .energies.check import check_grad
 from .resampling import resample
 from .results import ChainState, ImportanceResult, MCMCResult
 from .samplers.importance import importance_resample, importance_sample
+from .samplers.gibbs import gibbs
 from .samplers.langevin import langevin, mala
 from .samplers.metropolis import metropolis
 from .training import (GradientError, GradientEstimate, KSDResult, gradient_error, NCELoss, NoiseEqualsModelWarning,
@@ -25,7 +26,7 @@ from .training import (GradientError, GradientEstimate, KSDResult, gradient_erro
 __version__ = "0.1.0"
 
 __all__ = [
-    "Energy", "Gaussian", "GaussianMixture", "CustomEnergy", "SumEnergy", "energy",
+    "Energy", "Gaussian", "GaussianMixture", "BernoulliRBM", "GaussianBernoulliRBM", "gibbs", "CustomEnergy", "SumEnergy", "energy",
     "check_grad", "FiniteDifferenceWarning", "proposals",
     "langevin", "mala", "metropolis", "importance_sample", "importance_resample",
     "resample", "ess", "rhat", "weights_ess", "mle_gradient", "exact_mle_gradient", "GradientEstimate",

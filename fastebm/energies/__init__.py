@@ -4,6 +4,7 @@ from .compose import SumEnergy
 from .custom import CustomEnergy, FiniteDifferenceWarning, energy
 from .gaussian import Gaussian
 from .mixture import GaussianMixture
+from .rbm import BernoulliRBM, GaussianBernoulliRBM
 
 __all__ = ["Energy", "Gaussian", "GaussianMixture", "CustomEnergy", "SumEnergy", "energy",
-           "FiniteDifferenceWarning"]
+           "FiniteDifferenceWarning", "BernoulliRBM", "GaussianBernoulliRBM"]

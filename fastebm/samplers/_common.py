@@ -22,6 +22,9 @@ class Start:
     def __init__(self, energy, x0, step_size, rng, step_name="step_size"):
         if not isinstance(energy, Energy):
             raise TypeError(f"energy must be a fastebm energy, got {type(energy).__name__}")
+        if getattr(energy, "is_discrete", False):
+            raise TypeError(f"{type(energy).__name__} is a model of discrete states: sample it "
+                            "with fastebm.gibbs")
         if isinstance(x0, ChainState):
             if rng is not None:
                 raise ValueError("rng must be None when x0 is a ChainState: the state "

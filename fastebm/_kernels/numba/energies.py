@@ -34,6 +34,11 @@ class MixtureParams(namedtuple("MixtureParams", "log_coef means precisions beta"
     cₖ = log wₖ + ½ log det Pₖ - d/2 log 2π."""
 
 
+class GaussianBernoulliParams(namedtuple("GaussianBernoulliParams", "W_scaled b c sigma beta")):
+    """Gaussian-Bernoulli RBM free energy: F(v) = β Σᵢ (vᵢ-bᵢ)²/(2σᵢ²) - Σⱼ softplus(β aⱼ),
+    aⱼ = cⱼ + Σᵢ W_scaled,ᵢⱼ vᵢ with W_scaled = W / σ (rows)."""
+
+
 # The generic functions: in compiled code the overloads below pick the model's
 # implementation by parameter type at compile time; called from Python (or with
 # NUMBA_DISABLE_JIT=1) they dispatch on the type at run time.
@@ -195,12 +200,55 @@ def _mixture_energy_grad(p, x, g):
     return -p.beta * lse
 
 
+# --- Gaussian-Bernoulli RBM (free energy of the visibles) --------------------------------
+
+@helper()
+def softplus(a):
+    """log(1 + eᵃ) without overflow: max(a, 0) + log1p(e^{-|a|})."""
+    return max(a, 0.0) + np.log1p(np.exp(-abs(a)))
+
+
+@helper()
+def _gbrbm_energy(p, x):
+    e = 0.0
+    for i in range(x.shape[0]):
+        r = (x[i] - p.b[i]) / p.sigma[i]
+        e += r * r
+    e *= 0.5 * p.beta
+    for j in range(p.c.shape[0]):
+        a = p.c[j]
+        for i in range(x.shape[0]):
+            a += p.W_scaled[i, j] * x[i]
+        e -= softplus(p.beta * a)
+    return e
+
+
+@helper()
+def _gbrbm_energy_grad(p, x, g):
+    """∇F = β(v-b)/σ² - β Σⱼ W_scaled,ᵢⱼ σ(β aⱼ)."""
+    e = 0.0
+    for i in range(x.shape[0]):
+        r = (x[i] - p.b[i]) / p.sigma[i]
+        e += r * r
+        g[i] = p.beta * r / p.sigma[i]
+    e *= 0.5 * p.beta
+    for j in range(p.c.shape[0]):
+        a = p.c[j]
+        for i in range(x.shape[0]):
+            a += p.W_scaled[i, j] * x[i]
+        e -= softplus(p.beta * a)
+        s = p.beta / (1.0 + np.exp(-p.beta * a))
+        for i in range(x.shape[0]):
+            g[i] -= s * p.W_scaled[i, j]
+    return e
+
+
 # --- dispatch by parameter type --------------------------------------------------------
 
 _ENERGY = {GaussianParams: _gaussian_energy, DiagGaussianParams: _diag_energy,
-           MixtureParams: _mixture_energy}
+           MixtureParams: _mixture_energy, GaussianBernoulliParams: _gbrbm_energy}
 _ENERGY_GRAD = {GaussianParams: _gaussian_energy_grad, DiagGaussianParams: _diag_energy_grad,
-                MixtureParams: _mixture_energy_grad}
+                MixtureParams: _mixture_energy_grad, GaussianBernoulliParams: _gbrbm_energy_grad}
 
 
 @overload(energy_point, jit_options={"cache": True})

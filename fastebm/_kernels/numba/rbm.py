@@ -1,0 +1,203 @@
+"""Restricted Boltzmann machine kernels: block Gibbs sweeps, AIS, exact log Z.
+
+A Bernoulli RBM has E(v, h) = -vᵀb - hᵀc - vᵀWh (v ∈ {0,1}^V, h ∈ {0,1}^H), so the
+layers are conditionally independent given each other (seed 003, RBM slide):
+
+    p(hⱼ = 1 | v) = σ(cⱼ + (vᵀW)ⱼ),    p(vᵢ = 1 | h) = σ(bᵢ + (Wh)ᵢ).
+
+One sweep draws h | v then v | h. The matrix products of a block of ``CHAIN_BLOCK``
+chains go to BLAS; the sigmoid and the Bernoulli draws are fused around them, unit j of
+chain i on step t taking uniform j of the Philox stream (chain i, step t, ``TAG_HIDDEN``
+or ``TAG_VISIBLE``): a unit is on when u < σ(a). The Gaussian-Bernoulli RBM shares the
+hidden half; its visible half draws v = b + σ ⊙ (Wh) + σ ⊙ ξ (``gaussian_visible``).
+
+Every kernel takes effective parameters: a tempered model exp(-βE) is passed as (βW,
+βb, βc) by the API, so the kernels never see β.
+"""
+import numpy as np
+from numba import prange
+
+from ._jit import helper, kernel
+from .chains import _record
+from .energies import softplus
+from .philox import fill_normals, fill_uniforms
+
+CHAIN_BLOCK = 32
+TAG_HIDDEN = 0x10
+TAG_VISIBLE = 0x11
+TAG_INIT = 0x12
+ENUM_CHUNK_BITS = 12
+
+
+@helper()
+def _bernoulli_rows(pre, bias, scale, k0, k1, first_chain, step, tag, u, out):
+    """out[r, j] = 1 if u < σ(scale·(bias[j] + pre[r, j])) else 0, u from chain first+r."""
+    for r in range(pre.shape[0]):
+        fill_uniforms(k0, k1, first_chain + r, step, tag, u)
+        for j in range(pre.shape[1]):
+            a = scale * (bias[j] + pre[r, j])
+            out[r, j] = 1.0 if u[j] * (1.0 + np.exp(-a)) < 1.0 else 0.0
+
+
+@helper()
+def _gaussian_rows(pre, bias, sigma, k0, k1, first_chain, step, tag, xi, out):
+    """out[r, i] = bias[i] + σᵢ (pre[r, i] + ξᵢ), ξ the normals of chain first+r."""
+    for r in range(pre.shape[0]):
+        fill_normals(k0, k1, first_chain + r, step, tag, xi)
+        for i in range(pre.shape[1]):
+            out[r, i] = bias[i] + sigma[i] * (pre[r, i] + xi[i])
+
+
+@kernel(parallel=True)
+def gibbs_run(W, WT, b, c, sigma, gaussian_visible, v, n_steps, step0, k0, k1, thin,
+              record, draws, mean, m2):
+    """``n_steps`` block Gibbs sweeps of every chain in ``v`` (n_chains, V), in place.
+
+    Sweep t (global index step0 + t) draws h ~ p(h | v) with the uniforms of (chain,
+    t, TAG_HIDDEN), then v ~ p(v | h) with (chain, t, TAG_VISIBLE): Bernoulli visibles
+    from uniforms, or Gaussian ones v = b + σ ⊙ (Wh + ξ) from normals when
+    ``gaussian_visible`` (W then acts on v/σ, so the caller passes W scaled by 1/σ in
+    its rows for the hidden half: see ``energies.rbm``). Every ``thin``-th state is
+    recorded in draw slot (t+1)//thin - 1.
+    """
+    n_chains, n_vis = v.shape
+    n_hid = W.shape[1]
+    n_blocks = (n_chains + CHAIN_BLOCK - 1) // CHAIN_BLOCK
+    for blk in prange(n_blocks):
+        lo = blk * CHAIN_BLOCK
+        hi = min(lo + CHAIN_BLOCK, n_chains)
+        vb = v[lo:hi].copy()
+        hb = np.empty((hi - lo, n_hid))
+        u_h = np.empty(n_hid)
+        u_v = np.empty(n_vis)
+        for t in range(n_steps):
+            step = step0 + t
+            _bernoulli_rows(np.dot(vb, W), c, 1.0, k0, k1, lo, step, TAG_HIDDEN, u_h, hb)
+            if gaussian_visible:
+                _gaussian_rows(np.dot(hb, WT), b, sigma, k0, k1, lo, step, TAG_VISIBLE, u_v, vb)
+            else:
+                _bernoulli_rows(np.dot(hb, WT), b, 1.0, k0, k1, lo, step, TAG_VISIBLE, u_v, vb)
+            if (t + 1) % thin == 0:
+                slot = (t + 1) // thin - 1
+                for r in range(hi - lo):
+                    _record(record, slot, vb[r], False, draws[:, lo + r], mean[lo + r], m2[lo + r])
+        v[lo:hi] = vb
+
+
+@kernel(parallel=True)
+def ais_run(W, WT, b, c, b_base, betas, k0, k1, v, log_w):
+    """AIS for a Bernoulli RBM from a base-rate model (Salakhutdinov & Murray 2008).
+
+    The path is f_β(v) = exp((1-β) vᵀb_A + β vᵀb) Πⱼ (1 + exp(β(cⱼ + (vᵀW)ⱼ))), the
+    marginal of exp(-β E_B(v, h) - (1-β) E_A(v)) with E_A(v) = -vᵀb_A: at β = 0 it is
+    2^H times the independent base-rate model, at β = 1 the RBM's exp(-F(v)). Chains
+    start at v ~ Πᵢ Bern(σ(b_A,ᵢ)) (uniforms of (chain, 0, TAG_INIT)); for k = 1..K
+
+        log w += log f_{β_k}(v) - log f_{β_{k-1}}(v),
+
+    then (k < K) one Gibbs sweep leaving f_{β_k} invariant: hⱼ ~ Bern(σ(β_k(cⱼ +
+    (vᵀW)ⱼ))), vᵢ ~ Bern(σ((1-β_k) b_A,ᵢ + β_k (bᵢ + (Wh)ᵢ))), on the streams (chain, k,
+    TAG_HIDDEN / TAG_VISIBLE). ``v`` ends at the last state, ``log_w`` holds the weights.
+    """
+    n_chains, n_vis = v.shape
+    n_hid = W.shape[1]
+    n_temps = betas.shape[0]
+    n_blocks = (n_chains + CHAIN_BLOCK - 1) // CHAIN_BLOCK
+    for blk in prange(n_blocks):
+        lo = blk * CHAIN_BLOCK
+        hi = min(lo + CHAIN_BLOCK, n_chains)
+        m = hi - lo
+        vb = np.empty((m, n_vis))
+        hb = np.empty((m, n_hid))
+        u_h = np.empty(n_hid)
+        u_v = np.empty(n_vis)
+        zero = np.zeros((m, n_vis))
+        _bernoulli_rows(zero, b_base, 1.0, k0, k1, lo, 0, TAG_INIT, u_v, vb)
+        lw = np.zeros(m)
+        bias_v = np.empty(n_vis)
+        for k in range(1, n_temps):
+            beta, beta_prev = betas[k], betas[k - 1]
+            pre = np.dot(vb, W)
+            for r in range(m):
+                acc = 0.0
+                for i in range(n_vis):
+                    acc += (beta - beta_prev) * vb[r, i] * (b[i] - b_base[i])
+                for j in range(n_hid):
+                    a = c[j] + pre[r, j]
+                    acc += softplus(beta * a) - softplus(beta_prev * a)
+                lw[r] += acc
+            if k == n_temps - 1:
+                break
+            _bernoulli_rows(pre, c, beta, k0, k1, lo, k, TAG_HIDDEN, u_h, hb)
+            for i in range(n_vis):
+                bias_v[i] = (1.0 - beta) * b_base[i] + beta * b[i]
+            pre_v = np.dot(hb, WT)
+            pre_v *= beta
+            _bernoulli_rows(pre_v, bias_v, 1.0, k0, k1, lo, k, TAG_VISIBLE, u_v, vb)
+        v[lo:hi] = vb
+        log_w[lo:hi] = lw
+
+
+@helper()
+def _enumerated_term(quadratic, bias_other, u):
+    """Σₖ softplus(biasₖ + uₖ) (Bernoulli other layer) or Σₖ (biasₖ uₖ + uₖ²/2)
+    (Gaussian other layer, integrated out)."""
+    acc = 0.0
+    if quadratic:
+        for k in range(u.shape[0]):
+            acc += bias_other[k] * u[k] + 0.5 * u[k] * u[k]
+    else:
+        for k in range(u.shape[0]):
+            acc += softplus(bias_other[k] + u[k])
+    return acc
+
+
+@kernel(parallel=True)
+def enumerate_log_z(A, bias_enum, bias_other, quadratic):
+    """log Σ_{s ∈ {0,1}^n} exp(bias_enumᵀs + term(Aᵀs)), enumerating the n units of one
+    layer (rows of A, shape (n, m)) with the other layer summed or integrated out.
+
+    The 2ⁿ states are cut into chunks of 2^ENUM_CHUNK_BITS sharing their high bits, run
+    in parallel; inside a chunk the low bits follow a Gray code, so each state differs
+    from the last in one unit and u = Aᵀs is updated by one row (recomputed exactly at
+    each chunk start). Each chunk keeps a running log-sum-exp; the chunks are combined
+    stably at the end.
+    """
+    n, m = A.shape
+    low = min(n, ENUM_CHUNK_BITS)
+    n_chunks = 1 << (n - low)
+    chunk_max = np.empty(n_chunks)
+    chunk_sum = np.empty(n_chunks)
+    for ch in prange(n_chunks):
+        s = np.zeros(n)
+        for j in range(low, n):
+            s[j] = float((ch >> (j - low)) & 1)
+        u = np.zeros(m)
+        lin = 0.0
+        for j in range(low, n):
+            if s[j] > 0.0:
+                lin += bias_enum[j]
+                for k in range(m):
+                    u[k] += A[j, k]
+        top = -np.inf
+        total = 0.0
+        for i in range(1 << low):
+            if i > 0:
+                bit = 0
+                while ((i >> bit) & 1) == 0:
+                    bit += 1
+                sign = 1.0 - 2.0 * s[bit]
+                s[bit] = 1.0 - s[bit]
+                lin += sign * bias_enum[bit]
+                for k in range(m):
+                    u[k] += sign * A[bit, k]
+            val = lin + _enumerated_term(quadratic, bias_other, u)
+            if val > top:
+                total = total * np.exp(top - val) + 1.0
+                top = val
+            else:
+                total += np.exp(val - top)
+        chunk_max[ch] = top
+        chunk_sum[ch] = total
+    top = chunk_max.max()
+    return top + np.log(np.sum(chunk_sum * np.exp(chunk_max - top)))
