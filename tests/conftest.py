@@ -35,10 +35,11 @@ def _global_numpy_state_untouched():
 
 def pytest_collection_modifyitems(config, items):
     """With NUMBA_DISABLE_JIT=1 (the pure-Python path, for coverage) the deterministic
-    suite runs; the statistical tests, millions of chain-steps each, are skipped."""
+    suite runs; the statistical tests (tests/statistical/, and tests marked
+    ``@pytest.mark.statistical`` elsewhere), millions of chain-steps each, are skipped."""
     if not numba.config.DISABLE_JIT:
         return
     skip = pytest.mark.skip(reason="statistical tests need the compiled kernels")
     for item in items:
-        if "statistical" in item.nodeid.split("/"):
+        if "statistical" in item.nodeid.split("/") or item.get_closest_marker("statistical"):
             item.add_marker(skip)

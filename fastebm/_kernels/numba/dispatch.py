@@ -15,7 +15,7 @@ import types
 from numba import njit
 from numba.core.errors import TypingError
 
-from ._jit import kernel
+from ._jit import blas_limited, kernel
 
 ENERGY_FUNCTION_NAMES = ("energy_point", "energy_grad_point", "uses_blas", "blas_grad",
                          "finish_grad")
@@ -34,7 +34,7 @@ def _specialize(pyfunc, functions):
     scope.update(functions)
     clone = types.FunctionType(pyfunc.__code__, scope, pyfunc.__name__,
                                pyfunc.__defaults__, pyfunc.__closure__)
-    return njit(parallel=True, nogil=True, error_model="numpy")(clone)
+    return blas_limited(njit(parallel=True, nogil=True, error_model="numpy")(clone))
 
 
 class KernelFamily:
