@@ -11,26 +11,34 @@ with their uncertainty.
 from . import proposals
 from .diagnostics import ess, rhat, weights_ess
 from .energies import (BernoulliRBM, CustomEnergy, Energy, FiniteDifferenceWarning, Gaussian,
-                       GaussianBernoulliRBM, GaussianMixture, SumEnergy, energy)
+                       GaussianBernoulliRBM, GaussianMixture, Ising, SumEnergy, energy)
 from .energies.check import check_grad
+from .estimators import BiasedAISWarning, ais, log_partition, reverse_ais
+from .estimators.replicate import ImportanceEstimator, ReplicationResult, compare, replicate
+from .estimators.geyer import (GeyerFit, GeyerNLL, fit_geyer, geyer_nll,
+                               importance_resampling_gradient, independent_mh_gradient)
 from .resampling import resample
-from .results import ChainState, ImportanceResult, MCMCResult
+from .results import ChainState, ImportanceResult, LogZEstimate, MCMCResult
 from .samplers.importance import importance_resample, importance_sample
 from .samplers.gibbs import gibbs
 from .samplers.langevin import langevin, mala
 from .samplers.metropolis import metropolis
-from .training import (GradientError, GradientEstimate, KSDResult, gradient_error, NCELoss, NoiseEqualsModelWarning,
+from .training import (FitResult, fit, GradientError, GradientEstimate, KSDResult, gradient_error, NCELoss, NoiseEqualsModelWarning,
                        exact_mle_gradient, ksd, mle_gradient, nce_logit, nce_loss,
-                       score_matching_loss)
+                       score_matching_loss, dsm_loss, ssm_loss)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Energy", "Gaussian", "GaussianMixture", "BernoulliRBM", "GaussianBernoulliRBM", "gibbs", "CustomEnergy", "SumEnergy", "energy",
+    "Energy", "Gaussian", "GaussianMixture", "BernoulliRBM", "GaussianBernoulliRBM", "Ising", "gibbs", "CustomEnergy", "SumEnergy", "energy",
     "check_grad", "FiniteDifferenceWarning", "proposals",
     "langevin", "mala", "metropolis", "importance_sample", "importance_resample",
     "resample", "ess", "rhat", "weights_ess", "mle_gradient", "exact_mle_gradient", "GradientEstimate",
-    "ksd", "KSDResult", "score_matching_loss", "nce_loss", "nce_logit", "NCELoss",
-    "NoiseEqualsModelWarning", "gradient_error", "GradientError",
+    "ksd", "KSDResult", "score_matching_loss", "dsm_loss", "ssm_loss", "nce_loss", "nce_logit", "NCELoss",
+    "NoiseEqualsModelWarning", "gradient_error", "GradientError", "fit", "FitResult",
     "ChainState", "MCMCResult", "ImportanceResult",
+    "log_partition", "ais", "reverse_ais", "BiasedAISWarning", "LogZEstimate",
+    "replicate", "compare", "ReplicationResult", "ImportanceEstimator",
+    "geyer_nll", "fit_geyer", "GeyerNLL", "GeyerFit", "independent_mh_gradient",
+    "importance_resampling_gradient",
 ]

@@ -1,13 +1,27 @@
 """Proposal distributions q for independent Metropolis-Hastings and importance sampling.
 
 Each proposal draws on the per-chain Philox streams (in compiled code) and evaluates
-its log density. ``fe.metropolis(E, x0, n_steps, proposal=q)`` is the independent
-sampler of seed 002 (sec. 6); ``fe.importance_sample(E, q, n)`` weights draws of q.
+its log density: ``Gaussian`` (full or diagonal covariance), ``StudentT`` (multivariate
+t, heavier tails: the safe choice when p's tails are unknown), ``Uniform`` (a box) and
+``Mixture`` (a finite mixture of Gaussians and t's, e.g. a defensive mixture).
+``fe.metropolis(E, x0, n_steps, proposal=q)`` is the independent sampler of seed 002
+(sec. 6); ``fe.importance_sample(E, q, n)`` weights draws of q.
+
+A proposal that depends on the parameters θ, q(y|θ) (seed 002, sec. 3.2), is simply a
+Python callable ``theta -> proposal``; ``fastebm.geyer_nll`` accepts one, e.g.
+``lambda theta: fe.proposals.Gaussian([2.0], [(2.0 + theta[0]) ** 2])`` (seed 002,
+eq. 25).
 """
+import numbers
+from math import lgamma
+
 import numpy as np
 
-from ._kernels.numba.proposals import LOG_2PI, GaussianProposalParams, UniformProposalParams
+from ._kernels.numba.proposals import (LOG_2PI, GaussianProposalParams, MixtureProposalParams,
+                                       StudentTProposalParams, UniformProposalParams)
 from ._validation import as_float_array, symmetric_positive_definite
+
+MIN_DF = 0.1
 
 
 class Proposal:
@@ -69,6 +83,10 @@ class Gaussian(Proposal):
     def _kernel_params(self):
         return GaussianProposalParams(self.mean, self.chol, self._log_norm)
 
+    def _parts(self):
+        """[(weight, (μ, L, df = inf, log_norm))]: this proposal as a mixture component."""
+        return [(1.0, (self.mean, self.chol, np.inf, self._log_norm))]
+
 
 class Uniform(Proposal):
     """Uniform proposal on the box [low, high] (componentwise).
@@ -89,3 +107,137 @@ class Uniform(Proposal):
 
     def _kernel_params(self):
         return UniformProposalParams(self.low, self.high, self._log_norm)
+
+
+def _mean_and_chol(mean, matrix, name):
+    """(μ (d,), lower Cholesky factor (d, d)) of a full matrix or a positive diagonal."""
+    mean = as_float_array(mean, "mean", ndim=1)
+    dim = mean.shape[0]
+    if dim == 0:
+        raise ValueError("mean must have at least one coordinate")
+    mat = as_float_array(matrix, name, ndim=(1, 2))
+    if mat.ndim == 1:
+        if mat.shape != (dim,) or not np.all(mat > 0):
+            raise ValueError(f"{name} must be {dim} positive variances or a ({dim}, {dim}) "
+                             f"matrix, got shape {mat.shape}")
+        mat = np.diag(mat)
+    if mat.shape != (dim, dim):
+        raise ValueError(f"{name} must have shape ({dim}, {dim}), got {mat.shape}")
+    mat, chol = symmetric_positive_definite(mat, name)
+    return mean, mat, chol
+
+
+class StudentT(Proposal):
+    """Multivariate Student-t proposal t_ν(mean, scale): heavier tails than a Gaussian.
+
+    Parameters
+    ----------
+    mean : array_like of shape (d,)
+        The location μ (the mean when ν > 1).
+    scale : array_like of shape (d, d) or (d,)
+        The scale (shape) matrix Σ, or its diagonal; the covariance is ν/(ν-2) Σ for ν > 2.
+    df : float
+        Degrees of freedom ν ≥ 0.1 (ν → ∞ is N(μ, Σ)). A t draw exceeds the largest double
+        with probability about 10^(-308ν): for ν < 0.1 that stops being negligible.
+
+    Notes
+    -----
+    A draw is y = μ + Lξ / √(g/ν) with LLᵀ = Σ, ξ ~ N(0, I) and g ~ χ²_ν = 2 Gamma(ν/2, 1)
+    (Marsaglia-Tsang gamma on its own Philox sub-stream). The density is
+
+        log q(y) = log Γ((ν+d)/2) - log Γ(ν/2) - d/2 log(νπ) - ½ log det Σ
+                   - (ν+d)/2 log(1 + δ²/ν),   δ² = (y-μ)ᵀΣ⁻¹(y-μ).
+
+    Importance weights exp(-E)/q have finite variance for any p with Gaussian tails, which
+    a Gaussian q only guarantees when it is wide enough (seed 002, sec. 3.2).
+
+    References
+    ----------
+    Kotz & Nadarajah (2004), *Multivariate t Distributions and Their Applications*, ch. 1.
+    Marsaglia & Tsang (2000), "A simple method for generating gamma variables", ACM TOMS
+    26(3), 363-372.
+    """
+
+    def __init__(self, mean, scale, df):
+        self.mean, self.scale, self.chol = _mean_and_chol(mean, scale, "scale")
+        self.dim = self.mean.shape[0]
+        if isinstance(df, bool) or not isinstance(df, numbers.Real):
+            raise TypeError(f"df must be a real number, got {type(df).__name__}")
+        self.df = float(df)
+        if not (np.isfinite(self.df) and self.df >= MIN_DF):
+            raise ValueError(f"df must be finite and >= {MIN_DF} (use Gaussian for df = inf; "
+                             f"smaller df overflows double precision), got {df}")
+        d, nu = self.dim, self.df
+        self._log_norm = (lgamma(0.5 * (nu + d)) - lgamma(0.5 * nu) - 0.5 * d * np.log(nu * np.pi)
+                          - np.sum(np.log(np.diag(self.chol))))
+
+    def _kernel_params(self):
+        return StudentTProposalParams(self.mean, self.chol, self.df, self._log_norm)
+
+    def _parts(self):
+        return [(1.0, (self.mean, self.chol, self.df, self._log_norm))]
+
+
+class Mixture(Proposal):
+    """A finite mixture q(y) = Σₖ wₖ qₖ(y) of Gaussian and Student-t proposals.
+
+    Parameters
+    ----------
+    weights : array_like of shape (K,)
+        Non-negative mixture weights (normalized here).
+    components : sequence of K Gaussian, StudentT or Mixture proposals
+        All of the same dimension; a Mixture component is flattened into its parts.
+
+    Notes
+    -----
+    A draw picks component k with probability wₖ (one uniform on its own Philox
+    sub-stream, inverted through the cumulative weights) and draws from it;
+    log q(y) = log Σₖ exp(log wₖ + log qₖ(y)). A defensive mixture, a little weight on a
+    wide component, bounds the weights wherever that component dominates
+    (Hesterberg 1995). Uniform components are not supported.
+
+    References
+    ----------
+    Hesterberg (1995), "Weighted average importance sampling and defensive mixture
+    distributions", Technometrics 37(2), 185-194.
+    """
+
+    def __init__(self, weights, components):
+        weights = as_float_array(weights, "weights", ndim=1)
+        try:
+            components = None if isinstance(components, Proposal) else list(components)
+        except TypeError:
+            components = None
+        if components is None or len(components) != weights.shape[0] or not components:
+            raise ValueError("components must be a sequence of proposals, one per weight")
+        if not np.all(weights >= 0) or not weights.sum() > 0:
+            raise ValueError("weights must be non-negative with a positive sum")
+        parts = []
+        for w, comp in zip(weights / weights.sum(), components):
+            if not isinstance(comp, (Gaussian, StudentT, Mixture)):
+                raise TypeError("components must be fastebm.proposals Gaussian, StudentT or "
+                                f"Mixture objects, got {type(comp).__name__}")
+            parts.extend((w * wk, part) for wk, part in comp._parts())
+        dims = {part[1][0].shape[0] for part in parts}
+        if len(dims) != 1:
+            raise ValueError(f"components must share one dimension, got {sorted(dims)}")
+        self.dim = dims.pop()
+        self.weights = np.array([w for w, _ in parts])
+        self._means = np.stack([p[0] for _, p in parts])
+        self._chols = np.stack([p[1] for _, p in parts])
+        self._dfs = np.array([p[2] for _, p in parts])
+        self._log_norms = np.array([p[3] for _, p in parts])
+        self.components = components
+
+    def _parts(self):
+        return [(w, (m, c, df, ln)) for w, m, c, df, ln in
+                zip(self.weights, self._means, self._chols, self._dfs, self._log_norms)]
+
+    def _kernel_params(self):
+        cum = np.cumsum(self.weights)
+        cum[np.flatnonzero(self.weights)[-1]:] = 1.0  # u ≤ 1 never reaches a zero-weight tail
+        with np.errstate(divide="ignore"):
+            log_w = np.log(self.weights)
+        return MixtureProposalParams(log_w, cum, self._means, self._chols, self._dfs,
+                                     self._log_norms)
+

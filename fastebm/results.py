@@ -127,6 +127,11 @@ class LogZEstimate:
         Mean acceptance of the MCMC transitions per chain (AIS with MH transitions).
     temperatures : ndarray, or None
         The schedule β₀ = 0 < … < β_K = 1 used by AIS.
+    biased : bool
+        True when the transitions do not leave the intermediate targets invariant (AIS
+        with unadjusted Langevin): then E Ẑ ≠ Z and ``bound`` does not hold.
+    n_divergent : ndarray of shape (n,), or None
+        AIS: rejected proposals with a non-finite energy or gradient, per chain.
     """
 
     log_z: float
@@ -137,3 +142,5 @@ class LogZEstimate:
     bound: str
     acceptance_rate: Optional[np.ndarray] = None
     temperatures: Optional[np.ndarray] = None
+    biased: bool = False
+    n_divergent: Optional[np.ndarray] = None

@@ -3,8 +3,9 @@ from .base import Energy
 from .compose import SumEnergy
 from .custom import CustomEnergy, FiniteDifferenceWarning, energy
 from .gaussian import Gaussian
+from .ising import Ising
 from .mixture import GaussianMixture
 from .rbm import BernoulliRBM, GaussianBernoulliRBM
 
 __all__ = ["Energy", "Gaussian", "GaussianMixture", "CustomEnergy", "SumEnergy", "energy",
-           "FiniteDifferenceWarning", "BernoulliRBM", "GaussianBernoulliRBM"]
+           "FiniteDifferenceWarning", "BernoulliRBM", "GaussianBernoulliRBM", "Ising"]

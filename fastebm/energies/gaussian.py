@@ -129,6 +129,82 @@ class Gaussian(Energy):
         grad_mu = -beta ** 2 * self.precision @ pr.mean(axis=0)
         return float(loss), np.concatenate([grad_mu, grad_p])
 
+    # -- second derivatives for score matching (SM, DSM, SSM) -----------------------------
+    # The θ-gradients take ``mean=True`` to return their mean over the points, shape (p,),
+    # from matrix products instead of (n, d, d) per-point arrays (what the losses need).
+    def _vech(self, matrices):
+        """θ's precision entries of symmetric gradient matrices (..., d, d): Gᵢᵢ, and
+        Gᵢⱼ + Gⱼᵢ for i > j (the entry stands for both); the diagonal for a diagonal P."""
+        if self.diagonal:
+            return np.diagonal(matrices, axis1=-2, axis2=-1)
+        rows, cols = np.tril_indices(self.dim)
+        return (matrices[..., rows, cols]
+                + np.where(rows == cols, 0.0, 1.0) * matrices[..., cols, rows])
+
+    def _directions(self, x, v):
+        pts, single, dtype = self._points(x)
+        v = self._points(v, "v")[0]
+        if v.shape != pts.shape:
+            raise ValueError(f"v must have the shape of x, {pts.shape}, got {v.shape}")
+        return pts, v, single, dtype
+
+    def _full_precision(self):
+        return np.diag(self.precision) if self.diagonal else self.precision
+
+    def _sym_products(self, a, b, mean):
+        """sym(aᵢbᵢᵀ) per point (n, d, d), or the mean of them (d, d)."""
+        if mean:
+            outer = a.T @ b / a.shape[0]
+            return 0.5 * (outer + outer.T)
+        return 0.5 * (a[:, :, None] * b[:, None, :] + b[:, :, None] * a[:, None, :])
+
+    def _theta_out(self, grad_mu, grad_p, single, dtype, mean):
+        out = np.concatenate([grad_mu, grad_p], axis=-1)
+        return out if mean else _shaped(out, single, dtype)
+
+    def laplacian(self, x):
+        """ΔₓE = β tr P, the same at every point: x (n, d) → (n,), or (d,) → float."""
+        pts, single, dtype = self._points(x)
+        return _shaped(np.full(pts.shape[0], self._beta * np.trace(self._full_precision())),
+                       single, dtype)
+
+    def hessian_vector_product(self, x, v):
+        """∇²ₓE v = βPv for x and v of shape (n, d) → (n, d)."""
+        _, v, single, dtype = self._directions(x, v)
+        return _shaped(self._beta * v @ self._full_precision(), single, dtype)
+
+    def grad_theta_directional(self, x, v, *, mean=False):
+        """∇_θ(vᵀ∇ₓE(x)) for fixed v, shape (n, p) (the mixed derivative DSM needs).
+
+        vᵀ∇ₓE = β vᵀP(x-μ): ∇_μ = -βPv, ∇_P = β sym(v rᵀ) read off in θ's order."""
+        pts, v, single, dtype = self._directions(x, v)
+        r = pts - self.mean
+        grad_mu = -self._beta * v @ self._full_precision()
+        grad_p = self._vech(self._beta * self._sym_products(v, r, mean))
+        return self._theta_out(grad_mu.mean(axis=0) if mean else grad_mu, grad_p, single, dtype,
+                               mean)
+
+    def grad_theta_laplacian(self, x, *, mean=False):
+        """∇_θ(ΔₓE) = (0, β vech I): constant, shape (n, p)."""
+        pts, single, dtype = self._points(x)
+        grad_p = self._vech(self._beta * np.eye(self.dim))
+        if mean:
+            return np.concatenate([np.zeros(self.dim), grad_p])
+        return _shaped(np.hstack([np.zeros_like(pts), np.tile(grad_p, (pts.shape[0], 1))]),
+                       single, dtype)
+
+    def grad_theta_hessian_quadratic(self, x, v, *, mean=False):
+        """∇_θ(vᵀ∇²ₓE v) = ∇_θ(β vᵀPv) = (0, β vech(vvᵀ)) for fixed v, shape (n, p)."""
+        _, v, single, dtype = self._directions(x, v)
+        grad_p = self._vech(self._beta * self._sym_products(v, v, mean))
+        grad_mu = np.zeros(self.dim) if mean else np.zeros_like(v)
+        return self._theta_out(grad_mu, grad_p, single, dtype, mean)
+
+
+def _shaped(out, single, dtype):
+    out = out.astype(dtype, copy=False)
+    return out[0] if single else out
+
 
 def _inverse_from_cholesky(chol):
     inv_chol = np.linalg.inv(chol)

@@ -15,6 +15,7 @@ from .._validation import as_float_array
 from .base import Energy
 
 MAX_ENUMERATED_UNITS = 25
+MAX_EXPECTATION_UNITS = 20
 
 
 def _softplus(x):
@@ -199,6 +200,27 @@ class BernoulliRBM(_RBM):
             return self._enumerate(beta * self.W.T, beta * self.c, beta * self.b, False)
         return self._enumerate(beta * self.W, beta * self.b, beta * self.c, False)
 
+    def expected_grad_theta(self):
+        """E_p[∇_θF] exactly, by enumerating the visible states (at most 20 units): the
+        negative phase of the exact likelihood gradient (``fe.exact_mle_gradient``).
+
+        p(v) = exp(-F(v) - log Z) over all 2^V states, in chunks of 2¹⁴; the result is
+        Σ_v p(v) ∇_θF(v) with ∇_θF of ``grad_theta``."""
+        if self.n_visible > MAX_EXPECTATION_UNITS:
+            raise ValueError(f"the exact model expectation enumerates 2^{self.n_visible} "
+                             f"visible states, more than 2^{MAX_EXPECTATION_UNITS}: estimate it "
+                             "with fe.gibbs draws and fe.mle_gradient")
+        log_z = self.log_partition()
+        total = np.zeros(self.theta.size)
+        n_states = 1 << self.n_visible
+        bits = 1 << np.arange(self.n_visible - 1, -1, -1)
+        for start in range(0, n_states, 1 << 14):
+            index = np.arange(start, min(start + (1 << 14), n_states))
+            v = ((index[:, None] & bits) > 0).astype(float)
+            p = np.exp(-self.energy(v) - log_z)
+            total += p @ self._grad_theta(v)
+        return total
+
     def pseudo_log_likelihood(self, v):
         """Σᵢ log p(vᵢ | v₋ᵢ) per point (all V terms, not a one-bit estimate):
         log p(vᵢ | v₋ᵢ) = -softplus(F(v) - F(v with bit i flipped))."""
@@ -218,6 +240,23 @@ class BernoulliRBM(_RBM):
         hidden = _sigmoid(self._beta * (self.c + pts @ self.W))
         recon = _sigmoid(self._beta * (self.b + hidden @ self.W.T))
         return float(np.mean((pts - recon) ** 2))
+
+    def base_rate_biases(self, data=None):
+        """Visible biases b_A = logit((Σₙ vₙᵢ + 1)/(N + 2)) of the base-rate model of AIS
+        (Salakhutdinov & Murray 2008), or zeros (uniform) when ``data`` is None."""
+        if data is None:
+            return np.zeros(self.n_visible)
+        pts, _ = binary_points(data, self.n_visible, "base")
+        p = (pts.sum(axis=0) + 1.0) / (pts.shape[0] + 2.0)
+        return np.log(p) - np.log1p(-p)
+
+    def _ais_log_weights(self, base, betas, n_chains, key):
+        """AIS log weights from the base-rate model and log Z₀ = H log 2 + Σ softplus(b_A)."""
+        b_base = self.base_rate_biases(base)
+        W, WT, b, c, _, _ = self._gibbs_arrays()
+        v, log_w = np.empty((n_chains, self.n_visible)), np.empty(n_chains)
+        _kern.ais_run(W, WT, b, c, b_base, betas, key[0], key[1], v, log_w)
+        return log_w, self.n_hidden * np.log(2.0) + float(np.sum(_softplus(b_base)))
 
     def _gibbs_arrays(self):
         """(W for the hidden half, Wᵀ for the visible half, b, c, σ, Gaussian visibles?)."""

@@ -91,6 +91,7 @@ def test_transition_matrix_leaves_the_joint_invariant():
             assert err < 1e-12
 
 
+@pytest.mark.statistical
 def test_gibbs_marginals_match_enumeration(seed):
     """Final states of 20,000 independent chains after 50 sweeps: the mean of every
     visible unit within Z_CRIT standard errors of the enumerated marginal. A sweep with

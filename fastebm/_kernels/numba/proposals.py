@@ -5,6 +5,11 @@ sampling, dispatched on their parameter type like the energies.
   from the (chain, step, tag) Philox stream (``xi`` is scratch of shape (d,)) and
   returns log q(y);
 - ``proposal_log_density(pp, x)`` → log q(x).
+
+Student-t and mixture proposals draw their extra random numbers from sub-streams of the
+caller's tag: the chi-square variate of a t draw from (chain, step, tag | GAMMA_BIT), a
+mixture's component from (chain, step, tag | CHOICE_BIT). Tags are small integers and
+the ziggurat's slow path sets the top bit, so these counters collide with no other.
 """
 from collections import namedtuple
 
@@ -12,9 +17,11 @@ import numpy as np
 from numba.extending import overload
 
 from ._jit import helper
-from .philox import fill_normals, fill_uniforms
+from .philox import fill_normals, fill_uniforms, uniform
 
 LOG_2PI = np.log(2.0 * np.pi)
+GAMMA_BIT = 1 << 30
+CHOICE_BIT = 1 << 29
 
 
 class GaussianProposalParams(namedtuple("GaussianProposalParams", "mean chol log_norm")):
@@ -23,6 +30,18 @@ class GaussianProposalParams(namedtuple("GaussianProposalParams", "mean chol log
 
 class UniformProposalParams(namedtuple("UniformProposalParams", "low high log_norm")):
     """Uniform on the box [low, high]; log_norm = -Σ log(highᵢ - lowᵢ)."""
+
+
+class StudentTProposalParams(namedtuple("StudentTProposalParams", "mean chol df log_norm")):
+    """Multivariate t_ν(μ, LLᵀ); log_norm = log Γ((ν+d)/2) - log Γ(ν/2) - d/2 log(νπ)
+    - Σ log Lᵢᵢ."""
+
+
+class MixtureProposalParams(namedtuple("MixtureProposalParams",
+                                       "log_weights cum_weights means chols dfs log_norms")):
+    """Σₖ wₖ qₖ of K Gaussian (dfₖ = inf) or Student-t components, stacked flat (Numba's
+    parallel loops cannot capture nested tuples): log_weights, cum_weights, dfs and
+    log_norms (K,), means (K, d), chols (K, d, d); cum_weights[-1] = 1."""
 
 
 def proposal_draw(pp, k0, k1, chain, step, tag, xi, out):
@@ -79,12 +98,174 @@ def _uniform_log_density(pp, x):
     return pp.log_norm
 
 
-_DRAW = {GaussianProposalParams: _gaussian_draw, UniformProposalParams: _uniform_draw}
+# --- Student-t and mixtures (Gaussian components are t components with df = inf) -------
+
+@helper()
+def gamma_variate(k0, k1, chain, step, tag, shape):
+    """Gamma(shape, 1) from the uniforms of (chain, step, tag | GAMMA_BIT).
+
+    Marsaglia & Tsang (2000) for a ≥ 1: with d = a - 1/3, c = 1/√(9d), propose
+    v = (1 + cx)³ from a normal x and accept if log u < x²/2 + d - dv + d log v; the result
+    is dv. Attempt t uses uniforms 1 + 3t and 2 + 3t (a Box-Muller normal,
+    x = √(-2 log u₁) cos 2πu₂) and 3 + 3t (u). For a < 1, G(a) = G(a + 1) U^(1/a) with
+    U uniform number 0.
+    """
+    sub = tag | GAMMA_BIT
+    a = shape if shape >= 1.0 else shape + 1.0
+    d = a - 1.0 / 3.0
+    c = 1.0 / np.sqrt(9.0 * d)
+    index = 1
+    while True:
+        u1 = uniform(k0, k1, chain, step, sub, index)
+        u2 = uniform(k0, k1, chain, step, sub, index + 1)
+        u3 = uniform(k0, k1, chain, step, sub, index + 2)
+        index += 3
+        x = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+        v = 1.0 + c * x
+        if v <= 0.0:
+            continue
+        v = v * v * v
+        if np.log(u3) < 0.5 * x * x + d - d * v + d * np.log(v):
+            break
+    g = d * v
+    if shape < 1.0:
+        g *= np.exp(np.log(uniform(k0, k1, chain, step, sub, 0)) / shape)
+    return g
+
+
+@helper()
+def _component_draw(mean, chol, df, log_norm, k0, k1, chain, step, tag, xi, out):
+    """y = μ + s Lξ with s = 1 (Gaussian, df = inf) or √(ν/g), g ~ χ²_ν (Student-t);
+    returns the component's log density at y, from ‖ξ‖² without a solve."""
+    fill_normals(k0, k1, chain, step, tag, xi)
+    gaussian = np.isinf(df)
+    g = 1.0 if gaussian else 2.0 * gamma_variate(k0, k1, chain, step, tag, 0.5 * df)
+    s = 1.0 if gaussian else np.sqrt(df / g)
+    d = xi.shape[0]
+    sq = 0.0
+    for j in range(d):
+        acc = 0.0
+        for k in range(j + 1):
+            acc += chol[j, k] * xi[k]
+        out[j] = mean[j] + s * acc
+        sq += xi[j] * xi[j]
+    if gaussian:
+        return log_norm - 0.5 * sq
+    return log_norm - 0.5 * (df + d) * np.log1p(sq / g)  # δ² = ν‖ξ‖²/g
+
+
+@helper()
+def _component_log_density(mean, chol, df, log_norm, x):
+    """log N(x; μ, LLᵀ) (df = inf) or log t_ν(x; μ, LLᵀ), from δ² = ‖L⁻¹(x-μ)‖²."""
+    d = x.shape[0]
+    z = np.empty(d)
+    sq = 0.0
+    for j in range(d):
+        acc = x[j] - mean[j]
+        for k in range(j):
+            acc -= chol[j, k] * z[k]
+        z[j] = acc / chol[j, j]
+        sq += z[j] * z[j]
+    if np.isinf(df):
+        return log_norm - 0.5 * sq
+    return log_norm - 0.5 * (df + d) * np.log1p(sq / df)
+
+
+@helper()
+def _component_grad_log_density(mean, chol, df, log_norm, x, out):
+    """∇ log q = -f Σ⁻¹(x-μ) = -f L⁻ᵀz (z = L⁻¹(x-μ)) into ``out``, f = 1 (Gaussian) or
+    (ν+d)/(ν+δ²) (Student-t); returns log q. Solves in place, no allocation."""
+    d = x.shape[0]
+    sq = 0.0
+    for j in range(d):
+        acc = x[j] - mean[j]
+        for k in range(j):
+            acc -= chol[j, k] * out[k]
+        out[j] = acc / chol[j, j]
+        sq += out[j] * out[j]
+    for j in range(d - 1, -1, -1):
+        acc = out[j]
+        for k in range(j + 1, d):
+            acc -= chol[k, j] * out[k]
+        out[j] = acc / chol[j, j]
+    if np.isinf(df):
+        factor, log_q = 1.0, log_norm - 0.5 * sq
+    else:
+        factor, log_q = (df + d) / (df + sq), log_norm - 0.5 * (df + d) * np.log1p(sq / df)
+    for j in range(d):
+        out[j] = -factor * out[j]
+    return log_q
+
+
+@helper()
+def _student_t_draw(pp, k0, k1, chain, step, tag, xi, out):
+    return _component_draw(pp.mean, pp.chol, pp.df, pp.log_norm, k0, k1, chain, step, tag,
+                           xi, out)
+
+
+@helper()
+def _student_t_log_density(pp, x):
+    return _component_log_density(pp.mean, pp.chol, pp.df, pp.log_norm, x)
+
+
+@helper()
+def _student_t_grad_log_density(pp, x, out):
+    return _component_grad_log_density(pp.mean, pp.chol, pp.df, pp.log_norm, x, out)
+
+
+@helper()
+def _mixture_log_density(pp, x):
+    """log Σₖ exp(log wₖ + log qₖ(x)), streamed over the components."""
+    m, s = -np.inf, 0.0
+    for k in range(pp.log_weights.shape[0]):
+        term = pp.log_weights[k] + _component_log_density(pp.means[k], pp.chols[k], pp.dfs[k],
+                                                           pp.log_norms[k], x)
+        if term > m:
+            s = s * np.exp(m - term) + 1.0
+            m = term
+        elif term > -np.inf:
+            s += np.exp(term - m)
+    return m + np.log(s) if m > -np.inf else -np.inf
+
+
+@helper()
+def _mixture_draw(pp, k0, k1, chain, step, tag, xi, out):
+    """Component k = min{k : u ≤ Σ_{j≤k} wⱼ} for u uniform on (chain, step, tag | CHOICE_BIT)
+    (so a zero-weight component is never chosen), then y ~ q_k on the caller's tag."""
+    u = uniform(k0, k1, chain, step, tag | CHOICE_BIT, 0)
+    k = 0
+    while k < pp.cum_weights.shape[0] - 1 and u > pp.cum_weights[k]:
+        k += 1
+    _component_draw(pp.means[k], pp.chols[k], pp.dfs[k], pp.log_norms[k], k0, k1, chain, step,
+                    tag, xi, out)
+    return _mixture_log_density(pp, out)
+
+
+@helper()
+def _mixture_grad_log_density(pp, x, out):
+    """∇ log q = Σₖ rₖ ∇ log qₖ with responsibilities rₖ = wₖ qₖ(x) / q(x)."""
+    log_q = _mixture_log_density(pp, x)
+    scratch = np.empty(x.shape[0])
+    for j in range(x.shape[0]):
+        out[j] = 0.0
+    for k in range(pp.log_weights.shape[0]):
+        log_qk = _component_grad_log_density(pp.means[k], pp.chols[k], pp.dfs[k],
+                                             pp.log_norms[k], x, scratch)
+        r = np.exp(pp.log_weights[k] + log_qk - log_q)
+        for j in range(x.shape[0]):
+            out[j] += r * scratch[j]
+    return log_q
+
+
+_DRAW = {GaussianProposalParams: _gaussian_draw, UniformProposalParams: _uniform_draw,
+         StudentTProposalParams: _student_t_draw, MixtureProposalParams: _mixture_draw}
 _LOG_DENSITY = {GaussianProposalParams: _gaussian_log_density,
-                UniformProposalParams: _uniform_log_density}
+                UniformProposalParams: _uniform_log_density,
+                StudentTProposalParams: _student_t_log_density,
+                MixtureProposalParams: _mixture_log_density}
 
 
-@overload(proposal_draw, jit_options={"cache": True})
+@overload(proposal_draw, jit_options={"cache": True}, inline="always")
 def _proposal_draw_impl(pp, k0, k1, chain, step, tag, xi, out):
     fn = _DRAW.get(getattr(pp, "instance_class", None))
     if fn is not None:
@@ -92,8 +273,118 @@ def _proposal_draw_impl(pp, k0, k1, chain, step, tag, xi, out):
                                                                  tag, xi, out)
 
 
-@overload(proposal_log_density, jit_options={"cache": True})
+@overload(proposal_log_density, jit_options={"cache": True}, inline="always")
 def _proposal_log_density_impl(pp, x):
     fn = _LOG_DENSITY.get(getattr(pp, "instance_class", None))
     if fn is not None:
         return lambda pp, x: fn(pp, x)
+
+
+# --- ∇ log q, for annealing from a base proposal (fastebm.estimators.ais) --------------
+
+class GaussianBaseParams(namedtuple("GaussianBaseParams", "mean chol log_norm precision")):
+    """A Gaussian proposal prepared for annealing: N(μ, LLᵀ) with its precision
+    P = (LLᵀ)⁻¹, so that log q and ∇ log q = -P(x-μ) take one matrix-vector product
+    instead of two triangular solves."""
+
+
+def base_params(pp):
+    """The compiled parameters of a proposal used as an annealing base: a Gaussian's
+    gain its precision (``GaussianBaseParams``); others are returned unchanged."""
+    if type(pp) is GaussianProposalParams:
+        inverse = np.linalg.inv(pp.chol)
+        return GaussianBaseParams(pp.mean, pp.chol, pp.log_norm,
+                                  np.ascontiguousarray(inverse.T @ inverse))
+    return pp
+
+
+def proposal_grad_log_density(pp, x, out):
+    """Write ∇ₓ log q(x) into ``out`` (shape (d,)) and return log q(x).
+
+    Python-level dispatch; compiled code uses the overload below. Proposal types without
+    an entry in ``_GRAD_LOG_DENSITY`` have no compiled gradient.
+    """
+    return _GRAD_LOG_DENSITY[type(pp)](pp, x, out)
+
+
+@helper()
+def _gaussian_grad_log_density(pp, x, out):
+    """z = L⁻¹(x-μ) by forward substitution into ``out``, then ∇ log q = -L⁻ᵀz by back
+    substitution in place (no allocation); log q = log_norm - ½‖z‖²."""
+    d = x.shape[0]
+    sq = 0.0
+    for j in range(d):
+        acc = x[j] - pp.mean[j]
+        for k in range(j):
+            acc -= pp.chol[j, k] * out[k]
+        out[j] = acc / pp.chol[j, j]
+        sq += out[j] * out[j]
+    for j in range(d - 1, -1, -1):
+        acc = out[j]
+        for k in range(j + 1, d):
+            acc -= pp.chol[k, j] * out[k]
+        out[j] = acc / pp.chol[j, j]
+    for j in range(d):
+        out[j] = -out[j]
+    return pp.log_norm - 0.5 * sq
+
+
+@helper()
+def _base_grad_log_density(pp, x, out):
+    """∇ log q = -P(x-μ) into ``out``; log q = log_norm - ½(x-μ)ᵀP(x-μ).
+
+    Column by column (out -= Pₖ rₖ, P symmetric so Pₖ is row k): the inner loop is an
+    elementwise update that vectorizes without reassociating floats."""
+    d = x.shape[0]
+    for j in range(d):
+        out[j] = 0.0
+    for k in range(d):
+        r = x[k] - pp.mean[k]
+        for j in range(d):
+            out[j] -= pp.precision[k, j] * r
+    q0 = q1 = 0.0
+    for j in range(0, d - 1, 2):
+        q0 += (x[j] - pp.mean[j]) * out[j]
+        q1 += (x[j + 1] - pp.mean[j + 1]) * out[j + 1]
+    if d % 2:
+        q0 += (x[d - 1] - pp.mean[d - 1]) * out[d - 1]
+    return pp.log_norm + 0.5 * (q0 + q1)
+
+
+@helper()
+def _base_log_density(pp, x):
+    """log q = log_norm - ½(x-μ)ᵀP(x-μ) (RWM; the same as ``_base_grad_log_density``
+    up to rounding)."""
+    d = x.shape[0]
+    quad = 0.0
+    for j in range(d):
+        acc = 0.0
+        for k in range(d):
+            acc += pp.precision[j, k] * (x[k] - pp.mean[k])
+        quad += (x[j] - pp.mean[j]) * acc
+    return pp.log_norm - 0.5 * quad
+
+
+@helper()
+def _uniform_grad_log_density(pp, x, out):
+    """∇ log q = 0 (inside the box; log q = -inf outside, where the gradient is moot)."""
+    for j in range(x.shape[0]):
+        out[j] = 0.0
+    return _uniform_log_density(pp, x)
+
+
+_GRAD_LOG_DENSITY = {GaussianProposalParams: _gaussian_grad_log_density,
+                     GaussianBaseParams: _base_grad_log_density,
+                     UniformProposalParams: _uniform_grad_log_density}
+_DRAW[GaussianBaseParams] = _gaussian_draw
+_LOG_DENSITY[GaussianBaseParams] = _base_log_density
+_GRAD_LOG_DENSITY[StudentTProposalParams] = _student_t_grad_log_density
+_GRAD_LOG_DENSITY[MixtureProposalParams] = _mixture_grad_log_density
+
+
+@overload(proposal_grad_log_density, jit_options={"cache": True}, inline="always")
+def _proposal_grad_log_density_impl(pp, x, out):
+    fn = _GRAD_LOG_DENSITY.get(getattr(pp, "instance_class", None))
+    if fn is not None:
+        return lambda pp, x, out: fn(pp, x, out)
+

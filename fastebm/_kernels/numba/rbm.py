@@ -19,24 +19,32 @@ from numba import prange
 
 from ._jit import helper, kernel
 from .chains import _record
-from .energies import softplus
+from .logsumexp import combine, push
 from .philox import fill_normals, fill_uniforms
+from .vexp import exp_neg_affine, softplus_sum
 
 CHAIN_BLOCK = 32
 TAG_HIDDEN = 0x10
 TAG_VISIBLE = 0x11
 TAG_INIT = 0x12
+TAG_CD_START = 0x13
 ENUM_CHUNK_BITS = 12
 
 
 @helper()
 def _bernoulli_rows(pre, bias, scale, k0, k1, first_chain, step, tag, u, out):
-    """out[r, j] = 1 if u < σ(scale·(bias[j] + pre[r, j])) else 0, u from chain first+r."""
+    """out[r, j] = 1 if u < σ(scale·(bias[j] + pre[r, j])) else 0, u from chain first+r.
+
+    Tested as u·(1 + e^{-a}) < 1, with the vectorized exp of ``vexp`` (u has the row's
+    length; the scratch arrays are allocated once per call)."""
+    n = pre.shape[1]
+    e = np.empty(n)
+    bits = np.empty(n, dtype=np.int64)
     for r in range(pre.shape[0]):
         fill_uniforms(k0, k1, first_chain + r, step, tag, u)
-        for j in range(pre.shape[1]):
-            a = scale * (bias[j] + pre[r, j])
-            out[r, j] = 1.0 if u[j] * (1.0 + np.exp(-a)) < 1.0 else 0.0
+        exp_neg_affine(pre[r], bias, scale, e, bits)
+        for j in range(n):
+            out[r, j] = 1.0 if u[j] * (1.0 + e[j]) < 1.0 else 0.0
 
 
 @helper()
@@ -115,17 +123,17 @@ def ais_run(W, WT, b, c, b_base, betas, k0, k1, v, log_w):
         _bernoulli_rows(zero, b_base, 1.0, k0, k1, lo, 0, TAG_INIT, u_v, vb)
         lw = np.zeros(m)
         bias_v = np.empty(n_vis)
+        e = np.empty(n_hid)
+        bits = np.empty(n_hid, dtype=np.int64)
         for k in range(1, n_temps):
             beta, beta_prev = betas[k], betas[k - 1]
             pre = np.dot(vb, W)
             for r in range(m):
                 acc = 0.0
                 for i in range(n_vis):
-                    acc += (beta - beta_prev) * vb[r, i] * (b[i] - b_base[i])
-                for j in range(n_hid):
-                    a = c[j] + pre[r, j]
-                    acc += softplus(beta * a) - softplus(beta_prev * a)
-                lw[r] += acc
+                    acc += vb[r, i] * (b[i] - b_base[i])
+                lw[r] += ((beta - beta_prev) * acc + softplus_sum(pre[r], c, beta, e, bits)
+                          - softplus_sum(pre[r], c, beta_prev, e, bits))
             if k == n_temps - 1:
                 break
             _bernoulli_rows(pre, c, beta, k0, k1, lo, k, TAG_HIDDEN, u_h, hb)
@@ -139,17 +147,15 @@ def ais_run(W, WT, b, c, b_base, betas, k0, k1, v, log_w):
 
 
 @helper()
-def _enumerated_term(quadratic, bias_other, u):
+def _enumerated_term(quadratic, bias_other, u, e, bits):
     """Σₖ softplus(biasₖ + uₖ) (Bernoulli other layer) or Σₖ (biasₖ uₖ + uₖ²/2)
-    (Gaussian other layer, integrated out)."""
-    acc = 0.0
+    (Gaussian other layer, integrated out); e, bits: scratch for ``softplus_sum``."""
     if quadratic:
+        acc = 0.0
         for k in range(u.shape[0]):
             acc += bias_other[k] * u[k] + 0.5 * u[k] * u[k]
-    else:
-        for k in range(u.shape[0]):
-            acc += softplus(bias_other[k] + u[k])
-    return acc
+        return acc
+    return softplus_sum(u, bias_other, 1.0, e, bits)
 
 
 @kernel(parallel=True)
@@ -173,6 +179,8 @@ def enumerate_log_z(A, bias_enum, bias_other, quadratic):
         for j in range(low, n):
             s[j] = float((ch >> (j - low)) & 1)
         u = np.zeros(m)
+        e = np.empty(m)
+        bits = np.empty(m, dtype=np.int64)
         lin = 0.0
         for j in range(low, n):
             if s[j] > 0.0:
@@ -191,13 +199,120 @@ def enumerate_log_z(A, bias_enum, bias_other, quadratic):
                 lin += sign * bias_enum[bit]
                 for k in range(m):
                     u[k] += sign * A[bit, k]
-            val = lin + _enumerated_term(quadratic, bias_other, u)
-            if val > top:
-                total = total * np.exp(top - val) + 1.0
-                top = val
-            else:
-                total += np.exp(val - top)
+            val = lin + _enumerated_term(quadratic, bias_other, u, e, bits)
+            top, total = push(top, total, val)
         chunk_max[ch] = top
         chunk_sum[ch] = total
-    top = chunk_max.max()
-    return top + np.log(np.sum(chunk_sum * np.exp(chunk_max - top)))
+    return combine(chunk_max, chunk_sum)
+
+
+@helper()
+def _hidden_means(X, W, c):
+    """σ(c + XW) for a batch (BLAS product, then the vectorized sigmoid in place)."""
+    S = np.dot(X, W)
+    e = np.empty(S.shape[1])
+    bits = np.empty(S.shape[1], dtype=np.int64)
+    for r in range(S.shape[0]):
+        exp_neg_affine(S[r], c, 1.0, e, bits)
+        for j in range(S.shape[1]):
+            S[r, j] = 1.0 / (1.0 + e[j])
+    return S
+
+
+@helper()
+def _bernoulli_from_means(S, k0, k1, step, tag, u, out):
+    """out[r, j] = 1 if u < S[r, j] else 0: binary draws from probabilities S, row r on
+    the stream (chain r, step, tag)."""
+    for r in range(S.shape[0]):
+        fill_uniforms(k0, k1, r, step, tag, u)
+        for j in range(S.shape[1]):
+            out[r, j] = 1.0 if u[j] < S[r, j] else 0.0
+
+
+@kernel()
+def bernoulli_from_means(S, k0, k1, step, tag, out):
+    """Kernel entry of ``_bernoulli_from_means`` (the generic training path)."""
+    _bernoulli_from_means(S, k0, k1, step, tag, np.empty(S.shape[1]), out)
+
+
+@kernel()
+def visible_given_hidden(WT, b, sigma, gaussian, h, k0, k1, step, out):
+    """v ~ p(v | h) for every row of h, row r on the stream (r, step, TAG_VISIBLE):
+    Bernoulli (u < σ(b + hWᵀ)) or Gaussian (b + σ(hWᵀ + ξ)); WT as in ``gibbs_run``."""
+    pre = np.dot(h, WT)
+    if gaussian:
+        _gaussian_rows(pre, b, sigma, k0, k1, 0, step, TAG_VISIBLE, np.empty(b.shape[0]), out)
+    else:
+        _bernoulli_rows(pre, b, 1.0, k0, k1, 0, step, TAG_VISIBLE, np.empty(b.shape[0]), out)
+
+
+@helper()
+def _bias_step(negative, positive, velocity, bias, learning_rate, momentum):
+    """Momentum step on a bias with gradient mean(negative) - mean(positive) (columns)."""
+    m, n = negative.shape[0], positive.shape[0]
+    for j in range(bias.shape[0]):
+        g = 0.0
+        for r in range(m):
+            g += negative[r, j]
+        g /= m
+        for r in range(n):
+            g -= positive[r, j] / n
+        velocity[j] = momentum * velocity[j] - learning_rate * g
+        bias[j] += velocity[j]
+
+
+@kernel()
+def train_epoch(W, b, c, vel_W, vel_b, vel_c, data, order, batch_size, chains_v, chains_h,
+                persistent, k, update0, k0, k1, learning_rate, momentum, weight_decay):
+    """One epoch of CD-k (``persistent`` False) or PCD on a Bernoulli RBM, in place.
+
+    Update u on the mini-batch B (rows ``order[start:start+batch_size]`` of ``data``),
+    with s(X) = σ(c + XW):
+
+    1. s⁺ = s(B). The negative chains' hidden layer h is, for CD, a draw from s⁺ on
+       (row, u, TAG_CD_START); for PCD, the stored fantasy particles ``chains_h``.
+    2. k half-sweep pairs t = 0..k-1 on step u·k + t: v ~ p(v | h) (TAG_VISIBLE), then
+       s⁻ = s(v) and h ~ Bern(s⁻) (TAG_HIDDEN). The last h is PCD's new fantasy state
+       (drawn under the θ before this update, as in Tieleman 2008's implementation).
+    3. ∇W = vᵀs⁻/m - Bᵀs⁺/n + λW, ∇b = mean(v) - mean(B), ∇c = mean s⁻ - mean s⁺ (the
+       NLL gradient of ``training.rbm_training``); vel ← μ vel - lr ∇, θ ← θ + vel.
+
+    Per update: 2k + 3 matrix products (BLAS) and one exp per unit drawn or averaged
+    (vectorized, ``vexp``). Returns the number of updates made. The matrices are a
+    batch's, small, so this runs on one thread.
+    """
+    n_data, n_vis = data.shape
+    n_hid = W.shape[1]
+    u_h = np.empty(n_hid)
+    u_v = np.empty(n_vis)
+    update = update0
+    for start in range(0, n_data, batch_size):
+        n = min(batch_size, n_data - start)
+        batch = np.empty((n, n_vis))
+        for r in range(n):
+            batch[r] = data[order[start + r]]
+        s_pos = _hidden_means(batch, W, c)
+        if persistent:
+            v, h = chains_v, chains_h
+        else:
+            v, h = np.empty((n, n_vis)), np.empty((n, n_hid))
+            _bernoulli_from_means(s_pos, k0, k1, update, TAG_CD_START, u_h, h)
+        m = v.shape[0]
+        WT = np.ascontiguousarray(W.T)
+        s_neg = s_pos
+        for t in range(k):
+            step = update * k + t
+            _bernoulli_rows(np.dot(h, WT), b, 1.0, k0, k1, 0, step, TAG_VISIBLE, u_v, v)
+            s_neg = _hidden_means(v, W, c)
+            _bernoulli_from_means(s_neg, k0, k1, step, TAG_HIDDEN, u_h, h)
+        grad_W = np.dot(np.ascontiguousarray(v.T), s_neg) / m
+        grad_W -= np.dot(np.ascontiguousarray(batch.T), s_pos) / n
+        for i in range(n_vis):
+            for j in range(n_hid):
+                vel_W[i, j] = momentum * vel_W[i, j] - learning_rate * (
+                    grad_W[i, j] + weight_decay * W[i, j])
+                W[i, j] += vel_W[i, j]
+        _bias_step(v, batch, vel_b, b, learning_rate, momentum)
+        _bias_step(s_neg, s_pos, vel_c, c, learning_rate, momentum)
+        update += 1
+    return update

@@ -1,0 +1,230 @@
+"""Annealed importance sampling (AIS) along the geometric path from a base proposal q.
+
+The intermediate targets are π_β(x) ∝ q(x)^{1-β} exp(-βE(x)), i.e. the energies
+
+    U_β(x) = βE(x) - (1-β) log q(x),   ∇U_β = β∇E - (1-β)∇log q,
+
+from π₀ = q (normalized, Z₀ = 1) to π₁ ∝ exp(-E). A chain visits β_0, β_1, …, β_K; at
+the k-th temperature its log weight grows by
+
+    (β_k - β_{k-1}) (-E(x) - log q(x))
+
+at its current state x, then it takes ``n_steps`` transitions that leave π_{β_k}
+invariant (Neal 2001, eq. 2-3): MALA or random-walk Metropolis on U_β, or unadjusted
+Langevin (which does not, so its estimate is biased). The last temperature takes no
+transition (its state does not enter the weight). Visiting the schedule backwards from
+exact draws of π₁ gives the reverse chain of bidirectional Monte Carlo (Grosse,
+Ghahramani & Adams 2016): its weights estimate 1/Z.
+
+Streams: chain i's numbers are those of counter (i, step, tag) with step = k·n_steps + s
+for the s-th transition at the k-th temperature visited; the base draw is (i, 0,
+TAG_BASE). ``tag0`` shifts the tags, so that the pilot run of the adaptive schedule
+uses streams disjoint from the estimate's. No intermediate state is kept.
+
+Each entry point anneals every chain through a whole schedule in one parallel region:
+``ais_langevin`` (MALA, ULA) over blocks of chains with their gradients by one BLAS
+product per block where the energy has one (as ``langevin``), ``ais_random_walk`` over
+single chains (energies only).
+"""
+import numpy as np
+from numba import prange
+
+from ._jit import helper
+from .dispatch import entry
+from .energies import blas_grad, energy_grad_point, energy_point, finish_grad, uses_blas
+from .langevin import _log_accept
+from .philox import fill_normals, uniform
+from .proposals import proposal_draw, proposal_grad_log_density, proposal_log_density
+
+TAG_NOISE = 0
+TAG_ACCEPT = 1
+TAG_BASE = 2
+PILOT_TAG0 = 4  # the adaptive schedule's pilot run: tags 4, 5, 6
+START_DRAW = 0   # draw x ~ q, then evaluate
+START_EVAL = 1   # x given: evaluate E, ∇E, log q, ∇ log q
+START_READY = 2  # the state arrays are already evaluated (a continued pilot)
+
+
+@helper(inline=True)
+def annealed_energy(beta, e, log_q):
+    """U_β = βE - (1-β) log q, exact at the ends (where 0·∞ would be NaN)."""
+    if beta == 1.0:
+        return e
+    if beta == 0.0:
+        return -log_q
+    return beta * e - (1.0 - beta) * log_q
+
+
+@helper(inline=True)
+def log_increment(delta_beta, e, log_q):
+    """(β_k - β_{k-1}) (-E(x) - log q(x))."""
+    return delta_beta * (-e - log_q)
+
+
+@helper(inline=True)
+def _drift(beta, g, grad_log_q, out):
+    """out = ∇U_β = β∇E - (1-β)∇log q."""
+    c = 1.0 - beta
+    for j in range(g.shape[0]):
+        out[j] = beta * g[j] - c * grad_log_q[j]
+
+
+@helper(inline=True)
+def _langevin_proposal(h, x, u, xi, y):
+    """y = x - h∇U_β(x) + √(2h) ξ."""
+    root = np.sqrt(2.0 * h)
+    for j in range(x.shape[0]):
+        y[j] = x[j] - h * u[j] + root * xi[j]
+
+
+@helper(inline=True)
+def _langevin_take(i, step, k0, k1, tag, beta, h, metropolize, e_x, log_q_x, u_x, e_y,
+                   log_q_y, u_y, xi):
+    """(take, bad) for chain i's proposal y.
+
+    MALA accepts with min(1, α), log α as in ``langevin._log_accept`` on U_β; ULA takes
+    every proposal inside the support of π_β. ``bad``: a non-finite energy or gradient
+    (or, for ULA, a proposal outside the support), rejected and counted as divergent.
+    """
+    target_x = annealed_energy(beta, e_x, log_q_x)
+    target_y = annealed_energy(beta, e_y, log_q_y)
+    log_alpha = _log_accept(h, target_x, target_y, u_x, u_y, xi)
+    if not np.isfinite(e_y) or log_alpha != log_alpha:
+        return False, True
+    if not metropolize:
+        return target_y < np.inf, not (target_y < np.inf)
+    return log_alpha >= 0.0 or np.log(uniform(k0, k1, i, step, tag, 0)) < log_alpha, False
+
+
+@helper(inline=True)
+def _take_row(i, y, e_y, g_y, log_q_y, grad_log_q_y, x, e, g, log_q, grad_log_q):
+    e[i] = e_y
+    log_q[i] = log_q_y
+    for j in range(y.shape[0]):
+        x[i, j] = y[j]
+        g[i, j] = g_y[j]
+        grad_log_q[i, j] = grad_log_q_y[j]
+
+
+@entry
+def ais_langevin(params, base, x, e, g, log_q, grad_log_q, log_w, n_accepted, n_divergent,
+                 betas, step_size, n_steps, k_offset, transition_last, start, metropolize,
+                 k0, k1, tag0, block):
+    """Anneal every chain through ``betas`` with MALA (``metropolize``) or ULA steps.
+
+    State arrays (updated in place): x (n, d), e = E(x), g = ∇E(x), log_q, grad_log_q,
+    log_w (accumulated). ``step_size[k]`` is h at ``betas[k]``; the k-th temperature
+    uses step counters (k_offset + k)·n_steps + s. ``transition_last`` also moves the
+    chains at the last temperature (the adaptive pilot continues from there).
+    """
+    n, d = x.shape
+    n_temps = betas.shape[0]
+    for b in prange((n + block - 1) // block):
+        lo = b * block
+        hi = min(n, lo + block)
+        m = hi - lo
+        xi = np.empty((m, d))
+        u_x = np.empty((m, d))
+        y = np.empty((m, d))
+        e_y = np.empty(m)
+        g_y = np.empty((m, d))
+        grad_log_q_y = np.empty(d)
+        u_y = np.empty(d)
+        if start == START_DRAW:
+            for i in range(lo, hi):
+                proposal_draw(base, k0, k1, i, 0, tag0 + TAG_BASE, xi[i - lo], x[i])
+        if start != START_READY:
+            if uses_blas(params):
+                blas_grad(params, x[lo:hi], g[lo:hi])
+                for i in range(lo, hi):
+                    e[i] = finish_grad(params, x[i], g[i])
+            else:
+                for i in range(lo, hi):
+                    e[i] = energy_grad_point(params, x[i], g[i])
+            for i in range(lo, hi):
+                log_q[i] = proposal_grad_log_density(base, x[i], grad_log_q[i])
+        for k in range(1, n_temps):
+            beta = betas[k]
+            for i in range(lo, hi):
+                log_w[i] += log_increment(beta - betas[k - 1], e[i], log_q[i])
+            if k == n_temps - 1 and not transition_last:
+                break
+            h = step_size[k]
+            for s in range(n_steps):
+                step = (k_offset + k) * n_steps + s
+                for r in range(m):
+                    i = lo + r
+                    fill_normals(k0, k1, i, step, tag0 + TAG_NOISE, xi[r])
+                    _drift(beta, g[i], grad_log_q[i], u_x[r])
+                    _langevin_proposal(h, x[i], u_x[r], xi[r], y[r])
+                if uses_blas(params):
+                    blas_grad(params, y, g_y)
+                    for r in range(m):
+                        e_y[r] = finish_grad(params, y[r], g_y[r])
+                else:
+                    for r in range(m):
+                        e_y[r] = energy_grad_point(params, y[r], g_y[r])
+                for r in range(m):
+                    i = lo + r
+                    log_q_y = proposal_grad_log_density(base, y[r], grad_log_q_y)
+                    _drift(beta, g_y[r], grad_log_q_y, u_y)
+                    take, bad = _langevin_take(i, step, k0, k1, tag0 + TAG_ACCEPT, beta, h,
+                                               metropolize, e[i], log_q[i], u_x[r], e_y[r],
+                                               log_q_y, u_y, xi[r])
+                    if take:
+                        _take_row(i, y[r], e_y[r], g_y[r], log_q_y, grad_log_q_y, x, e, g,
+                                  log_q, grad_log_q)
+                        n_accepted[i] += 1
+                    if bad:
+                        n_divergent[i] += 1
+
+
+@helper(inline=True)
+def _random_walk_take(i, step, k0, k1, tag, beta, e_x, log_q_x, e_y, log_q_y):
+    """(take, bad): Metropolis on U_β; a NaN or +inf energy is rejected and counted."""
+    if not (e_y < np.inf):
+        return False, True
+    log_alpha = annealed_energy(beta, e_x, log_q_x) - annealed_energy(beta, e_y, log_q_y)
+    if log_alpha != log_alpha:
+        return False, True
+    return log_alpha >= 0.0 or np.log(uniform(k0, k1, i, step, tag, 0)) < log_alpha, False
+
+
+@entry
+def ais_random_walk(params, base, x, e, log_q, log_w, n_accepted, n_divergent, betas,
+                    step_size, n_steps, k_offset, transition_last, start, k0, k1, tag0):
+    """Anneal every chain through ``betas`` with random-walk Metropolis steps
+    y = x + σξ (σ = ``step_size[k]``); the arguments are those of ``ais_langevin``."""
+    n, d = x.shape
+    n_temps = betas.shape[0]
+    for i in prange(n):
+        xi = np.empty(d)
+        y = np.empty(d)
+        if start == START_DRAW:
+            proposal_draw(base, k0, k1, i, 0, tag0 + TAG_BASE, xi, x[i])
+        if start != START_READY:
+            e[i] = energy_point(params, x[i])
+            log_q[i] = proposal_log_density(base, x[i])
+        for k in range(1, n_temps):
+            beta = betas[k]
+            log_w[i] += log_increment(beta - betas[k - 1], e[i], log_q[i])
+            if k == n_temps - 1 and not transition_last:
+                break
+            sigma = step_size[k]
+            for s in range(n_steps):
+                step = (k_offset + k) * n_steps + s
+                fill_normals(k0, k1, i, step, tag0 + TAG_NOISE, xi)
+                for j in range(d):
+                    y[j] = x[i, j] + sigma * xi[j]
+                e_y = energy_point(params, y)
+                log_q_y = proposal_log_density(base, y)
+                take, bad = _random_walk_take(i, step, k0, k1, tag0 + TAG_ACCEPT, beta, e[i],
+                                              log_q[i], e_y, log_q_y)
+                if take:
+                    e[i] = e_y
+                    log_q[i] = log_q_y
+                    for j in range(d):
+                        x[i, j] = y[j]
+                    n_accepted[i] += 1
+                if bad:
+                    n_divergent[i] += 1

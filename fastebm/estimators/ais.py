@@ -1,0 +1,377 @@
+"""Annealed importance sampling (AIS) of log Z for continuous energies, forward and reverse.
+
+    fe.ais(E, base, n_chains, n_temperatures, *, schedule="sigmoid", transition="mala",
+           step_size, n_steps_per_temperature=1, rng=None)
+    fe.reverse_ais(E, base, x_target, n_temperatures, *, ...)   # same options
+
+Both anneal along the geometric path π_β ∝ q^{1-β} exp(-βE) between a normalized base
+proposal q (``fe.proposals.Gaussian`` or ``Uniform``: any proposal whose compiled
+kernels draw and give log q, and, for Langevin transitions, ∇ log q) and the target
+p ∝ exp(-E). Forward AIS starts from q: its weights are unbiased for Z, so log Ẑ is a
+stochastic lower bound (E log Ẑ ≤ log Z, Jensen). Reverse AIS starts from exact draws of
+p: its weights are unbiased for 1/Z, so its log Ẑ is a stochastic upper bound. Run both
+on the same schedule to sandwich log Z (bidirectional Monte Carlo). When unsure: MALA
+transitions, the sigmoid schedule, a Gaussian base a little wider than the target.
+
+References
+----------
+Neal (2001), "Annealed importance sampling", Statistics and Computing 11, 125-139.
+Grosse, Ghahramani & Adams (2016), "Sandwiching the marginal likelihood using
+bidirectional Monte Carlo", arXiv:1511.02543.
+Burda, Grosse & Salakhutdinov (2015), "Accurate and conservative estimates of MRF
+log-likelihood using reverse annealing", AISTATS.
+Seed 001 (pitfalls: held-out likelihood by AIS); seed 002, eq. 7 (importance weights).
+"""
+import warnings
+
+import numpy as np
+
+from .._kernels.numba import ais as _kernels
+from .._kernels.numba.proposals import _GRAD_LOG_DENSITY, base_params
+from .._rng import philox_key
+from .._validation import as_float_array, choice, int_at_least, positive_float
+from ..diagnostics import weights_ess
+from ..energies.base import Energy
+from ..proposals import Proposal
+from ..resampling import log_mean_exp
+from ..results import LogZEstimate
+from ..samplers.langevin import chain_block
+from . import schedules
+
+TRANSITIONS = ("mala", "rwm", "ula")
+SCHEDULES = ("sigmoid", "linear", "geometric", "adaptive")
+MAX_STEPS = 2**32 - 1
+DEFAULT_PILOT_CHAINS = 1000
+DEFAULT_MAX_TEMPERATURES = 100_000
+
+
+class BiasedAISWarning(UserWarning):
+    """AIS with transitions that do not leave the intermediate targets invariant
+    (``transition="ula"``): the estimate is biased (``result.biased`` is True), and
+    neither E Ẑ = Z nor the lower/upper bound holds."""
+
+
+def _is_discrete(energy):
+    return getattr(type(energy), "is_discrete", False)
+
+
+def _require_continuous(energy):
+    if _is_discrete(energy):
+        raise TypeError(f"fe.reverse_ais anneals continuous energies; {type(energy).__name__} "
+                        "is discrete (fe.ais handles it with Gibbs transitions)")
+
+
+def _discrete_ais(energy, base, n_chains, n_temperatures, schedule, transition, step_size,
+                  n_steps, rng):
+    """The AIS of a discrete model (RBM, Ising): one Gibbs sweep per temperature."""
+    from .ais_discrete import ais_discrete
+    if transition not in (None, "gibbs"):
+        raise ValueError(f"a discrete model anneals with Gibbs sweeps: transition must be "
+                         f"'gibbs' (or left out), got {transition!r}")
+    if step_size is not None or n_steps != 1:
+        raise ValueError("step_size and n_steps_per_temperature do not apply to a discrete "
+                         "model (one Gibbs sweep per temperature)")
+    if isinstance(schedule, str) and schedule == "adaptive":
+        raise ValueError("the adaptive schedule is for continuous energies; use 'linear', "
+                         "'geometric', 'sigmoid' or an array for a discrete model")
+    return ais_discrete(energy, base, n_chains, n_temperatures, schedule=schedule, rng=rng)
+
+
+class _Annealer:
+    """The chains of one AIS run: state arrays and one compiled call per schedule."""
+
+    def __init__(self, energy, base, transition, n_chains, key, tag0):
+        self.params, self.family = energy._kernel_params(), energy._family
+        self.base = base_params(base._kernel_params())
+        self.transition, self.key, self.tag0 = transition, key, tag0
+        d = base.dim
+        self.x = np.empty((n_chains, d))
+        self.e, self.log_q, self.log_w = np.empty(n_chains), np.empty(n_chains), np.zeros(n_chains)
+        self.g, self.grad_log_q = np.empty((n_chains, d)), np.empty((n_chains, d))
+        self.n_accepted = np.zeros(n_chains, dtype=np.int64)
+        self.n_divergent = np.zeros(n_chains, dtype=np.int64)
+
+    def run(self, betas, step_size, n_steps, k_offset, transition_last, start):
+        k0, k1 = self.key
+        if self.transition == "rwm":
+            self.family["ais_random_walk"](
+                self.params, self.base, self.x, self.e, self.log_q, self.log_w,
+                self.n_accepted, self.n_divergent, betas, step_size, n_steps, k_offset,
+                transition_last, start, k0, k1, self.tag0)
+        else:
+            self.family["ais_langevin"](
+                self.params, self.base, self.x, self.e, self.g, self.log_q, self.grad_log_q,
+                self.log_w, self.n_accepted, self.n_divergent, betas, step_size, n_steps,
+                k_offset, transition_last, start, self.transition == "mala", k0, k1,
+                self.tag0, chain_block(self.x.shape[0]))
+
+
+def _check_common(energy, base, transition, n_steps):
+    if not isinstance(energy, Energy):
+        raise TypeError(f"energy must be a fastebm energy, got {type(energy).__name__}")
+    _require_continuous(energy)
+    if not isinstance(base, Proposal):
+        raise TypeError(f"base must be a fastebm.proposals object, got {type(base).__name__}")
+    if energy.dim is not None and energy.dim != base.dim:
+        raise ValueError(f"base has dimension {base.dim}, the energy {energy.dim}")
+    choice(transition, "transition", TRANSITIONS)
+    if transition != "rwm" and type(base_params(base._kernel_params())) not in _GRAD_LOG_DENSITY:
+        raise TypeError(f"transition={transition!r} needs ∇ log q of the base, which "
+                        f"{type(base).__name__} does not provide; use transition='rwm'")
+    return int_at_least(n_steps, "n_steps_per_temperature", 1)
+
+
+def _warn(energy, transition):
+    """Once the arguments are valid: ULA's bias, and finite-difference gradients."""
+    if transition == "ula":
+        warnings.warn("AIS with unadjusted Langevin transitions is biased: they do not leave "
+                      "the intermediate distributions invariant", BiasedAISWarning, stacklevel=3)
+    if transition != "rwm":
+        energy.warn_if_finite_differences()
+
+
+def _step_sizes(step_size, n_temps):
+    """h (or σ) per temperature, shape (n_temps,), from a float or such an array."""
+    if step_size is None:
+        raise TypeError("step_size is required (MALA/ULA: h > 0; rwm: the walk's scale σ)")
+    if np.ndim(step_size) == 0:
+        value = step_size.item() if isinstance(step_size, np.ndarray) else step_size
+        return np.full(n_temps, positive_float(value, "step_size"))
+    arr = as_float_array(step_size, "step_size", ndim=1)
+    if arr.shape != (n_temps,) or not np.all(arr > 0):
+        raise ValueError(f"step_size must be a positive float or {n_temps} positive floats "
+                         f"(one per temperature), got shape {arr.shape}")
+    return arr
+
+
+def _fixed_schedule(schedule, n_temperatures):
+    if isinstance(schedule, str):
+        choice(schedule, "schedule", SCHEDULES)
+        if n_temperatures is None:
+            raise TypeError(f'schedule="{schedule}" needs n_temperatures')
+        return schedules.FIXED[schedule](n_temperatures)
+    betas = schedules.check_schedule(schedule)
+    if n_temperatures is not None and int_at_least(n_temperatures, "n_temperatures", 2) != betas.size:
+        raise ValueError(f"n_temperatures={n_temperatures} but the schedule has {betas.size} values")
+    return betas
+
+
+def _schedule(energy, base, schedule, n_temperatures, transition, step_size, n_steps, key,
+              cess_target, pilot_chains):
+    """(betas, step sizes per temperature) of a fixed, given or adaptive schedule."""
+    if not (isinstance(schedule, str) and schedule == "adaptive"):
+        betas = _fixed_schedule(schedule, n_temperatures)
+        return betas, _step_sizes(step_size, betas.size)
+    if np.ndim(step_size) != 0:
+        raise ValueError('schedule="adaptive" needs one step_size (a float) for all temperatures')
+    h = _step_sizes(step_size, 1)[0]
+    target = positive_float(cess_target, "cess_target")
+    if target >= 1.0:
+        raise ValueError(f"cess_target must be in (0, 1), got {target}")
+    cap = DEFAULT_MAX_TEMPERATURES if n_temperatures is None else int_at_least(
+        n_temperatures, "n_temperatures", 2)
+    pilot = _Annealer(energy, base, transition, int_at_least(pilot_chains, "pilot_chains", 2),
+                      key, _kernels.PILOT_TAG0)
+    betas = adaptive_pilot(pilot, h, n_steps, target, cap)
+    return betas, np.full(betas.size, h)
+
+
+def adaptive_pilot(pilot, step_size, n_steps, target, cap):
+    """The adaptive schedule from a pilot run on its own streams.
+
+    A Python loop over temperatures (the next β needs every pilot chain's weights):
+    bisection on the conditional ESS (``schedules.next_temperature``), then one compiled
+    call that adds the increments and moves the pilot chains at the new β. The estimate
+    itself then runs on this fixed schedule and fresh streams, so Ẑ stays unbiased.
+    """
+    h = np.array([step_size, step_size])
+    pilot.run(np.zeros(1), h[:1], n_steps, 0, False, _kernels.START_DRAW)
+    betas = [0.0]
+    while betas[-1] < 1.0:
+        if len(betas) >= cap:
+            raise ValueError(f"the adaptive schedule needs more than n_temperatures={cap} "
+                             "temperatures; allow more or lower cess_target")
+        beta = schedules.next_temperature(betas[-1], pilot.log_w, -pilot.e - pilot.log_q, target)
+        pilot.run(np.array([betas[-1], beta]), h, n_steps, len(betas) - 1, beta < 1.0,
+                  _kernels.START_READY)
+        betas.append(beta)
+    return np.array(betas)
+
+
+def _estimate(annealer, betas, n_steps, method, transition):
+    """Package the chains' log weights as a LogZEstimate."""
+    log_w = annealer.log_w
+    if np.any(np.isnan(log_w)):
+        raise ValueError("the AIS log weights of chains "
+                         f"{np.flatnonzero(np.isnan(log_w))[:10].tolist()} are NaN (the energy "
+                         "or log q is NaN, or +inf meets -inf, on the path)")
+    if np.all(log_w == -np.inf):
+        raise ValueError("every AIS weight is zero: the base misses the target's support")
+    log_mean = float(log_mean_exp(log_w))
+    w = np.exp(log_w - np.max(log_w))
+    stderr = float(np.std(w, ddof=1) / (np.sqrt(w.size) * np.mean(w)))
+    n_moves = max((betas.size - 2) * n_steps, 1)
+    reverse = method == "reverse_ais"
+    return LogZEstimate(-log_mean if reverse else log_mean, stderr, log_w.copy(),
+                        float(weights_ess(log_w)), method, "upper" if reverse else "lower",
+                        annealer.n_accepted / n_moves, betas, transition == "ula",
+                        annealer.n_divergent.copy())
+
+
+_OPTIONS_DOC = """    n_temperatures : int, optional
+        K + 1, the number of temperatures (both ends included) of a named fixed schedule;
+        for an array schedule, None or its length; for ``"adaptive"``, the most it may
+        use (default 100,000).
+    schedule : {"sigmoid", "linear", "geometric", "adaptive"} or array_like, default "sigmoid"
+        The temperatures 0 = β₀ < … < β_K = 1 (see ``fastebm.estimators.schedules``).
+        ``"adaptive"`` picks each next β by bisection so that the conditional ESS of the
+        incremental weights stays at ``cess_target``, on a pilot run of ``pilot_chains``
+        chains with their own streams (a Python loop over temperatures, each one compiled
+        call); the estimate then runs on that fixed schedule.
+    transition : {"mala", "rwm", "ula"}, default "mala" ("gibbs", the only choice, for a
+        discrete model)
+        The moves at each temperature: MALA or random-walk Metropolis on π_β (exact), or
+        unadjusted Langevin (biased: ``BiasedAISWarning`` and ``result.biased``).
+    step_size : float or array_like of shape (n_temperatures,)
+        Required. MALA/ULA: h in y = x - h∇U_β(x) + √(2h)ξ; rwm: σ in y = x + σξ. One
+        value, or one per temperature (entry k is used at βₖ).
+    n_steps_per_temperature : int, default 1
+        Transitions at each intermediate temperature.
+    rng : None, int, SeedSequence or Generator
+        Seeds the per-chain Philox streams (SPEC 7).
+    cess_target : float, default 0.99
+        Adaptive schedule only: the conditional ESS fraction kept per temperature.
+    pilot_chains : int, default 1000
+        Adaptive schedule only: chains of the pilot run (independent of ``n_chains``, so
+        chain i of the estimate does not depend on how many chains run).
+
+    Returns
+    -------
+    LogZEstimate
+        ``log_z``, ``stderr`` (delta method: sd(w)/(√n mean(w)) over chains),
+        ``log_weights`` (n_chains,), ``ess`` (Kish), ``method``, ``bound``,
+        ``acceptance_rate`` (n_chains,) over all transitions, ``temperatures``,
+        ``biased``, ``n_divergent``.
+"""
+
+
+def ais(energy, base, n_chains, n_temperatures=None, *, schedule="sigmoid", transition=None,
+        step_size=None, n_steps_per_temperature=1, rng=None, cess_target=0.99,
+        pilot_chains=DEFAULT_PILOT_CHAINS):
+    if _is_discrete(energy):
+        return _discrete_ais(energy, base, n_chains, n_temperatures, schedule, transition,
+                             step_size, n_steps_per_temperature, rng)
+    transition = "mala" if transition is None else transition
+    n_steps = _check_common(energy, base, transition, n_steps_per_temperature)
+    n_chains = int_at_least(n_chains, "n_chains", 2)
+    key = philox_key(rng)
+    betas, step_sizes = _schedule(energy, base, schedule, n_temperatures, transition, step_size,
+                                  n_steps, key, cess_target, pilot_chains)
+    _check_length(betas, n_steps)
+    _warn(energy, transition)
+    annealer = _Annealer(energy, base, transition, n_chains, key, 0)
+    annealer.run(betas, step_sizes, n_steps, 0, False, _kernels.START_DRAW)
+    return _estimate(annealer, betas, n_steps, "ais", transition)
+
+
+def reverse_ais(energy, base, x_target, n_temperatures=None, *, schedule="sigmoid",
+                transition="mala", step_size=None, n_steps_per_temperature=1, rng=None,
+                cess_target=0.99, pilot_chains=DEFAULT_PILOT_CHAINS):
+    n_steps = _check_common(energy, base, transition, n_steps_per_temperature)
+    x, _, _ = energy._points(x_target, "x_target")
+    if x.shape[1] != base.dim:
+        raise ValueError(f"x_target must have {base.dim} columns (the base's dimension), "
+                         f"got shape {x.shape}")
+    if x.shape[0] < 2:
+        raise ValueError(f"x_target must hold at least 2 draws (one per chain), got {x.shape[0]}")
+    e = energy.energy(x)
+    if np.any(np.isnan(e)) or np.any(np.abs(e) == np.inf):
+        raise ValueError("the energy is not finite at some rows of x_target: they cannot be "
+                         "exact draws of the target")
+    key = philox_key(rng)
+    betas, step_sizes = _schedule(energy, base, schedule, n_temperatures, transition, step_size,
+                                  n_steps, key, cess_target, pilot_chains)
+    _check_length(betas, n_steps)
+    _warn(energy, transition)
+    annealer = _Annealer(energy, base, transition, x.shape[0], key, 0)
+    annealer.x[:] = x
+    annealer.run(betas[::-1].copy(), step_sizes[::-1].copy(), n_steps, 0, False,
+                 _kernels.START_EVAL)
+    return _estimate(annealer, betas, n_steps, "reverse_ais", transition)
+
+
+def _check_length(betas, n_steps):
+    if betas.size * n_steps > MAX_STEPS:
+        raise ValueError(f"n_temperatures × n_steps_per_temperature must be at most {MAX_STEPS}")
+
+
+ais.__doc__ = """Annealed importance sampling: an estimate of log Z with its standard error.
+
+    Each of ``n_chains`` independent chains starts at a draw of the base q and visits
+    the temperatures β₀ = 0 < β₁ < … < β_K = 1 of π_β ∝ q^{1-β} exp(-βE); its log weight
+    is Σₖ (βₖ - βₖ₋₁)(-E(xₖ₋₁) - log q(xₖ₋₁)), xₖ the state after the moves at βₖ. Then
+    Ẑ = mean(w) is unbiased for Z (Neal 2001, eq. 3-4; with K = 1 it is importance
+    sampling from q, seed 002 eq. 7) and log Ẑ is biased low: E log Ẑ ≤ log Z.
+
+    Parameters
+    ----------
+    energy : Energy
+        A continuous energy (MALA/ULA need ∇ₓE), or a discrete model: a
+        ``BernoulliRBM`` (the base-rate path of Salakhutdinov & Murray 2008) or an
+        ``Ising`` model (exp(-βE) from β = 0), annealed with one Gibbs sweep per
+        temperature (see ``fastebm.estimators.ais_discrete``).
+    base : fastebm.proposals.Proposal, or (discrete models) data or None
+        The normalized start q, with the energy's dimension; it must cover the
+        target's support. MALA/ULA need ∇ log q (Gaussian, Uniform). For an RBM: the
+        training data whose smoothed unit means give the base rates, or None for the
+        uniform base; for an Ising model: None.
+    n_chains : int
+        Independent chains (≥ 2); chain i's result does not depend on n_chains.
+""" + _OPTIONS_DOC + """
+    Notes
+    -----
+    Cost: n_chains × (K - 1) × n_steps_per_temperature moves, one energy (and gradient)
+    evaluation each. The standard error is only as good as the weights' variance is
+    finite and well sampled: check ``ess`` (a few chains carrying all the weight mean
+    too few temperatures or poor moves) and compare with ``reverse_ais``.
+
+    References
+    ----------
+    Neal (2001), "Annealed importance sampling", Statistics and Computing 11.
+
+    Examples
+    --------
+    >>> import numpy as np, fastebm as fe
+    >>> E = fe.Gaussian(np.zeros(2), covariance=[1.0, 4.0])
+    >>> q = fe.proposals.Gaussian(np.zeros(2), [9.0, 9.0])
+    >>> est = fe.ais(E, q, 500, 200, step_size=0.5, rng=0)
+    >>> bool(abs(est.log_z - E.log_partition()) < 5 * est.stderr)
+    True
+"""
+
+reverse_ais.__doc__ = """Reverse AIS: a stochastic upper bound on log Z from exact target draws.
+
+    Each row of ``x_target`` (an exact draw of p ∝ exp(-E)) starts a chain that visits
+    the schedule backwards, β_K = 1 → β₀ = 0, with log weight
+    Σₖ (βₖ - βₖ₋₁)(E(x) + log q(x)) at its state x before the moves at βₖ₋₁. Its weights
+    are unbiased for 1/Z (Grosse, Ghahramani & Adams 2016, sec. 4; Burda, Grosse &
+    Salakhutdinov 2015), so log Ẑ = -log mean(w) satisfies E log Ẑ ≥ log Z. Run with
+    the schedule and transitions of a forward ``ais`` to sandwich log Z between the two.
+
+    Parameters
+    ----------
+    energy : Energy
+        A continuous energy.
+    base : fastebm.proposals.Proposal
+        The normalized q at β = 0 (as for ``ais``).
+    x_target : array_like of shape (n_chains, d)
+        Exact draws of the target (e.g. from the model that generated the data); draws
+        that are only approximate make the bound approximate too.
+""" + _OPTIONS_DOC.replace("``log_weights`` (n_chains,),",
+                           "``log_weights`` (n_chains,) of 1/Z (log Ẑ = -log mean(w)),\n"
+                           "       ") + """
+    References
+    ----------
+    Grosse, Ghahramani & Adams (2016), "Sandwiching the marginal likelihood using
+    bidirectional Monte Carlo", arXiv:1511.02543.
+"""

@@ -1,0 +1,167 @@
+"""``fe.fit``: fit an energy-based model to data, with a per-epoch history."""
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._rng import philox_key
+from .._validation import choice, int_at_least
+from ..energies.rbm import BernoulliRBM, GaussianBernoulliRBM, binary_points
+from .rbm_training import RBMTrainer
+
+RBM_METHODS = ("cd", "pcd")
+MONITORS = ("reconstruction", "pseudo_likelihood")
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """A fitted model and its training history.
+
+    Attributes
+    ----------
+    model : Energy
+        The model with the fitted parameters.
+    history : dict of str → ndarray
+        Per epoch: ``"epoch"`` (1, 2, …), ``"seconds"`` (cumulative training time, the
+        monitors excluded), ``"reconstruction"`` (mean squared error of the mean-field
+        reconstruction), ``"pseudo_likelihood"`` (mean Σᵢ log p(vᵢ | v₋ᵢ), Bernoulli RBMs)
+        where monitored; ``"ais_epoch"``, ``"ais_log_likelihood"`` and
+        ``"ais_stderr"`` for the epochs where AIS was run.
+    """
+
+    model: object
+    history: dict = field(default_factory=dict)
+
+
+def check_float(value, name, low, high=np.inf, low_open=False):
+    value = float(value)
+    ok = (value > low if low_open else value >= low) and value < high and np.isfinite(value)
+    if not ok:
+        raise ValueError(f"{name} must be in {'(' if low_open else '['}{low}, {high}), got {value}")
+    return value
+
+
+def fit(model, data, method="pcd", **options):
+    """Fit an energy-based model to data; returns a ``FitResult`` (model, history).
+
+    RBMs (``BernoulliRBM``, ``GaussianBernoulliRBM``): ``method`` "cd" or "pcd" with
+    block Gibbs negatives — see :func:`fit_rbm` for the options. Continuous energies
+    with parameters θ (Gaussians, user energies with ``grad_theta``): ``method`` "cd",
+    "pcd", "replay", "nce", "sm", "dsm", "ssm" with an SGD or Adam optimizer — see
+    :func:`fit_energy`.
+    """
+    if isinstance(model, (BernoulliRBM, GaussianBernoulliRBM)):
+        return fit_rbm(model, data, method, **options)
+    from .fit_energy import fit_energy
+    return fit_energy(model, data, method, **options)
+
+
+def fit_rbm(model, data, method="pcd", *, k=1, learning_rate=0.05, n_epochs=10, batch_size=100,
+            momentum=0.0, weight_decay=0.0, n_chains=None, monitor=("reconstruction",),
+            ais_every=None, ais_options=None, callback=None, progress=False, rng=None):
+    """Fit an RBM to data by contrastive divergence (CD-k) or persistent CD (PCD).
+
+    Parameters
+    ----------
+    model : BernoulliRBM or GaussianBernoulliRBM
+        The starting model (left unchanged; the fitted one is returned).
+    data : array_like of shape (N, V)
+        Binary for a Bernoulli RBM, real for a Gaussian-Bernoulli RBM.
+    method : {"cd", "pcd"}
+        Negatives by k Gibbs sweeps from the mini-batch (CD-k, Hinton 2002) or from
+        persistent chains carried across updates (PCD, Tieleman 2008).
+    k : int
+        Gibbs sweeps per update.
+    learning_rate, momentum, weight_decay : float
+        SGD step, momentum μ ∈ [0, 1), L2 penalty λ on W (see ``rbm_training``).
+    n_epochs, batch_size : int
+    n_chains : int, optional
+        PCD's persistent chains (default: ``batch_size``), started at random data rows.
+    monitor : sequence of {"reconstruction", "pseudo_likelihood"}
+        Per-epoch statistics on the training data.
+    ais_every : int, optional
+        Every ``ais_every`` epochs (and after the last), estimate the average
+        log-likelihood of ``data`` with AIS (Bernoulli RBM; ``ais_options`` are passed to
+        ``fe.ais``, default 100 chains × 1000 temperatures, the data as base rates).
+    callback : callable, optional
+        ``callback(epoch, model, history)`` after each epoch; returning True stops.
+    progress : bool
+        Print one line per epoch to stderr.
+    rng : None, int, SeedSequence or Generator
+
+    Returns
+    -------
+    FitResult
+        ``model`` (fitted) and ``history``.
+    """
+    choice(method, "method", RBM_METHODS)
+    if model.is_discrete:
+        data, _ = binary_points(data, model.n_visible, "data")
+    else:
+        data, _, _ = model._points(data, "data")
+    k = int_at_least(k, "k", 1)
+    n_epochs = int_at_least(n_epochs, "n_epochs", 0)
+    batch_size = int_at_least(batch_size, "batch_size", 1)
+    n_chains = batch_size if n_chains is None else int_at_least(n_chains, "n_chains", 1)
+    learning_rate = check_float(learning_rate, "learning_rate", 0.0, low_open=True)
+    momentum = check_float(momentum, "momentum", 0.0, 1.0)
+    weight_decay = check_float(weight_decay, "weight_decay", 0.0)
+    for name in monitor:
+        choice(name, "monitor", MONITORS)
+    if "pseudo_likelihood" in monitor and not model.is_discrete:
+        raise ValueError("the pseudo-likelihood monitor needs binary visibles (BernoulliRBM)")
+    if ais_every is not None:
+        ais_every = int_at_least(ais_every, "ais_every", 1)
+        if not model.is_discrete:
+            raise ValueError("ais_every needs a BernoulliRBM (AIS for Gaussian visibles is not "
+                             "implemented)")
+    key = philox_key(rng)
+    trainer = RBMTrainer(model, data, method=method, k=k, batch_size=batch_size,
+                         n_chains=n_chains, key=key)
+    history = {name: [] for name in ("epoch", "seconds", *monitor)}
+    if ais_every is not None:
+        history.update(ais_epoch=[], ais_log_likelihood=[], ais_stderr=[])
+    elapsed = 0.0
+    for epoch in range(1, n_epochs + 1):
+        tic = time.perf_counter()
+        trainer.epoch(epoch, learning_rate, momentum, weight_decay)
+        elapsed += time.perf_counter() - tic
+        current = trainer.current()
+        history["epoch"].append(epoch)
+        history["seconds"].append(elapsed)
+        if "reconstruction" in monitor:
+            history["reconstruction"].append(_reconstruction(current, data))
+        if "pseudo_likelihood" in monitor:
+            history["pseudo_likelihood"].append(float(np.mean(current.pseudo_log_likelihood(data))))
+        if ais_every is not None and (epoch % ais_every == 0 or epoch == n_epochs):
+            _ais_monitor(current, data, history, epoch, ais_options, key)
+        if end_of_epoch(epoch, current, history, progress, callback):
+            break
+    return FitResult(trainer.current(), {n: np.asarray(v) for n, v in history.items()})
+
+
+def end_of_epoch(epoch, model, history, progress, callback):
+    """Print the epoch's line (``progress``) and call ``callback``; True means stop."""
+    if progress:
+        shown = {name: values[-1] for name, values in history.items()
+                 if len(values) and np.ndim(values[-1]) == 0}
+        print(" ".join(f"{n}={v:.4g}" for n, v in shown.items()), file=sys.stderr)
+    return bool(callback is not None and callback(epoch, model, history))
+
+
+def _reconstruction(model, data):
+    if model.is_discrete:
+        return model.reconstruction_error(data)
+    mean_field = model.b + model.sigma * (model.hidden_probabilities(data) @ model.W.T)
+    return float(np.mean((data - mean_field) ** 2))
+
+
+def _ais_monitor(model, data, history, epoch, options, key):
+    from ..estimators.ais_discrete import ais_discrete
+    options = dict({"n_chains": 100, "n_temperatures": 1000, "schedule": "linear"}, **(options or {}))
+    options.setdefault("rng", np.random.SeedSequence([int(key[0]), int(key[1]), epoch]))
+    estimate = ais_discrete(model, data, **options)
+    history["ais_epoch"].append(epoch)
+    history["ais_log_likelihood"].append(model.log_likelihood(data, estimate))
+    history["ais_stderr"].append(estimate.stderr)
