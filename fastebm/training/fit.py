@@ -47,14 +47,33 @@ def fit(model, data, method="pcd", **options):
 
     RBMs (``BernoulliRBM``, ``GaussianBernoulliRBM``): ``method`` "cd" or "pcd" with
     block Gibbs negatives — see :func:`fit_rbm` for the options. Continuous energies
-    with parameters θ (Gaussians, user energies with ``grad_theta``): ``method`` "cd",
-    "pcd", "replay", "nce", "sm", "dsm", "ssm" with an SGD or Adam optimizer — see
-    :func:`fit_energy`.
+    with parameters θ (Gaussians, mixtures, user energies with ``grad_theta``):
+    ``method`` "cd", "pcd", "replay", "nce", "sm", "dsm", "ssm" with an SGD or Adam
+    optimizer — see :func:`fastebm.training.fit_energy.fit_energy` — or "geyer",
+    Geyer's importance-sampling likelihood minimised by SciPy (options ``proposal``,
+    ``n_samples``, ``optimizer``, ``rng``; see :func:`fastebm.fit_geyer`).
     """
     if isinstance(model, (BernoulliRBM, GaussianBernoulliRBM)):
         return fit_rbm(model, data, method, **options)
+    if method == "geyer":
+        return _fit_geyer(model, data, **options)
     from .fit_energy import fit_energy
     return fit_energy(model, data, method, **options)
+
+
+def _fit_geyer(model, data, *, proposal=None, n_samples=None, optimizer="BFGS", rng=None):
+    """``method="geyer"``: minimise Geyer's J_BL(θ) with SciPy (``fe.fit_geyer``); the
+    history holds the optimizer's J_BL value, its iterations and success flag."""
+    from ..estimators.geyer import fit_geyer
+    if proposal is None or n_samples is None:
+        raise TypeError('method="geyer" needs proposal= (a fastebm.proposals object or a '
+                        'callable θ → proposal) and n_samples=')
+    tic = time.perf_counter()
+    result = fit_geyer(model, data, proposal, n_samples, model.theta, method=optimizer, rng=rng)
+    history = {"nll": np.array([result.nll]), "iteration": np.array([result.optimize_result.nit]),
+               "seconds": np.array([time.perf_counter() - tic]),
+               "success": np.array([result.success]), "theta": result.theta[None]}
+    return FitResult(result.energy, history)
 
 
 def fit_rbm(model, data, method="pcd", *, k=1, learning_rate=0.05, n_epochs=10, batch_size=100,

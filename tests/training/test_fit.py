@@ -124,3 +124,24 @@ def test_fit_energy_bad_input(gaussian_data):
         fe.fit(START, np.zeros((5, 3)), "sm")
     with pytest.raises(ValueError, match="parameter space"):
         fe.fit(START, x, "sm", learning_rate=50.0, optimizer="sgd", n_epochs=5)
+
+
+def test_geyer_method_reaches_the_mle_of_seed002_model():
+    """fe.fit(..., "geyer") is fe.fit_geyer: seed 002's 1-d model E = x²/(2θ²)."""
+    x = np.random.default_rng(3).normal(0.0, 2.0, size=100)[:, None]
+
+    def e(x, theta):
+        return x[0] ** 2 / (2.0 * theta[0] ** 2)
+
+    def e_grad_theta(x, theta, out):
+        out[0] = -x[0] ** 2 / theta[0] ** 3
+        return x[0] ** 2 / (2.0 * theta[0] ** 2)
+
+    model = fe.energy(e, theta=[1.5], grad_theta=e_grad_theta, dim=1)
+    q = fe.proposals.Gaussian([0.0], [16.0])
+    result = fe.fit(model, x, "geyer", proposal=q, n_samples=20_000, rng=0)
+    mle = np.sqrt(np.mean(x ** 2))
+    assert abs(result.model.theta[0] - mle) < 0.05 * mle
+    assert bool(result.history["success"][0])
+    with pytest.raises(TypeError, match="proposal"):
+        fe.fit(model, x, "geyer")
