@@ -1,9 +1,20 @@
 """The Gaussian energy E(x) = ½ (x-μ)ᵀ P (x-μ), full or diagonal precision P."""
+import functools
+
 import numpy as np
 
 from .._kernels.numba.energies import DiagGaussianParams, GaussianParams
 from .._validation import as_float_array, symmetric_positive_definite
 from .base import Energy
+
+
+@functools.lru_cache(maxsize=64)
+def tril_indices(d):
+    """(rows, cols) of the lower triangle of a d × d matrix, row by row (θ's vech order),
+    computed once per d (read-only arrays)."""
+    rows, cols = np.tril_indices(d)
+    rows.flags.writeable = cols.flags.writeable = False
+    return rows, cols
 
 
 class Gaussian(Energy):
@@ -73,7 +84,7 @@ class Gaussian(Energy):
     def theta(self):
         if self.diagonal:
             return np.concatenate([self.mean, self.precision])
-        return np.concatenate([self.mean, self.precision[np.tril_indices(self.dim)]])
+        return np.concatenate([self.mean, self.precision[tril_indices(self.dim)]])
 
     def with_theta(self, theta):
         theta = as_float_array(theta, "theta", ndim=1)
@@ -84,7 +95,7 @@ class Gaussian(Energy):
             prec = theta[d:]
         else:
             prec = np.zeros((d, d))
-            prec[np.tril_indices(d)] = theta[d:]
+            prec[tril_indices(d)] = theta[d:]
             prec = prec + np.tril(prec, -1).T
         return Gaussian(theta[:d], precision=prec).tempered(self._beta)
 
@@ -92,7 +103,7 @@ class Gaussian(Energy):
         r = x - self.mean
         if self.diagonal:
             return self._beta * np.hstack([-r * self.precision, 0.5 * r * r])
-        rows, cols = np.tril_indices(self.dim)
+        rows, cols = tril_indices(self.dim)
         pair = r[:, rows] * r[:, cols] * np.where(rows == cols, 0.5, 1.0)
         return self._beta * np.hstack([-r @ self.precision, pair])
 
@@ -104,7 +115,7 @@ class Gaussian(Energy):
         cov = self.covariance
         if self.diagonal:
             return np.concatenate([np.zeros(self.dim), 0.5 * self._beta * cov])
-        rows, cols = np.tril_indices(self.dim)
+        rows, cols = tril_indices(self.dim)
         weight = np.where(rows == cols, 0.5, 1.0)
         return np.concatenate([np.zeros(self.dim), self._beta * weight * cov[rows, cols]])
 
@@ -124,7 +135,7 @@ class Gaussian(Energy):
         loss = 0.5 * beta ** 2 * np.mean(np.sum(pr * pr, axis=1)) - beta * np.trace(self.precision)
         outer = pr.T @ r / len(x)  # mean P r rᵀ
         grad_full = 0.5 * beta ** 2 * (outer + outer.T) - beta * np.eye(self.dim)
-        rows, cols = np.tril_indices(self.dim)
+        rows, cols = tril_indices(self.dim)
         grad_p = np.where(rows == cols, 1.0, 2.0) * grad_full[rows, cols]
         grad_mu = -beta ** 2 * self.precision @ pr.mean(axis=0)
         return float(loss), np.concatenate([grad_mu, grad_p])
@@ -137,7 +148,7 @@ class Gaussian(Energy):
         Gᵢⱼ + Gⱼᵢ for i > j (the entry stands for both); the diagonal for a diagonal P."""
         if self.diagonal:
             return np.diagonal(matrices, axis1=-2, axis2=-1)
-        rows, cols = np.tril_indices(self.dim)
+        rows, cols = tril_indices(self.dim)
         return (matrices[..., rows, cols]
                 + np.where(rows == cols, 0.0, 1.0) * matrices[..., cols, rows])
 

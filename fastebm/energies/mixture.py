@@ -5,6 +5,7 @@ import numpy as np
 from .._kernels.numba.energies import MixtureParams
 from .._validation import as_float_array, as_points, symmetric_positive_definite
 from .base import Energy
+from .gaussian import tril_indices
 
 
 class GaussianMixture(Energy):
@@ -78,7 +79,7 @@ class GaussianMixture(Energy):
     @property
     def theta(self):
         """θ = (log wₖ, μₖ row by row, vech Pₖ per component), shape (K + K·d + K·d(d+1)/2,)."""
-        rows, cols = np.tril_indices(self.dim)
+        rows, cols = tril_indices(self.dim)
         return np.concatenate([np.log(self.weights), self.means.ravel(),
                                self.precisions[:, rows, cols].ravel()])
 
@@ -87,7 +88,7 @@ class GaussianMixture(Energy):
         n_comp, d = self.means.shape
         if theta.shape != (self._n_theta(),):
             raise ValueError(f"theta must have shape ({self._n_theta()},), got {theta.shape}")
-        rows, cols = np.tril_indices(d)
+        rows, cols = tril_indices(d)
         prec = np.zeros((n_comp, d, d))
         prec[:, rows, cols] = theta[n_comp * (1 + d):].reshape(n_comp, -1)
         prec = prec + np.tril(prec, -1).transpose(0, 2, 1)
@@ -131,7 +132,7 @@ class GaussianMixture(Energy):
             grad_p = grad_p + np.einsum(f"nk,nij->{sums}ij", *coef_p, optimize=True)
         if mean:
             grad_mu, grad_p = grad_mu / n, grad_p / n
-        rows, cols = np.tril_indices(d)
+        rows, cols = tril_indices(d)
         vech = grad_p[..., rows, cols] + np.where(rows == cols, 0.0, 1.0) * grad_p[..., cols, rows]
         lead = () if mean else (n,)
         return np.concatenate([grad_a, grad_mu.reshape(lead + (-1,)), vech.reshape(lead + (-1,))],

@@ -29,6 +29,7 @@ TAG_VISIBLE = 0x11
 TAG_INIT = 0x12
 TAG_CD_START = 0x13
 ENUM_CHUNK_BITS = 12
+TRAIN_BLOCKS = 2
 
 
 @helper()
@@ -220,11 +221,11 @@ def _hidden_means(X, W, c):
 
 
 @helper()
-def _bernoulli_from_means(S, k0, k1, step, tag, u, out):
+def _bernoulli_from_means(S, k0, k1, first_chain, step, tag, u, out):
     """out[r, j] = 1 if u < S[r, j] else 0: binary draws from probabilities S, row r on
-    the stream (chain r, step, tag)."""
+    the stream (chain first_chain + r, step, tag)."""
     for r in range(S.shape[0]):
-        fill_uniforms(k0, k1, r, step, tag, u)
+        fill_uniforms(k0, k1, first_chain + r, step, tag, u)
         for j in range(S.shape[1]):
             out[r, j] = 1.0 if u[j] < S[r, j] else 0.0
 
@@ -232,7 +233,7 @@ def _bernoulli_from_means(S, k0, k1, step, tag, u, out):
 @kernel()
 def bernoulli_from_means(S, k0, k1, step, tag, out):
     """Kernel entry of ``_bernoulli_from_means`` (the generic training path)."""
-    _bernoulli_from_means(S, k0, k1, step, tag, np.empty(S.shape[1]), out)
+    _bernoulli_from_means(S, k0, k1, 0, step, tag, np.empty(S.shape[1]), out)
 
 
 @kernel()
@@ -247,21 +248,20 @@ def visible_given_hidden(WT, b, sigma, gaussian, h, k0, k1, step, out):
 
 
 @helper()
-def _bias_step(negative, positive, velocity, bias, learning_rate, momentum):
-    """Momentum step on a bias with gradient mean(negative) - mean(positive) (columns)."""
-    m, n = negative.shape[0], positive.shape[0]
-    for j in range(bias.shape[0]):
-        g = 0.0
-        for r in range(m):
-            g += negative[r, j]
-        g /= m
-        for r in range(n):
-            g -= positive[r, j] / n
-        velocity[j] = momentum * velocity[j] - learning_rate * g
-        bias[j] += velocity[j]
+def _column_sums(X, scale, out):
+    """out[j] += scale · Σ_r X[r, j]."""
+    for r in range(X.shape[0]):
+        for j in range(X.shape[1]):
+            out[j] += scale * X[r, j]
 
 
-@kernel()
+@helper()
+def _rows(block, n_blocks, n):
+    """The rows [lo, hi) of block ``block`` when n rows are cut into n_blocks near-equal parts."""
+    return block * n // n_blocks, (block + 1) * n // n_blocks
+
+
+@kernel(parallel=True)
 def train_epoch(W, b, c, vel_W, vel_b, vel_c, data, order, batch_size, chains_v, chains_h,
                 persistent, k, update0, k0, k1, learning_rate, momentum, weight_decay):
     """One epoch of CD-k (``persistent`` False) or PCD on a Bernoulli RBM, in place.
@@ -277,42 +277,67 @@ def train_epoch(W, b, c, vel_W, vel_b, vel_c, data, order, batch_size, chains_v,
     3. ∇W = vᵀs⁻/m - Bᵀs⁺/n + λW, ∇b = mean(v) - mean(B), ∇c = mean s⁻ - mean s⁺ (the
        NLL gradient of ``training.rbm_training``); vel ← μ vel - lr ∇, θ ← θ + vel.
 
-    Per update: 2k + 3 matrix products (BLAS) and one exp per unit drawn or averaged
-    (vectorized, ``vexp``). Returns the number of updates made. The matrices are a
-    batch's, small, so this runs on one thread.
+    Steps 1-2 and the sums of step 3 run in one parallel region per update over
+    ``TRAIN_BLOCKS`` blocks of rows (the chains are independent; each block keeps
+    partial sums of the statistics), with 2k + 3 matrix products per block through BLAS
+    and one vectorized exp per unit drawn or averaged. Returns the number of updates.
     """
     n_data, n_vis = data.shape
     n_hid = W.shape[1]
-    u_h = np.empty(n_hid)
-    u_v = np.empty(n_vis)
     update = update0
+    n_blocks = TRAIN_BLOCKS
+    part_W = np.empty((n_blocks, n_vis, n_hid))
+    part_b = np.empty((n_blocks, n_vis))
+    part_c = np.empty((n_blocks, n_hid))
     for start in range(0, n_data, batch_size):
         n = min(batch_size, n_data - start)
         batch = np.empty((n, n_vis))
         for r in range(n):
             batch[r] = data[order[start + r]]
-        s_pos = _hidden_means(batch, W, c)
         if persistent:
             v, h = chains_v, chains_h
         else:
             v, h = np.empty((n, n_vis)), np.empty((n, n_hid))
-            _bernoulli_from_means(s_pos, k0, k1, update, TAG_CD_START, u_h, h)
         m = v.shape[0]
         WT = np.ascontiguousarray(W.T)
-        s_neg = s_pos
-        for t in range(k):
-            step = update * k + t
-            _bernoulli_rows(np.dot(h, WT), b, 1.0, k0, k1, 0, step, TAG_VISIBLE, u_v, v)
-            s_neg = _hidden_means(v, W, c)
-            _bernoulli_from_means(s_neg, k0, k1, step, TAG_HIDDEN, u_h, h)
-        grad_W = np.dot(np.ascontiguousarray(v.T), s_neg) / m
-        grad_W -= np.dot(np.ascontiguousarray(batch.T), s_pos) / n
+        part_W[:] = 0.0
+        part_b[:] = 0.0
+        part_c[:] = 0.0
+        for blk in prange(n_blocks):
+            u_h = np.empty(n_hid)
+            u_v = np.empty(n_vis)
+            plo, phi = _rows(blk, n_blocks, n)
+            pos = batch[plo:phi]
+            s_pos = _hidden_means(pos, W, c)
+            part_W[blk] -= np.dot(np.ascontiguousarray(pos.T), s_pos) / n
+            _column_sums(pos, -1.0 / n, part_b[blk])
+            _column_sums(s_pos, -1.0 / n, part_c[blk])
+            lo, hi = _rows(blk, n_blocks, m)
+            if not persistent:  # CD: m == n, so the block's chains are its batch rows
+                _bernoulli_from_means(s_pos, k0, k1, lo, update, TAG_CD_START, u_h, h[lo:hi])
+            for t in range(k):
+                step = update * k + t
+                _bernoulli_rows(np.dot(h[lo:hi], WT), b, 1.0, k0, k1, lo, step, TAG_VISIBLE,
+                                u_v, v[lo:hi])
+                s_neg = _hidden_means(v[lo:hi], W, c)
+                _bernoulli_from_means(s_neg, k0, k1, lo, step, TAG_HIDDEN, u_h, h[lo:hi])
+                if t == k - 1:  # the negative statistics, at the last half-sweep
+                    part_W[blk] += np.dot(np.ascontiguousarray(v[lo:hi].T), s_neg) / m
+                    _column_sums(v[lo:hi], 1.0 / m, part_b[blk])
+                    _column_sums(s_neg, 1.0 / m, part_c[blk])
+        grad_W = part_W.sum(axis=0)
+        grad_b = part_b.sum(axis=0)
+        grad_c = part_c.sum(axis=0)
         for i in range(n_vis):
             for j in range(n_hid):
                 vel_W[i, j] = momentum * vel_W[i, j] - learning_rate * (
                     grad_W[i, j] + weight_decay * W[i, j])
                 W[i, j] += vel_W[i, j]
-        _bias_step(v, batch, vel_b, b, learning_rate, momentum)
-        _bias_step(s_neg, s_pos, vel_c, c, learning_rate, momentum)
+        for i in range(n_vis):
+            vel_b[i] = momentum * vel_b[i] - learning_rate * grad_b[i]
+            b[i] += vel_b[i]
+        for j in range(n_hid):
+            vel_c[j] = momentum * vel_c[j] - learning_rate * grad_c[j]
+            c[j] += vel_c[j]
         update += 1
     return update
