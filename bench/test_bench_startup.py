@@ -9,7 +9,8 @@
 - cold: the same interpreter start with an empty ``NUMBA_CACHE_DIR``, compiling the
   whole core: the built-in energies' batch kernels, MALA, ULA and random-walk
   Metropolis for the dense, diagonal and mixture energies, importance sampling and
-  resampling. Reported (no target), with the time of each piece.
+  resampling, RBM Gibbs / exact log Z / AIS / a PCD epoch, Ising Gibbs and continuous
+  AIS. Reported (no target), with the time of each piece.
 
 The benchmark's time is the subprocess's wall time (interpreter start included); the
 child's own clock (import, first call) goes to ``extra_info``.
@@ -76,6 +77,21 @@ COLD_SCRIPT = textwrap.dedent("""
     lap("importance_sample")
     fe.resample(result.log_weights, rng=0)
     lap("resample")
+    rbm = fe.BernoulliRBM(np.zeros((6, 4)), np.zeros(6), np.zeros(4))
+    fe.gibbs(rbm, np.zeros((n, 6)), 2, rng=0)
+    lap("rbm gibbs")
+    rbm.log_partition()
+    lap("rbm exact log Z")
+    fe.ais(rbm, None, n, 3, rng=0)
+    lap("rbm ais")
+    fe.fit(rbm, np.zeros((n, 6)), "pcd", n_epochs=1, batch_size=8, monitor=(), rng=0)
+    lap("rbm pcd epoch")
+    ising = fe.Ising.lattice(4, 4, 0.3)
+    fe.gibbs(ising, np.ones((n, 16)), 2, rng=0)
+    lap("ising gibbs")
+    fe.ais(energies["dense"], fe.proposals.Gaussian(np.zeros(d), np.eye(d)), n, 3,
+           step_size=0.1, rng=0)
+    lap("ais mala (dense)")
     pieces["total"] = sum(pieces.values())
     print(json.dumps(pieces))
 """)
