@@ -32,8 +32,8 @@ from numba import prange
 from ._jit import helper
 from .dispatch import entry
 from .energies import blas_grad, energy_grad_point, energy_point, finish_grad, uses_blas
-from .langevin import _log_accept
-from .philox import fill_normals, uniform
+from .langevin import ROWS_NORMALS_MAX_DIM, _log_accept
+from .philox import fill_normals, fill_normals_rows, uniform
 from .proposals import proposal_draw, proposal_grad_log_density, proposal_log_density
 
 TAG_NOISE = 0
@@ -124,6 +124,7 @@ def ais_langevin(params, base, x, e, g, log_q, grad_log_q, log_w, n_accepted, n_
         hi = min(n, lo + block)
         m = hi - lo
         xi = np.empty((m, d))
+        buf = np.empty((d + 1, m))
         u_x = np.empty((m, d))
         y = np.empty((m, d))
         e_y = np.empty(m)
@@ -152,9 +153,12 @@ def ais_langevin(params, base, x, e, g, log_q, grad_log_q, log_w, n_accepted, n_
             h = step_size[k]
             for s in range(n_steps):
                 step = (k_offset + k) * n_steps + s
+                if d <= ROWS_NORMALS_MAX_DIM:  # short rows: draw across the block's chains
+                    fill_normals_rows(k0, k1, lo, step, tag0 + TAG_NOISE, xi, buf)
                 for r in range(m):
                     i = lo + r
-                    fill_normals(k0, k1, i, step, tag0 + TAG_NOISE, xi[r])
+                    if d > ROWS_NORMALS_MAX_DIM:
+                        fill_normals(k0, k1, i, step, tag0 + TAG_NOISE, xi[r])
                     _drift(beta, g[i], grad_log_q[i], u_x[r])
                     _langevin_proposal(h, x[i], u_x[r], xi[r], y[r])
                 if uses_blas(params):

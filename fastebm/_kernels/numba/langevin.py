@@ -25,12 +25,13 @@ from numba import prange
 from .chains import PRECOND_DENSE, PRECOND_DIAG, PRECOND_NONE, _record, dual_averaging_update
 from .dispatch import entry
 from .energies import blas_grad, energy_grad_point, finish_grad, uses_blas
-from .philox import fill_normals, uniform
+from .philox import fill_normals, fill_normals_rows, uniform
 from ._jit import helper
 
 TAG_NOISE = 0
 TAG_ACCEPT = 1
 DIVERGENCE_RISE = 1000.0
+ROWS_NORMALS_MAX_DIM = 32  # above, a row is long enough to vectorize on its own
 
 
 @helper()
@@ -101,13 +102,17 @@ def langevin_run(params, x, e, g, u, e_start, step_size, n_steps, step0, k0, k1,
         g_y = np.empty((m, d))
         u_y = np.empty((m, d))
         h = step_size[lo:hi].copy()
+        buf = np.empty((d + 1, m))
         for s in range(n_steps):
             step = step0 + s
+            if d <= ROWS_NORMALS_MAX_DIM:  # short rows: draw across the block's chains
+                fill_normals_rows(k0, k1, lo, step, TAG_NOISE, xi, buf)
             for r in range(m):
                 i = lo + r
                 if adapt:
                     h[r] = np.exp(adapt_state[i, 0])
-                fill_normals(k0, k1, i, step, TAG_NOISE, xi[r])
+                if d > ROWS_NORMALS_MAX_DIM:
+                    fill_normals(k0, k1, i, step, TAG_NOISE, xi[r])
                 _propose(precond_mode, h[r], x[i], u[i], xi[r], scale, v[r], y[r])
             if precond_mode == PRECOND_DENSE:
                 np.dot(v, chol_t, y)
