@@ -36,6 +36,8 @@ def binary_points(v, n, name):
     raw = np.asarray(v)
     if raw.dtype == object or not (np.issubdtype(raw.dtype, np.number) or raw.dtype == np.bool_):
         raise TypeError(f"{name} must be a numeric or boolean array, got dtype {raw.dtype}")
+    if np.iscomplexobj(raw):
+        raise TypeError(f"{name} must be real, got dtype {raw.dtype}")
     if raw.ndim not in (1, 2) or raw.shape[-1] != n:
         raise ValueError(f"{name} must have shape (N, {n}) or ({n},), got {raw.shape}")
     arr = np.ascontiguousarray(raw, dtype=np.float64)
