@@ -117,7 +117,7 @@ class LogZEstimate:
     log_weights : ndarray of shape (n,), or None
         The final log importance weights (one per chain or draw); None when exact.
     ess : float
-        Kish's effective sample size (Σw)²/Σw² of the weights (n for exact).
+        Kish's effective sample size (Σw)²/Σw² of the weights (inf for the exact value).
     method : str
         "exact", "is", "ais" or "reverse_ais".
     bound : str
