@@ -1,7 +1,8 @@
 """Small compiled drivers that expose the Philox mappings to tests, one stream per row."""
+import numpy as np
 from numba import njit, prange
 
-from fastebm._kernels.numba.philox import fill_normals, fill_uniforms
+from fastebm._kernels.numba.philox import fill_normals, fill_normals_rows, fill_uniforms
 
 
 @njit(parallel=True, cache=True)
@@ -14,3 +15,11 @@ def normals_rows(k0, k1, step, tag, out):
 def uniforms_rows(k0, k1, step, tag, out):
     for i in prange(out.shape[0]):
         fill_uniforms(k0, k1, i, step, tag, out[i])
+
+
+@njit(cache=True)
+def normals_block(k0, k1, first_chain, step, tag, out):
+    """``fill_normals_rows``: row r is chain first_chain + r, drawn across the rows."""
+    fill_normals_rows(k0, k1, first_chain, step, tag, out, np.empty((out.shape[1] + 1,
+                                                                     out.shape[0])))
+

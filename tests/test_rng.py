@@ -6,7 +6,7 @@ from fastebm._kernels.numba.philox import philox4x32
 from fastebm._kernels.ziggurat_tables import ZIG_F, ZIG_R, ZIG_X
 from fastebm._rng import (normals_reference, philox4x32_reference, philox_key,
                           uniforms_reference)
-from tests.kernels_harness import normals_rows, uniforms_rows
+from tests.kernels_harness import normals_block, normals_rows, uniforms_rows
 
 # Random123 known-answer vectors (DESIGN.md): counter, key, output.
 KAT = [
@@ -112,3 +112,14 @@ def test_short_and_long_rows_agree_with_reference(n):
     out = np.empty((3000, n))  # enough rows that slow-path candidates occur on short rows
     normals_rows(*key, 1, 0, out)
     np.testing.assert_array_equal(out, normals_reference(key, np.arange(3000), 1, 0, n))
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 10, 101])
+def test_normals_drawn_across_chains_equal_the_streams(n):
+    """``fill_normals_rows`` (vectorized across a block of chains) gives the very numbers
+    of the per-chain reference, slow-path rejections included (40 × 101 normals hold
+    about 110 of them)."""
+    key = (2024, 11)
+    block = np.empty((40, n))
+    normals_block(*key, 17, 5, 3, block)
+    np.testing.assert_array_equal(block, normals_reference(key, np.arange(17, 57), 5, 3, n))
