@@ -205,3 +205,14 @@ def test_mixture_far_from_every_component_is_infinite_not_nan():
 def test_empty_gaussian_is_rejected():
     with pytest.raises(ValueError, match="mean"):
         fe.Gaussian([], precision=[])
+
+
+def test_with_theta_of_a_sum_reuses_its_compiled_kernels():
+    """A sum rebuilt from new parameters (every step of fe.fit) must not compile again:
+    energies with the same functions share one kernel family."""
+    a = fe.Gaussian(np.zeros(2), precision=np.eye(2))
+    b = fe.Gaussian(np.ones(2), precision=2 * np.eye(2))
+    s = a + b
+    moved = s.with_theta(s.theta + 0.1)
+    assert moved._family is s._family
+    assert (a + b)._family is s._family

@@ -76,15 +76,24 @@ def _finite_difference_gradient(fn, with_theta):
     return njit(energy_grad)
 
 
+_NO_BLAS = (njit(lambda p: False), njit(lambda p, x, g: None))
+_FAMILY_CACHE = {}
+
+
 def family_of(energy_point, energy_grad_point):
-    """A kernel family for compiled per-point functions (no BLAS path)."""
-    return KernelFamily({
-        "energy_point": energy_point,
-        "energy_grad_point": energy_grad_point,
-        "uses_blas": njit(lambda p: False),
-        "blas_grad": njit(lambda p, x, g: None),
-        "finish_grad": energy_grad_point,
-    })
+    """The kernel family of compiled per-point functions (no BLAS path), one per pair of
+    functions: energies that share their functions (``with_theta``, a sum rebuilt from
+    new parts) share their compiled kernels instead of compiling them again."""
+    key = (energy_point, energy_grad_point)
+    if key not in _FAMILY_CACHE:
+        _FAMILY_CACHE[key] = KernelFamily({
+            "energy_point": energy_point,
+            "energy_grad_point": energy_grad_point,
+            "uses_blas": _NO_BLAS[0],
+            "blas_grad": _NO_BLAS[1],
+            "finish_grad": energy_grad_point,
+        })
+    return _FAMILY_CACHE[key]
 
 
 class CustomEnergy(Energy):
