@@ -30,21 +30,21 @@ def gaussian_estimators():
     starts = data[:M]
 
     def langevin_from_data(k):
-        return lambda r: fe.mle_gradient(model, data, fe.langevin(
-            model, starts, 0.05, k, thin=k, rng=r).draws[-1])
+        return lambda rng: fe.mle_gradient(model, data, fe.langevin(
+            model, starts, 0.05, k, thin=k, rng=rng).draws[-1])
 
     estimators = {
         "CD-1 (ULA, h=0.05)": langevin_from_data(1),
         "CD-10 (ULA)": langevin_from_data(10),
-        "CD-10 (MALA)": lambda r: fe.mle_gradient(model, data, fe.mala(
-            model, starts, 0.05, 10, thin=10, rng=r).draws[-1]),
-        "PCD-like (MALA, 500 steps)": lambda r: fe.mle_gradient(model, data, fe.mala(
-            model, starts, 0.3, 1, burn_in=499, rng=r).draws[-1]),
-        "IS + resampling (q = N(0, 4I))": lambda r: fe.importance_resampling_gradient(
-            model, data, q, M, rng=r),
-        "independent MH (q = N(0, 4I))": lambda r: fe.independent_mh_gradient(
-            model, data, q, M, 50, rng=r),
-        "exact draws": lambda r: fe.mle_gradient(model, data, np.random.default_rng(r).normal(
+        "CD-10 (MALA)": lambda rng: fe.mle_gradient(model, data, fe.mala(
+            model, starts, 0.05, 10, thin=10, rng=rng).draws[-1]),
+        "PCD-like (MALA, 500 steps)": lambda rng: fe.mle_gradient(model, data, fe.mala(
+            model, starts, 0.3, 1, burn_in=499, rng=rng).draws[-1]),
+        "IS + resampling (q = N(0, 4I))": lambda rng: fe.importance_resampling_gradient(
+            model, data, q, M, rng=rng),
+        "independent MH (q = N(0, 4I))": lambda rng: fe.independent_mh_gradient(
+            model, data, q, M, 50, rng=rng),
+        "exact draws": lambda rng: fe.mle_gradient(model, data, np.random.default_rng(rng).normal(
             size=(M, d))),
     }
     return exact, estimators
@@ -58,8 +58,8 @@ def rbm_estimators():
     exact = fe.exact_mle_gradient(rbm, data)
 
     def gibbs_from(start, sweeps, burn=0):
-        return lambda r: fe.mle_gradient(rbm, data, fe.gibbs(
-            rbm, start, 1, burn_in=sweeps - 1 + burn, rng=r).draws[-1])
+        return lambda rng: fe.mle_gradient(rbm, data, fe.gibbs(
+            rbm, start, 1, burn_in=sweeps - 1 + burn, rng=rng).draws[-1])
 
     estimators = {
         "CD-1": gibbs_from(data, 1),

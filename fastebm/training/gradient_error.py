@@ -37,8 +37,10 @@ def gradient_error(estimator, exact, n_rep, *, rng=None):
     Parameters
     ----------
     estimator : callable
-        ``estimator(rng)`` returns a gradient (array of shape (p,)) or an object with a
-        ``gradient`` attribute (e.g. a GradientEstimate); ``rng`` is a SeedSequence.
+        ``estimator(rng=...)`` returns a gradient (array of shape (p,)) or an object with
+        a ``gradient`` attribute (e.g. a GradientEstimate); ``rng`` is a SeedSequence,
+        passed by keyword as in ``fe.replicate`` (so that ``functools.partial`` of a
+        fastebm function, whose ``rng`` is keyword-only, works as it is).
     exact : array_like of shape (p,)
         The exact gradient (e.g. ``fe.exact_mle_gradient``).
     n_rep : int
@@ -55,7 +57,7 @@ def gradient_error(estimator, exact, n_rep, *, rng=None):
     exact = as_float_array(exact, "exact", ndim=1)
     n_rep = int_at_least(n_rep, "n_rep", 2)
     parent = rng if isinstance(rng, np.random.SeedSequence) else np.random.SeedSequence(rng)
-    runs = [estimator(child) for child in parent.spawn(n_rep)]
+    runs = [estimator(rng=child) for child in parent.spawn(n_rep)]
     estimates = np.array([np.asarray(getattr(r, "gradient", r), dtype=float) for r in runs])
     if estimates.shape != (n_rep, exact.size):
         raise ValueError(f"estimator must return gradients of shape {exact.shape}, got "
