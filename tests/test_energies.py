@@ -197,6 +197,19 @@ def test_user_energy_numba_cannot_compile_raises_type_error():
         fe.energy(calls_python, dim=2).energy(np.zeros(2))
 
 
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="nothing is compiled without the JIT")
+def test_user_grad_theta_numba_cannot_compile_raises_type_error():
+    def energy_fn(x, theta):
+        return theta[0] * x[0] ** 2
+
+    def grad_theta_fn(x, theta, out):
+        out[0] = _banana(x)  # a plain Python function: Numba cannot type it
+        return theta[0] * x[0] ** 2
+    energy = fe.energy(energy_fn, theta=[1.0], grad_theta=grad_theta_fn, dim=2)
+    with pytest.raises(TypeError, match="grad_theta could not be compiled"):
+        energy.grad_theta(np.zeros((2, 2)))
+
+
 def test_mixture_far_from_every_component_is_infinite_not_nan():
     energy = fe.GaussianMixture([0.5, 0.5], [[0.0], [1.0]], [[1.0], [1.0]])
     assert energy.energy(np.array([1e200])) == np.inf

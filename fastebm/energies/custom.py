@@ -11,6 +11,7 @@ from collections import namedtuple
 
 import numpy as np
 from numba import njit
+from numba.core.errors import TypingError
 
 from .._kernels.numba.dispatch import KernelFamily
 from .._validation import as_float_array, int_at_least
@@ -159,8 +160,13 @@ class CustomEnergy(Energy):
         if self.grad_theta_fn is None:
             return self._grad_theta_finite_differences(x)
         out = np.empty((x.shape[0], self._theta.size))
-        for i in range(x.shape[0]):
-            self._grad_theta_point(x[i], self._theta, out[i])
+        try:
+            for i in range(x.shape[0]):
+                self._grad_theta_point(x[i], self._theta, out[i])
+        except TypingError as exc:
+            raise TypeError("grad_theta could not be compiled by Numba (it must be a plain "
+                            "numeric function grad_theta(x, theta, out) that writes ∇_θE into "
+                            f"out and returns E):\n{exc}") from None
         return self._beta * out
 
     def _grad_theta_finite_differences(self, x):
