@@ -1,4 +1,5 @@
 """The Gaussian energy E(x) = ½ (x-μ)ᵀ P (x-μ), full or diagonal precision P."""
+import copy
 import functools
 
 import numpy as np
@@ -92,12 +93,23 @@ class Gaussian(Energy):
             raise ValueError(f"theta must have shape {self.theta.shape}, got {theta.shape}")
         d = self.dim
         if self.diagonal:
-            prec = theta[d:]
+            prec = theta[d:].copy()
+            if not np.all(prec > 0):
+                raise ValueError("precision must be positive (a diagonal of precisions)")
         else:
             prec = np.zeros((d, d))
-            prec[tril_indices(d)] = theta[d:]
-            prec = prec + np.tril(prec, -1).T
-        return Gaussian(theta[:d], precision=prec).tempered(self._beta)
+            rows, cols = tril_indices(d)
+            prec[rows, cols] = theta[d:]
+            prec[cols, rows] = theta[d:]  # symmetric by construction
+            try:
+                np.linalg.cholesky(prec)
+            except np.linalg.LinAlgError:
+                raise ValueError("precision must be positive definite") from None
+        # θ was validated above and P is symmetric by construction: skip __init__'s checks
+        new = copy.copy(self)
+        new.mean, new.precision = theta[:d].copy(), prec
+        new._precision_mean = prec * new.mean if self.diagonal else prec @ new.mean
+        return new
 
     def _grad_theta(self, x):
         r = x - self.mean

@@ -22,7 +22,6 @@ from .._validation import choice, int_at_least
 from ..energies.base import Energy
 from ..proposals import Proposal
 from .fit import FitResult, check_float, end_of_epoch
-from .gradients import mle_gradient
 from .negatives import PersistentChains, ReplayBuffer, cd_negatives
 
 METHODS = ("cd", "pcd", "replay", "nce", "sm", "dsm", "ssm")
@@ -52,6 +51,12 @@ class _Optimizer:
         self.s = 0.999 * self.s + 0.001 * grad * grad
         m_hat, s_hat = self.m / (1 - 0.9 ** self.t), self.s / (1 - 0.999 ** self.t)
         return theta - self.lr * m_hat / (np.sqrt(s_hat) + 1e-8)
+
+
+def _likelihood_gradient(energy, batch, negatives):
+    """mean ∇θE(batch) - mean ∇θE(negatives): ``fe.mle_gradient`` without its standard
+    error and its argument checks (both arrays come validated from the fit loop)."""
+    return energy._grad_theta(batch).mean(axis=0) - energy._grad_theta(negatives).mean(axis=0)
 
 
 class _Objective:
@@ -93,14 +98,14 @@ class _Objective:
         if self.method == "cd":
             neg = cd_negatives(energy, batch, o["k"], o["step_size"], sampler=o["sampler"],
                                rng=child)
-            return np.nan, mle_gradient(energy, batch, neg).gradient
+            return np.nan, _likelihood_gradient(energy, batch, neg)
         if self.method == "pcd":
             neg = self.chains.advance(energy, o["k"])
-            return np.nan, mle_gradient(energy, batch, neg).gradient
+            return np.nan, _likelihood_gradient(energy, batch, neg)
         if self.method == "replay":
             neg = self.buffer.negatives(energy, len(batch), o["k"], o["step_size"],
                                         sampler=o["sampler"], rng=child)
-            return np.nan, mle_gradient(energy, batch, neg).gradient
+            return np.nan, _likelihood_gradient(energy, batch, neg)
         if self.method == "nce":
             from .nce import nce_loss
             noise = o["noise"].sample(int(np.ceil(o["nu"] * len(batch))), rng=child)
