@@ -255,9 +255,9 @@ class BernoulliRBM(_RBM):
     def _ais_log_weights(self, base, betas, n_chains, key):
         """AIS log weights from the base-rate model and log Z₀ = H log 2 + Σ softplus(b_A)."""
         b_base = self.base_rate_biases(base)
-        W, WT, b, c, _, _ = self._gibbs_arrays()
+        W, WT, b, c, sigma, _ = self._gibbs_arrays()
         v, log_w = np.empty((n_chains, self.n_visible)), np.empty(n_chains)
-        _kern.ais_run(W, WT, b, c, b_base, betas, key[0], key[1], v, log_w)
+        _kern.ais_run(W, WT, b, c, b_base, sigma, False, betas, key[0], key[1], v, log_w)
         return log_w, self.n_hidden * np.log(2.0) + float(np.sum(_softplus(b_base)))
 
     def _gibbs_arrays(self):
@@ -339,6 +339,19 @@ class GaussianBernoulliRBM(_RBM):
         gauss = np.sum(0.5 * np.log(2.0 * np.pi) + np.log(self.sigma) - 0.5 * np.log(beta))
         return gauss + self._enumerate(root * self.W.T, beta * self.c, root * self.b / self.sigma,
                                        True)
+
+    def _ais_log_weights(self, base, betas, n_chains, key):
+        """AIS log weights annealing the interaction from β = 0, where v ~ N(b, σ²) and h
+        is uniform: log Z₀ = H log 2 + Σᵢ log(√(2π) σᵢ) (tempered: σ/√β)."""
+        if base is not None:
+            raise ValueError("a Gaussian-Bernoulli RBM anneals from N(b, σ²) × uniform h: "
+                             "base must be None")
+        W, WT, b, c, sigma, _ = self._gibbs_arrays()
+        v, log_w = np.empty((n_chains, self.n_visible)), np.empty(n_chains)
+        _kern.ais_run(W, WT, b, c, b, sigma, True, betas, key[0], key[1], v, log_w)
+        log_z0 = self.n_hidden * np.log(2.0) + float(np.sum(0.5 * np.log(2.0 * np.pi)
+                                                            + np.log(sigma)))
+        return log_w, log_z0
 
     def visible_mean(self, h):
         """E[v | h] = b + σ ⊙ (Wh) for h of shape (N, H) or (H,)."""

@@ -258,7 +258,10 @@ _OPTIONS_DOC = """    n_temperatures : int, optional
 def ais(energy, base, n_chains, n_temperatures=None, *, schedule="sigmoid", transition=None,
         step_size=None, n_steps_per_temperature=1, rng=None, cess_target=0.99,
         pilot_chains=DEFAULT_PILOT_CHAINS):
-    if _is_discrete(energy):
+    if _is_discrete(energy) or (hasattr(energy, "_ais_log_weights")
+                                and not isinstance(base, Proposal)):
+        # discrete models, and a Gaussian-Bernoulli RBM without a proposal: the model's
+        # own path with Gibbs transitions
         return _discrete_ais(energy, base, n_chains, n_temperatures, schedule, transition,
                              step_size, n_steps_per_temperature, rng)
     transition = "mala" if transition is None else transition
@@ -319,7 +322,10 @@ ais.__doc__ = """Annealed importance sampling: an estimate of log Z with its sta
         A continuous energy (MALA/ULA need ∇ₓE), or a discrete model: a
         ``BernoulliRBM`` (the base-rate path of Salakhutdinov & Murray 2008) or an
         ``Ising`` model (exp(-βE) from β = 0), annealed with one Gibbs sweep per
-        temperature (see ``fastebm.estimators.ais_discrete``).
+        temperature (see ``fastebm.estimators.ais_discrete``). A
+        ``GaussianBernoulliRBM`` takes the continuous path with a proposal as ``base``,
+        or, with ``base=None``, its own path (the interaction annealed from N(b, σ²)
+        with Gibbs sweeps).
     base : fastebm.proposals.Proposal, or (discrete models) data or None
         The normalized start q, with the energy's dimension; it must cover the
         target's support. MALA/ULA need ∇ log q (Gaussian, Uniform). For an RBM: the

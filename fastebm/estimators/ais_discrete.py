@@ -6,6 +6,8 @@ A discrete model brings its own annealing path and transitions through
 - Bernoulli RBM: the path of Salakhutdinov & Murray (2008, sec. 4.1) from a base-rate
   model p_A(v) = Πᵢ σ(b_A,ᵢ)^{vᵢ}(1-σ(b_A,ᵢ))^{1-vᵢ} whose visible biases b_A come from
   the data, with block Gibbs transitions;
+- Gaussian-Bernoulli RBM: the interaction annealed, f_β(v) = exp(-Σ(vᵢ-bᵢ)²/(2σᵢ²))
+  Πⱼ (1 + exp(β(cⱼ + Σᵢ Wᵢⱼvᵢ/σᵢ))), from N(b, σ²) × uniform h (Z₀ = 2ᴴ Πᵢ √(2π)σᵢ);
 - Ising: exp(-βE) from β = 0 (uniform spins, Z₀ = 2ⁿ), with Gibbs sweeps at each β.
 
 The estimate is log Ẑ = log Z₀ + log mean(w) with the delta-method standard error of the
@@ -40,11 +42,11 @@ def ais_discrete(model, base, n_chains, n_temperatures=None, *, schedule="linear
 
     Parameters
     ----------
-    model : BernoulliRBM or Ising
+    model : BernoulliRBM, GaussianBernoulliRBM or Ising
     base : array_like of shape (N, V), or None
         RBM: training data whose smoothed unit means set the base-rate biases
-        b_A = logit((Σ vᵢ + 1)/(N + 2)), or None for the uniform base (b_A = 0). Ising:
-        must be None (the path starts at β = 0).
+        b_A = logit((Σ vᵢ + 1)/(N + 2)), or None for the uniform base (b_A = 0). Ising and
+        Gaussian-Bernoulli RBM: must be None.
     n_chains : int
     n_temperatures : int, optional
         With a named ``schedule`` ("linear", "geometric", "sigmoid").

@@ -83,3 +83,21 @@ def ais_rbm(W, b, c, b_base, betas, n_chains, key, *, weight_after_move=False):
         if not weight_after_move and k < len(betas) - 1:
             v = move(betas[k], v, k)
     return log_w
+
+
+def ais_gaussian_rbm(W, b, c, sigma, betas, n_chains, key):
+    """Log weights of AIS for a Gaussian-Bernoulli RBM, annealing the interaction from
+    N(b, σ²) × uniform h: f_β(v) = exp(-Σ(v-b)²/2σ²) Π(1 + exp(β(c + (v/σ)W)))."""
+    chains = np.arange(n_chains)
+    v = b + sigma * normals_reference(key, chains, 0, TAG_INIT, W.shape[0])
+    log_w = np.zeros(n_chains)
+    for k in range(1, len(betas)):
+        a = c + (v / sigma) @ W
+        log_w += (np.logaddexp(0, betas[k] * a) - np.logaddexp(0, betas[k - 1] * a)).sum(1)
+        if k == len(betas) - 1:
+            break
+        u_h = uniforms_reference(key, chains, k, TAG_HIDDEN, W.shape[1])
+        h = (u_h < sigmoid(betas[k] * a)).astype(float)
+        xi = normals_reference(key, chains, k, TAG_VISIBLE, W.shape[0])
+        v = b + sigma * (betas[k] * h @ W.T + xi)
+    return log_w

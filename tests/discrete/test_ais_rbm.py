@@ -7,7 +7,7 @@ import fastebm as fe
 from fastebm._rng import philox_key
 from fastebm.estimators.ais_discrete import ais_discrete
 from fastebm.resampling import log_mean_exp
-from tests.discrete.reference import ais_rbm
+from tests.discrete.reference import ais_gaussian_rbm, ais_rbm
 from tests.statistical.harness import Z_CRIT
 
 
@@ -100,3 +100,29 @@ def test_fe_ais_dispatches_discrete_models(seed):
         fe.ais(rbm, data, 50, schedule="adaptive")
     with pytest.raises(TypeError, match="discrete"):
         fe.reverse_ais(rbm, data, data, 10)
+
+
+def _gaussian_model(seed):
+    rng = np.random.default_rng(seed)
+    return fe.GaussianBernoulliRBM(rng.normal(size=(6, 8)) * 0.7, rng.normal(size=6),
+                                   rng.normal(size=8) * 0.5, np.linspace(0.5, 1.5, 6))
+
+
+def test_gaussian_bernoulli_ais_equals_reference(seed):
+    gb = _gaussian_model(seed)
+    betas = np.linspace(0, 1, 15)
+    est = fe.ais(gb, None, 40, schedule=betas, rng=seed)
+    ref = ais_gaussian_rbm(gb.W, gb.b, gb.c, gb.sigma, betas, 40, philox_key(seed))
+    np.testing.assert_allclose(est.log_weights, ref, rtol=0, atol=1e-12)
+
+
+@pytest.mark.statistical
+@pytest.mark.parametrize("beta", [1.0, 0.6])
+def test_gaussian_bernoulli_ais_within_standard_errors(seed, beta):
+    """log Ẑ of a 6 × 8 Gaussian-Bernoulli RBM (tempered too) within Z_CRIT se of the
+    exact value (visibles integrated out, 2⁸ hidden states)."""
+    gb = _gaussian_model(seed).tempered(beta)
+    est = fe.ais(gb, None, 2000, 200, rng=seed)
+    assert abs(est.log_z - gb.log_partition()) < Z_CRIT * est.stderr
+    with pytest.raises(ValueError, match="base must be None"):
+        fe.ais(gb, np.zeros((3, 6)), 10, 10)

@@ -94,8 +94,9 @@ def gibbs_run(W, WT, b, c, sigma, gaussian_visible, v, n_steps, step0, k0, k1, t
 
 
 @kernel(parallel=True)
-def ais_run(W, WT, b, c, b_base, betas, k0, k1, v, log_w):
-    """AIS for a Bernoulli RBM from a base-rate model (Salakhutdinov & Murray 2008).
+def ais_run(W, WT, b, c, b_base, sigma, gaussian, betas, k0, k1, v, log_w):
+    """AIS for an RBM: Bernoulli from a base-rate model (Salakhutdinov & Murray 2008),
+    Gaussian-Bernoulli by annealing the interaction.
 
     The path is f_β(v) = exp((1-β) vᵀb_A + β vᵀb) Πⱼ (1 + exp(β(cⱼ + (vᵀW)ⱼ))), the
     marginal of exp(-β E_B(v, h) - (1-β) E_A(v)) with E_A(v) = -vᵀb_A: at β = 0 it is
@@ -107,6 +108,11 @@ def ais_run(W, WT, b, c, b_base, betas, k0, k1, v, log_w):
     then (k < K) one Gibbs sweep leaving f_{β_k} invariant: hⱼ ~ Bern(σ(β_k(cⱼ +
     (vᵀW)ⱼ))), vᵢ ~ Bern(σ((1-β_k) b_A,ᵢ + β_k (bᵢ + (Wh)ᵢ))), on the streams (chain, k,
     TAG_HIDDEN / TAG_VISIBLE). ``v`` ends at the last state, ``log_w`` holds the weights.
+
+    With ``gaussian`` (W, WT, c, σ as ``gibbs_run`` takes them, and b_A = b), the path is
+    f_β(v) = exp(-Σᵢ (vᵢ-bᵢ)²/(2σᵢ²)) Πⱼ (1 + exp(β(cⱼ + Σᵢ Wᵢⱼ vᵢ/σᵢ))): at β = 0,
+    2^H times N(b, σ²) (chains start at v = b + σξ, normals of (chain, 0, TAG_INIT)),
+    the same log-weight increments, and Gibbs sweeps with v | h ~ N(b + β σ(Wh), σ²).
     """
     n_chains, n_vis = v.shape
     n_hid = W.shape[1]
@@ -121,7 +127,10 @@ def ais_run(W, WT, b, c, b_base, betas, k0, k1, v, log_w):
         u_h = np.empty(n_hid)
         u_v = np.empty(n_vis)
         zero = np.zeros((m, n_vis))
-        _bernoulli_rows(zero, b_base, 1.0, k0, k1, lo, 0, TAG_INIT, u_v, vb)
+        if gaussian:
+            _gaussian_rows(zero, b, sigma, k0, k1, lo, 0, TAG_INIT, u_v, vb)
+        else:
+            _bernoulli_rows(zero, b_base, 1.0, k0, k1, lo, 0, TAG_INIT, u_v, vb)
         lw = np.zeros(m)
         bias_v = np.empty(n_vis)
         e = np.empty(n_hid)
@@ -142,7 +151,10 @@ def ais_run(W, WT, b, c, b_base, betas, k0, k1, v, log_w):
                 bias_v[i] = (1.0 - beta) * b_base[i] + beta * b[i]
             pre_v = np.dot(hb, WT)
             pre_v *= beta
-            _bernoulli_rows(pre_v, bias_v, 1.0, k0, k1, lo, k, TAG_VISIBLE, u_v, vb)
+            if gaussian:
+                _gaussian_rows(pre_v, b, sigma, k0, k1, lo, k, TAG_VISIBLE, u_v, vb)
+            else:
+                _bernoulli_rows(pre_v, bias_v, 1.0, k0, k1, lo, k, TAG_VISIBLE, u_v, vb)
         v[lo:hi] = vb
         log_w[lo:hi] = lw
 
