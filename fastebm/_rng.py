@@ -114,3 +114,18 @@ def normals_reference(key, chains, steps, tag, n):
         out[idx] = _slow_normal(key, int(chains[idx[:-1]]), int(steps[idx[:-1]]), tag,
                                 idx[-1], layer[idx], sign[idx], u[idx])
     return out
+
+
+def seed_sequence(rng):
+    """A SeedSequence from a SPEC 7 ``rng``, for work split into independent parts (a
+    Generator gives entropy, and advances)."""
+    if isinstance(rng, np.random.SeedSequence):
+        return rng
+    if isinstance(rng, np.random.Generator):
+        return np.random.SeedSequence(rng.integers(0, 2**63, size=2, dtype=np.uint64).tolist())
+    if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
+        if rng is not None and rng < 0:
+            raise ValueError(f"rng must be a non-negative integer seed, got {rng}")
+        return np.random.SeedSequence(None if rng is None else int(rng))
+    raise TypeError("rng must be None, a non-negative int, a numpy.random.SeedSequence or a "
+                    f"numpy.random.Generator, got {type(rng).__name__}")

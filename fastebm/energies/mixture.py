@@ -212,6 +212,7 @@ class GaussianMixture(Energy):
         """(J, ∇_θJ) of exact score matching, J = mean[½‖∇ₓE‖² - ΔₓE] (seed 004, eq. 12).
 
         ∇_θJ = mean[∇_θ(gᵀ∇ₓE)|_{g=∇ₓE} - ∇_θΔₓE], both hand-derived (class Notes)."""
+        x, _, _ = self._points(x)  # a single point (d,) is a batch of one
         g = self.grad(x)
         loss = np.mean(0.5 * np.sum(g * g, axis=1) - self.laplacian(x))
         grad = (self.grad_theta_directional(x, g, mean=True)

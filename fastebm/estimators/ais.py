@@ -207,6 +207,10 @@ def _estimate(annealer, betas, n_steps, method, transition):
                          "or log q is NaN, or +inf meets -inf, on the path)")
     if np.all(log_w == -np.inf):
         raise ValueError("every AIS weight is zero: the base misses the target's support")
+    if np.any(log_w == np.inf):
+        raise ValueError("the AIS log weights of chains "
+                         f"{np.flatnonzero(log_w == np.inf)[:10].tolist()} are +inf (the energy "
+                         "reached -inf on the path: exp(-E) is not integrable there)")
     log_mean = float(log_mean_exp(log_w))
     w = np.exp(log_w - np.max(log_w))
     stderr = float(np.std(w, ddof=1) / (np.sqrt(w.size) * np.mean(w)))

@@ -32,9 +32,11 @@ def _betas(schedule, n_temperatures):
         if n_temperatures is None:
             raise TypeError(f'schedule="{schedule}" needs n_temperatures')
         return schedules.FIXED[schedule](n_temperatures)
-    if n_temperatures is not None:
-        raise ValueError("give n_temperatures or a schedule array, not both")
-    return schedules.check_schedule(schedule)
+    betas = schedules.check_schedule(schedule)
+    if n_temperatures is not None and n_temperatures != betas.size:
+        raise ValueError(f"n_temperatures={n_temperatures} does not match the schedule's "
+                         f"{betas.size} temperatures (give None or its length)")
+    return betas
 
 
 def ais_discrete(model, base, n_chains, n_temperatures=None, *, schedule="linear", rng=None):
@@ -62,8 +64,9 @@ def ais_discrete(model, base, n_chains, n_temperatures=None, *, schedule="linear
     if betas.size > MAX_STEPS:
         raise ValueError(f"at most {MAX_STEPS} temperatures")
     log_w, log_z0 = model._ais_log_weights(base, betas, n_chains, philox_key(rng))
-    if np.any(np.isnan(log_w)):
-        raise ValueError("AIS produced NaN log weights: the model's parameters overflow")
+    if np.any(np.isnan(log_w)) or np.any(log_w == np.inf):
+        raise ValueError("AIS produced NaN or +inf log weights: the model's parameters "
+                         "overflow")
     w = np.exp(log_w - log_w.max())
     stderr = float(np.std(w, ddof=1) / (np.sqrt(w.size) * np.mean(w)))
     return LogZEstimate(float(log_z0 + log_mean_exp(log_w)), stderr, log_w,

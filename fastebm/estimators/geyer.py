@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from .._kernels.numba.sampling import draw_proposals
-from .._rng import philox_key
+from .._rng import philox_key, seed_sequence
 from .._validation import as_float_array, int_at_least
 from ..energies.base import Energy
 from ..proposals import Proposal
@@ -42,7 +42,6 @@ from ..resampling import _check_method, log_mean_exp
 from ..samplers.importance import importance_resample
 from ..samplers.metropolis import metropolis
 from ..training.gradients import GradientEstimate, mle_gradient
-from .replicate import _seed_sequence
 
 
 def _self_normalized(log_weights):
@@ -248,6 +247,22 @@ class GeyerFit:
 _FINITE_DIFFERENCE_METHODS = ("bfgs", "cg", "l-bfgs-b", "tnc", "slsqp", "trust-constr")
 
 
+def _outside_is_infinite(objective, with_grad):
+    """The objective, +inf (and a NaN gradient) where θ leaves the parameter space (a
+    precision that is not positive definite, ...): a line search then steps back
+    instead of the fit failing."""
+    def wrapped(theta):
+        try:
+            return objective(theta)
+        except ValueError as exc:
+            if "theta" in str(exc) and "shape" in str(exc):
+                raise
+            if with_grad:
+                return np.inf, np.full(np.size(theta), np.nan)
+            return np.inf
+    return wrapped
+
+
 def fit_geyer(energy, data, proposal, n_samples, theta0=None, *, method="BFGS", rng=None,
               options=None):
     """Minimize Geyer's J_BL(θ) with ``scipy.optimize.minimize``: the MC-MLE.
@@ -277,9 +292,11 @@ def fit_geyer(energy, data, proposal, n_samples, theta0=None, *, method="BFGS", 
                         f"{type(method).__name__}")
     if J.depends_on_theta:
         jac = "3-point" if method.lower() in _FINITE_DIFFERENCE_METHODS else None
-        result = minimize(J, theta0, method=method, jac=jac, options=options)
+        result = minimize(_outside_is_infinite(J, False), theta0, method=method, jac=jac,
+                          options=options)
     else:
-        result = minimize(J.value_and_grad, theta0, jac=True, method=method, options=options)
+        result = minimize(_outside_is_infinite(J.value_and_grad, True), theta0, jac=True,
+                          method=method, options=options)
     theta = np.asarray(result.x, dtype=np.float64).reshape(-1)
     return GeyerFit(theta, energy.with_theta(theta), float(result.fun), bool(result.success),
                     result, J)
@@ -312,7 +329,7 @@ def independent_mh_gradient(energy, data, proposal, n_chains, n_steps, *, rng=No
     _check_proposal(proposal, pts.shape[1])
     n_chains = int_at_least(n_chains, "n_chains", 2)
     n_steps = int_at_least(n_steps, "n_steps", 1)
-    start_stream, chain_stream = _seed_sequence(rng).spawn(2)
+    start_stream, chain_stream = seed_sequence(rng).spawn(2)
     x0 = proposal.sample(n_chains, rng=start_stream)
     run = metropolis(energy, x0, n_steps, proposal=proposal, keep="moments", rng=chain_stream)
     return mle_gradient(energy, pts, run.state.position)

@@ -23,7 +23,7 @@ import numpy as np
 
 from .._kernels.numba.replicate import (  # importing it registers the kernel
     STATUS_ALL_ZERO, STATUS_NAN_ENERGY, STATUS_NEG_INF_ENERGY)
-from .._rng import philox_key
+from .._rng import philox_key, seed_sequence
 from .._validation import int_at_least
 from ..proposals import Gaussian
 from ..samplers.importance import _check as _check_importance
@@ -138,20 +138,6 @@ class ImportanceEstimator:
         return log_z, stderr, ess
 
 
-def _seed_sequence(rng):
-    """A SeedSequence from a SPEC 7 ``rng`` (a Generator gives entropy, and advances)."""
-    if isinstance(rng, np.random.SeedSequence):
-        return rng
-    if isinstance(rng, np.random.Generator):
-        return np.random.SeedSequence(rng.integers(0, 2**63, size=2, dtype=np.uint64).tolist())
-    if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
-        if rng is not None and rng < 0:
-            raise ValueError(f"rng must be a non-negative integer seed, got {rng}")
-        return np.random.SeedSequence(None if rng is None else int(rng))
-    raise TypeError("rng must be None, a non-negative int, a numpy.random.SeedSequence or a "
-                    f"numpy.random.Generator, got {type(rng).__name__}")
-
-
 def _value(out, r):
     """(value, reported stderr or NaN, ess or NaN) of one replicate's output."""
     if hasattr(out, "log_z"):
@@ -218,7 +204,7 @@ def replicate(estimator, n_rep, *, rng=None, reference=None, level=0.95, name=""
         reference = float(reference)
     if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < level < 1:
         raise ValueError(f"level must be a number in (0, 1), got {level!r}")
-    children = _seed_sequence(rng).spawn(n_rep)
+    children = seed_sequence(rng).spawn(n_rep)
     if isinstance(estimator, ImportanceEstimator):
         values, reported, ess = estimator._replicate(children)
     else:

@@ -53,9 +53,9 @@ def gibbs(model, x0, n_steps, *, burn_in=0, thin=1, keep="draws", rng=None):
             raise ValueError("rng must be None when x0 is a ChainState: the state carries its "
                              "own random streams")
         x, single, _ = model._points(x0.position, "x0")
-        key, step = x0.key, x0.step
+        key, step, dtype = x0.key, x0.step, x0.dtype
     else:
-        x, single, _ = model._points(x0, "x0")
+        x, single, dtype = model._points(x0, "x0")
         key, step = philox_key(rng), 0
     x = x.copy()
     n_steps = int_at_least(n_steps, "n_steps", 0)
@@ -75,12 +75,13 @@ def gibbs(model, x0, n_steps, *, burn_in=0, thin=1, keep="draws", rng=None):
     step += n_steps
     kept = kept_output(keep == "draws", keep == "moments", draws, mean, m2)
     n_draws = n_steps // thin
-    state = ChainState((x[0] if single else x).copy(), key, step, np.zeros(0))
+    state = ChainState((x[0] if single else x).copy(), key, step, np.zeros(0),
+                       dtype=np.dtype(dtype))
     out_draws = mean_out = variance = None
     if keep == "draws":
-        out_draws = kept[:, 0] if single else kept
+        out_draws = (kept[:, 0] if single else kept).astype(dtype, copy=False)
     elif n_draws:
-        mean_out, variance = kept[0], kept[1] / n_draws
+        mean_out, variance = kept[0].astype(dtype), (kept[1] / n_draws).astype(dtype)
         if single:
             mean_out, variance = mean_out[0], variance[0]
     ones, zeros = np.ones(n_chains), np.zeros(n_chains, dtype=np.int64)

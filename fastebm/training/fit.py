@@ -115,6 +115,9 @@ def fit_rbm(model, data, method="pcd", *, k=1, learning_rate=0.05, n_epochs=10, 
         ``model`` (fitted) and ``history``.
     """
     choice(method, "method", RBM_METHODS)
+    if model.beta != 1.0:
+        raise ValueError(f"fit trains the RBM itself, not a tempered one (beta={model.beta}); "
+                         "fit the untempered model and temper the result")
     if model.is_discrete:
         data, _ = binary_points(data, model.n_visible, "data")
     else:

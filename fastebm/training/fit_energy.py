@@ -18,6 +18,7 @@ import time
 import numba
 import numpy as np
 
+from .._rng import seed_sequence
 from .._validation import choice, int_at_least
 from ..energies.base import Energy
 from ..proposals import Proposal
@@ -27,14 +28,6 @@ from .negatives import PersistentChains, ReplayBuffer, cd_negatives
 METHODS = ("cd", "pcd", "replay", "nce", "sm", "dsm", "ssm")
 OPTIMIZERS = ("adam", "sgd")
 SERIAL_BATCH = 1 << 15
-
-
-def _seed_sequence(rng):
-    if isinstance(rng, np.random.SeedSequence):
-        return rng
-    if isinstance(rng, np.random.Generator):
-        return np.random.SeedSequence(rng.integers(0, 2**63, size=4).tolist())
-    return np.random.SeedSequence(rng)
 
 
 class _Optimizer:
@@ -158,8 +151,9 @@ def fit_energy(energy, data, method="pcd", *, learning_rate=0.01, n_epochs=100, 
     if not isinstance(energy, Energy):
         raise TypeError(f"energy must be a fastebm energy, got {type(energy).__name__}")
     if getattr(energy, "is_discrete", False):
-        raise TypeError(f"{type(energy).__name__} is discrete: fit it with method 'cd' or 'pcd' "
-                        "(block Gibbs), as an RBM")
+        raise TypeError(f"{type(energy).__name__} is discrete: fe.fit fits discrete models only "
+                        "as RBMs (BernoulliRBM with 'cd' or 'pcd'); fitting an Ising model's "
+                        "couplings is not implemented")
     choice(method, "method", METHODS)
     choice(optimizer, "optimizer", OPTIMIZERS)
     choice(sampler, "sampler", ("langevin", "mala"))
@@ -174,7 +168,7 @@ def fit_energy(energy, data, method="pcd", *, learning_rate=0.01, n_epochs=100, 
     n_epochs = int_at_least(n_epochs, "n_epochs", 0)
     learning_rate = check_float(learning_rate, "learning_rate", 0.0, low_open=True)
     momentum = check_float(momentum, "momentum", 0.0, 1.0)
-    seeds = _seed_sequence(rng)
+    seeds = seed_sequence(rng)
     objective = _Objective(method, energy, data, options, seeds)
     params = objective.initial(theta)
     opt = _Optimizer(optimizer, params.size, learning_rate, momentum)

@@ -15,8 +15,11 @@ Each returns the negatives as an (m, d) array; the chains run on fastebm's sampl
 Philox streams (a fresh stream per call from the caller's ``rng``, or the continued
 stream of the persistent chains).
 """
+import dataclasses
+
 import numpy as np
 
+from .._rng import seed_sequence
 from .._validation import choice, int_at_least
 from ..proposals import Proposal
 from ..samplers.langevin import langevin, mala
@@ -76,9 +79,20 @@ class PersistentChains:
         if self.state is None:
             run = self._run(energy, self._x0, self.step_size, k, thin=k, rng=self._rng)
         else:
-            run = self._run(energy, self.state, None, k, thin=k)
+            run = self._run(energy, self._reanchored(energy), None, k, thin=k)
         self.state = run.state
         return run.draws[-1]
+
+
+    def _reanchored(self, energy):
+        """The state with ULA's divergence reference (the energy at the start, from which
+        a rise of 1000 flags a chain) taken under the current energy: θ moved since."""
+        if self.state.energy_start is None:
+            return self.state
+        start = np.array(self.state.energy_start, dtype=float)
+        ok = ~np.asarray(self.state.diverged, dtype=bool)
+        start[ok] = energy.energy(np.atleast_2d(self.state.position)[ok])
+        return dataclasses.replace(self.state, energy_start=start)
 
 
 class ReplayBuffer:
@@ -105,7 +119,7 @@ class ReplayBuffer:
         if not 0.0 <= restart <= 1.0:
             raise ValueError(f"restart must be in [0, 1], got {restart}")
         self.restart = restart
-        self._seeds = np.random.SeedSequence(rng) if not isinstance(rng, np.random.SeedSequence) else rng
+        self._seeds = seed_sequence(rng)
         self._choices = np.random.default_rng(self._seeds.spawn(1)[0])
         self._store = np.empty((self.capacity, noise.dim))
         self._count = self._next = 0

@@ -76,8 +76,8 @@ class RBMTrainer:
 
     def current(self):
         """The model with the current parameters."""
-        extra = () if self.model.is_discrete else (self.model.sigma,)
-        return type(self.model)(self.W, self.b, self.c, *extra)
+        extra = () if self.model.is_discrete else (self.model.sigma.copy(),)
+        return type(self.model)(self.W.copy(), self.b.copy(), self.c.copy(), *extra)
 
     def epoch(self, epoch, learning_rate, momentum, weight_decay, compiled=True):
         """One pass over the data in shuffled mini-batches: one compiled call for a
