@@ -14,7 +14,7 @@ lattice's coupling and field) everywhere.
 import numpy as np
 
 from .._kernels.numba import ising as _kern
-from .._validation import as_float_array, int_at_least
+from .._validation import as_float_array, discrete_points, int_at_least
 from .base import Energy
 
 MAX_ENUMERATED_SPINS = 25
@@ -22,20 +22,8 @@ MAX_ENUMERATED_SPINS = 25
 
 def spin_points(x, n, name):
     """±1 spins of shape (N, n) or (n,) → ((N, n) float64 array, was_single)."""
-    raw = np.asarray(x)
-    if raw.dtype == object or not (np.issubdtype(raw.dtype, np.number) or raw.dtype == np.bool_):
-        raise TypeError(f"{name} must be a numeric array of ±1 spins, got dtype {raw.dtype}")
-    if np.iscomplexobj(raw):
-        raise TypeError(f"{name} must be real, got dtype {raw.dtype}")
-    if raw.ndim not in (1, 2) or raw.shape[-1] != n:
-        raise ValueError(f"{name} must have shape (N, {n}) or ({n},), got {raw.shape}")
-    arr = np.ascontiguousarray(raw, dtype=np.float64)
-    if arr.size == 0:
-        raise ValueError(f"{name} must hold at least one point, got shape {raw.shape}")
-    if not np.all((arr == 1.0) | (arr == -1.0)):
-        raise ValueError(f"{name} must hold spins: every entry -1 or +1 (for 0/1 data use "
-                         "2 * x - 1)")
-    return np.atleast_2d(arr), raw.ndim == 1
+    return discrete_points(x, n, name, (-1.0, 1.0),
+                           "hold spins: every entry -1 or +1 (for 0/1 data use 2 * x - 1)")
 
 
 def _finite_float(value, name):

@@ -11,7 +11,7 @@ import numpy as np
 
 from .._kernels.numba import rbm as _kern
 from .._kernels.numba.energies import GaussianBernoulliParams
-from .._validation import as_float_array
+from .._validation import as_float_array, discrete_points
 from .base import Energy
 
 MAX_ENUMERATED_UNITS = 25
@@ -33,19 +33,7 @@ def _sigmoid(x):
 
 def binary_points(v, n, name):
     """0/1 data of shape (N, n) or (n,) → ((N, n) float64 array, was_single)."""
-    raw = np.asarray(v)
-    if raw.dtype == object or not (np.issubdtype(raw.dtype, np.number) or raw.dtype == np.bool_):
-        raise TypeError(f"{name} must be a numeric or boolean array, got dtype {raw.dtype}")
-    if np.iscomplexobj(raw):
-        raise TypeError(f"{name} must be real, got dtype {raw.dtype}")
-    if raw.ndim not in (1, 2) or raw.shape[-1] != n:
-        raise ValueError(f"{name} must have shape (N, {n}) or ({n},), got {raw.shape}")
-    arr = np.ascontiguousarray(raw, dtype=np.float64)
-    if arr.size == 0:
-        raise ValueError(f"{name} must hold at least one point, got shape {raw.shape}")
-    if not np.all((arr == 0.0) | (arr == 1.0)):
-        raise ValueError(f"{name} must be binary: every entry 0 or 1")
-    return np.atleast_2d(arr), raw.ndim == 1
+    return discrete_points(v, n, name, (0.0, 1.0), "be binary: every entry 0 or 1")
 
 
 def _check_layers(W, b, c):

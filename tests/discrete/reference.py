@@ -101,3 +101,15 @@ def ais_gaussian_rbm(W, b, c, sigma, betas, n_chains, key):
         xi = normals_reference(key, chains, k, TAG_VISIBLE, W.shape[0])
         v = b + sigma * (betas[k] * h @ W.T + xi)
     return log_w
+
+
+def grad_theta_by_finite_differences(model, x, eps=1e-6):
+    """Central differences of model.energy(x) in each coordinate of θ: shape (n, p)."""
+    theta = model.theta
+    out = np.empty((x.shape[0], theta.size))
+    for k in range(theta.size):
+        up, down = theta.copy(), theta.copy()
+        up[k] += eps
+        down[k] -= eps
+        out[:, k] = (model.with_theta(up).energy(x) - model.with_theta(down).energy(x)) / (2 * eps)
+    return out

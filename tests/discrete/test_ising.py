@@ -11,6 +11,7 @@ from fastebm._rng import philox_key
 from fastebm.estimators.ais_discrete import ais_discrete
 from fastebm.resampling import log_mean_exp
 from tests.discrete import reference_ising as ref
+from tests.discrete.reference import grad_theta_by_finite_differences
 from tests.statistical.harness import Z_CRIT, mean_z
 
 statistical = pytest.mark.statistical  # skipped under NUMBA_DISABLE_JIT (tests/conftest.py)
@@ -86,26 +87,16 @@ def test_log_partition_beyond_enumeration_points_to_ais():
         fe.Ising(np.zeros((26, 26)), np.zeros(26)).log_partition()
 
 
-def _fd_theta(model, x, eps=1e-6):
-    theta = model.theta
-    out = np.empty((x.shape[0], theta.size))
-    for k in range(theta.size):
-        up, down = theta.copy(), theta.copy()
-        up[k] += eps
-        down[k] -= eps
-        out[:, k] = (model.with_theta(up).energy(x) - model.with_theta(down).energy(x)) / (2 * eps)
-    return out
-
 
 def test_grad_theta_against_finite_differences(seed):
     J, h = _dense(seed, n=5)
     model = fe.Ising(J, h).tempered(0.7)
     s = ref.spin_states(5)[::3]
-    np.testing.assert_allclose(model.grad_theta(s), _fd_theta(model, s), atol=1e-8)
+    np.testing.assert_allclose(model.grad_theta(s), grad_theta_by_finite_differences(model, s), atol=1e-8)
     assert model.grad_theta(s[0]).shape == (10 + 5,)
     lattice = fe.Ising.lattice(3, 3, 0.4, field=0.1).tempered(1.3)
     s = _spins(seed, (6, 9))
-    np.testing.assert_allclose(lattice.grad_theta(s), _fd_theta(lattice, s), atol=1e-8)
+    np.testing.assert_allclose(lattice.grad_theta(s), grad_theta_by_finite_differences(lattice, s), atol=1e-8)
     again = lattice.with_theta(lattice.theta)
     np.testing.assert_allclose(again.energy(s), lattice.energy(s), atol=1e-12)
     assert again.beta == pytest.approx(1.3)

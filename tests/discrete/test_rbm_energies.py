@@ -5,7 +5,7 @@ import pytest
 from scipy import integrate
 
 import fastebm as fe
-from tests.discrete.reference import joint_energy, states
+from tests.discrete.reference import grad_theta_by_finite_differences, joint_energy, states
 
 
 def _rbm(seed, V=5, H=4, scale=1.0):
@@ -65,22 +65,12 @@ def test_conditionals_match_the_joint(seed):
     np.testing.assert_allclose(rbm.visible_probabilities(hs), p_v_given_h, atol=1e-12)
 
 
-def _fd_theta(model, x, eps=1e-6):
-    theta = model.theta
-    out = np.empty((x.shape[0], theta.size))
-    for k in range(theta.size):
-        up, down = theta.copy(), theta.copy()
-        up[k] += eps
-        down[k] -= eps
-        out[:, k] = (model.with_theta(up).energy(x) - model.with_theta(down).energy(x)) / (2 * eps)
-    return out
-
 
 def test_bernoulli_grad_theta_against_finite_differences(seed):
     W, b, c = _rbm(seed)
     rbm = fe.BernoulliRBM(W, b, c).tempered(0.7)
     v = states(5)[::3]
-    np.testing.assert_allclose(rbm.grad_theta(v), _fd_theta(rbm, v), atol=1e-7)
+    np.testing.assert_allclose(rbm.grad_theta(v), grad_theta_by_finite_differences(rbm, v), atol=1e-7)
     assert rbm.grad_theta(v[0]).shape == (5 * 4 + 5 + 4,)
 
 
@@ -89,7 +79,7 @@ def test_gaussian_bernoulli_grad_theta_and_grad_x_against_finite_differences(see
     sigma = np.linspace(0.5, 2.0, 5)
     gb = fe.GaussianBernoulliRBM(W, b, c, sigma).tempered(0.6)
     x = np.random.default_rng(seed).normal(size=(7, 5))
-    np.testing.assert_allclose(gb.grad_theta(x), _fd_theta(gb, x), atol=1e-6)
+    np.testing.assert_allclose(gb.grad_theta(x), grad_theta_by_finite_differences(gb, x), atol=1e-6)
     assert fe.check_grad(gb, x) < 1e-6
 
 

@@ -70,16 +70,7 @@ def _gaussian_draw(pp, k0, k1, chain, step, tag, xi, out):
 @helper()
 def _gaussian_log_density(pp, x):
     """Forward substitution L z = x - μ, then log q = log_norm - ½‖z‖²."""
-    d = x.shape[0]
-    z = np.empty(d)
-    sq = 0.0
-    for j in range(d):
-        acc = x[j] - pp.mean[j]
-        for k in range(j):
-            acc -= pp.chol[j, k] * z[k]
-        z[j] = acc / pp.chol[j, j]
-        sq += z[j] * z[j]
-    return pp.log_norm - 0.5 * sq
+    return _component_log_density(pp.mean, pp.chol, np.inf, pp.log_norm, x)
 
 
 @helper()
@@ -155,17 +146,23 @@ def _component_draw(mean, chol, df, log_norm, k0, k1, chain, step, tag, xi, out)
 
 
 @helper()
-def _component_log_density(mean, chol, df, log_norm, x):
-    """log N(x; μ, LLᵀ) (df = inf) or log t_ν(x; μ, LLᵀ), from δ² = ‖L⁻¹(x-μ)‖²."""
-    d = x.shape[0]
-    z = np.empty(d)
+def _whiten(mean, chol, x, z):
+    """z = L⁻¹(x-μ) by forward substitution (z may be the caller's output); returns ‖z‖²."""
     sq = 0.0
-    for j in range(d):
+    for j in range(x.shape[0]):
         acc = x[j] - mean[j]
         for k in range(j):
             acc -= chol[j, k] * z[k]
         z[j] = acc / chol[j, j]
         sq += z[j] * z[j]
+    return sq
+
+
+@helper()
+def _component_log_density(mean, chol, df, log_norm, x):
+    """log N(x; μ, LLᵀ) (df = inf) or log t_ν(x; μ, LLᵀ), from δ² = ‖L⁻¹(x-μ)‖²."""
+    d = x.shape[0]
+    sq = _whiten(mean, chol, x, np.empty(d))
     if np.isinf(df):
         return log_norm - 0.5 * sq
     return log_norm - 0.5 * (df + d) * np.log1p(sq / df)
@@ -176,14 +173,8 @@ def _component_grad_log_density(mean, chol, df, log_norm, x, out):
     """∇ log q = -f Σ⁻¹(x-μ) = -f L⁻ᵀz (z = L⁻¹(x-μ)) into ``out``, f = 1 (Gaussian) or
     (ν+d)/(ν+δ²) (Student-t); returns log q. Solves in place, no allocation."""
     d = x.shape[0]
-    sq = 0.0
-    for j in range(d):
-        acc = x[j] - mean[j]
-        for k in range(j):
-            acc -= chol[j, k] * out[k]
-        out[j] = acc / chol[j, j]
-        sq += out[j] * out[j]
-    for j in range(d - 1, -1, -1):
+    sq = _whiten(mean, chol, x, out)
+    for j in range(d - 1, -1, -1):  # back substitution: out = L⁻ᵀz
         acc = out[j]
         for k in range(j + 1, d):
             acc -= chol[k, j] * out[k]
@@ -311,22 +302,7 @@ def proposal_grad_log_density(pp, x, out):
 def _gaussian_grad_log_density(pp, x, out):
     """z = L⁻¹(x-μ) by forward substitution into ``out``, then ∇ log q = -L⁻ᵀz by back
     substitution in place (no allocation); log q = log_norm - ½‖z‖²."""
-    d = x.shape[0]
-    sq = 0.0
-    for j in range(d):
-        acc = x[j] - pp.mean[j]
-        for k in range(j):
-            acc -= pp.chol[j, k] * out[k]
-        out[j] = acc / pp.chol[j, j]
-        sq += out[j] * out[j]
-    for j in range(d - 1, -1, -1):
-        acc = out[j]
-        for k in range(j + 1, d):
-            acc -= pp.chol[k, j] * out[k]
-        out[j] = acc / pp.chol[j, j]
-    for j in range(d):
-        out[j] = -out[j]
-    return pp.log_norm - 0.5 * sq
+    return _component_grad_log_density(pp.mean, pp.chol, np.inf, pp.log_norm, x, out)
 
 
 @helper()
