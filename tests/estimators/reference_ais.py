@@ -12,14 +12,6 @@ from fastebm._rng import normals_reference, uniforms_reference
 TAG_NOISE, TAG_ACCEPT, TAG_BASE = 0, 1, 2
 
 
-def gaussian_energy(mean, precision):
-    """(E, ∇E) of ½(x-μ)ᵀP(x-μ) for a batch."""
-    def energy_grad(x):
-        r = x - mean
-        g = r @ precision
-        return 0.5 * np.sum(r * g, axis=1), g
-    return energy_grad
-
 
 def mixture_energy(weights, means, variances):
     """(E, ∇E) of E = -log Σₖ wₖ N(x; μₖ, diag vₖ) for a batch (K components)."""

@@ -8,7 +8,8 @@ import fastebm as fe
 from fastebm._rng import philox_key
 from fastebm.estimators import schedules
 from tests.estimators.reference_ais import (GaussianBase, UniformBase, ais_reference,
-                                            gaussian_energy, mixture_energy)
+                                            mixture_energy)
+from tests.samplers.reference import gaussian_energy
 
 MEAN = np.array([0.5, -1.0, 2.0])
 PRECISION = np.array([[2.0, 0.6, 0.1], [0.6, 1.0, -0.3], [0.1, -0.3, 0.5]])
