@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 from numba import njit, prange
 
-from fastebm._kernels.numba.philox import (fill_normals, fill_uniforms, philox4x32,
-                                           words_to_uniform)
+from fastebm._kernels.numba.philox import (fill_normals, fill_normals_rows, fill_uniforms,
+                                           philox4x32, words_to_uniform)
 
 DIM = 100
 KEY = (0x2024, 0x0611)
@@ -124,3 +124,38 @@ def test_numpy_random(benchmark, report, n_chains):
     rng = np.random.default_rng(0)
     _time(benchmark, report, "uniforms", n_chains, "NumPy random",
           lambda: rng.random(out=out), baseline=True)
+
+
+ROWS_BLOCK = 32  # the samplers' chain block
+ROWS_DIMS = [64, 100, 200, 500]
+
+
+@njit(parallel=True, cache=True)
+def _philox_normals_by_blocks(k0, k1, step, out):
+    """What the Langevin kernels do up to ``ROWS_NORMALS_MAX_DIM``: the normals of a
+    block of chains drawn across its rows at once (``fill_normals_rows``)."""
+    n, d = out.shape
+    for b in prange(n // ROWS_BLOCK):
+        buf = np.empty((d + 1, ROWS_BLOCK))
+        fill_normals_rows(k0, k1, b * ROWS_BLOCK, step, 0,
+                          out[b * ROWS_BLOCK:(b + 1) * ROWS_BLOCK], buf)
+
+
+@pytest.mark.parametrize("dim", ROWS_DIMS)
+@pytest.mark.parametrize("how", ["by blocks of 32 rows", "row by row"])
+def test_philox_normals_rows(benchmark, report, how, dim):
+    """Row by row against across a block's rows: sets ``ROWS_NORMALS_MAX_DIM``."""
+    out = np.empty((1024, dim))
+    fill = _philox_normals_by_blocks if how.startswith("by blocks") else _philox_normals
+    workload = f"normals: 1024 chains x {dim}, row by row or by blocks"
+    benchmark.group = workload
+    fill(*KEY, STEP, out)
+    expected = out.copy()
+    benchmark(lambda: fill(*KEY, STEP, out))
+    other = _philox_normals if fill is _philox_normals_by_blocks else _philox_normals_by_blocks
+    other(*KEY, STEP, out)
+    assert np.array_equal(out, expected)  # the same numbers either way
+    rate = report(workload, f"fastebm {how}", out.size, "normals/s",
+                  baseline=how == "row by row")
+    if rate is not None:
+        benchmark.extra_info["ns per normal (wall)"] = 1e9 / rate

@@ -77,7 +77,7 @@ def _finite_difference_gradient(fn, with_theta):
     return njit(energy_grad)
 
 
-_NO_BLAS = (njit(lambda p: False), njit(lambda p, x, g: None))
+_NO_BLAS = (njit(lambda p: False), njit(lambda p, X, G, E: None))
 _FAMILY_CACHE = {}
 
 
@@ -91,8 +91,7 @@ def family_of(energy_point, energy_grad_point):
             "energy_point": energy_point,
             "energy_grad_point": energy_grad_point,
             "uses_blas": _NO_BLAS[0],
-            "blas_grad": _NO_BLAS[1],
-            "finish_grad": energy_grad_point,
+            "blas_energy_grad": _NO_BLAS[1],
         })
     return _FAMILY_CACHE[key]
 

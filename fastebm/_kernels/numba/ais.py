@@ -31,10 +31,11 @@ from numba import prange
 
 from ._jit import helper
 from .dispatch import entry
-from .energies import blas_grad, energy_grad_point, energy_point, finish_grad, uses_blas
-from .langevin import ROWS_NORMALS_MAX_DIM, _log_accept
+from .energies import blas_energy_grad, energy_grad_point, energy_point, uses_blas
+from .chains import copy_rows, copy_values
+from .langevin import ROWS_NORMALS_MAX_DIM, log_accept_row
 from .philox import fill_normals, fill_normals_rows, uniform
-from .proposals import proposal_draw, proposal_grad_log_density, proposal_log_density
+from .proposals import proposal_draw, proposal_grad_log_density_rows, proposal_log_density
 
 TAG_NOISE = 0
 TAG_ACCEPT = 1
@@ -62,48 +63,45 @@ def log_increment(delta_beta, e, log_q):
 
 
 @helper(inline=True)
-def _drift(beta, g, grad_log_q, out):
-    """out = ∇U_β = β∇E - (1-β)∇log q."""
+def _annealed_proposal_block(beta, h, x, g, grad_log_q, xi, u, y):
+    """Row r: u = ∇U_β(x) = β∇E - (1-β)∇log q and y = x - h u + √(2h) ξ."""
+    m, d = x.shape
     c = 1.0 - beta
-    for j in range(g.shape[0]):
-        out[j] = beta * g[j] - c * grad_log_q[j]
-
-
-@helper(inline=True)
-def _langevin_proposal(h, x, u, xi, y):
-    """y = x - h∇U_β(x) + √(2h) ξ."""
     root = np.sqrt(2.0 * h)
-    for j in range(x.shape[0]):
-        y[j] = x[j] - h * u[j] + root * xi[j]
+    for r in range(m):
+        for j in range(d):
+            u[r, j] = beta * g[r, j] - c * grad_log_q[r, j]
+            y[r, j] = x[r, j] - h * u[r, j] + root * xi[r, j]
 
 
 @helper(inline=True)
-def _langevin_take(i, step, k0, k1, tag, beta, h, metropolize, e_x, log_q_x, u_x, e_y,
-                   log_q_y, u_y, xi):
-    """(take, bad) for chain i's proposal y.
+def _drift_block(beta, g, grad_log_q, u):
+    """u = ∇U_β = β∇E - (1-β)∇log q, row by row."""
+    m, d = g.shape
+    c = 1.0 - beta
+    for r in range(m):
+        for j in range(d):
+            u[r, j] = beta * g[r, j] - c * grad_log_q[r, j]
 
-    MALA accepts with min(1, α), log α as in ``langevin._log_accept`` on U_β; ULA takes
-    every proposal inside the support of π_β. ``bad``: a non-finite energy or gradient
-    (or, for ULA, a proposal outside the support), rejected and counted as divergent.
+
+@helper(inline=True)
+def _langevin_take(i, r, step, k0, k1, tag, beta, h, metropolize, e_x, log_q_x, u_x, e_y,
+                   log_q_y, u_y, xi):
+    """(take, bad) for chain i's proposal (block row r of u_x, u_y, xi).
+
+    MALA accepts with min(1, α), log α as in ``langevin.log_accept_row`` on U_β; ULA
+    takes every proposal inside the support of π_β. ``bad``: a non-finite energy or
+    gradient (or, for ULA, a proposal outside the support), rejected and counted as
+    divergent.
     """
     target_x = annealed_energy(beta, e_x, log_q_x)
     target_y = annealed_energy(beta, e_y, log_q_y)
-    log_alpha = _log_accept(h, target_x, target_y, u_x, u_y, xi)
+    log_alpha = log_accept_row(h, target_x, target_y, u_x, u_y, xi, r)
     if not np.isfinite(e_y) or log_alpha != log_alpha:
         return False, True
     if not metropolize:
         return target_y < np.inf, not (target_y < np.inf)
     return log_alpha >= 0.0 or np.log(uniform(k0, k1, i, step, tag, 0)) < log_alpha, False
-
-
-@helper(inline=True)
-def _take_row(i, y, e_y, g_y, log_q_y, grad_log_q_y, x, e, g, log_q, grad_log_q):
-    e[i] = e_y
-    log_q[i] = log_q_y
-    for j in range(y.shape[0]):
-        x[i, j] = y[j]
-        g[i, j] = g_y[j]
-        grad_log_q[i, j] = grad_log_q_y[j]
 
 
 @entry
@@ -116,6 +114,9 @@ def ais_langevin(params, base, x, e, g, log_q, grad_log_q, log_w, n_accepted, n_
     log_w (accumulated). ``step_size[k]`` is h at ``betas[k]``; the k-th temperature
     uses step counters (k_offset + k)·n_steps + s. ``transition_last`` also moves the
     chains at the last temperature (the adaptive pilot continues from there).
+
+    As in ``langevin.langevin_run``, a block's current and proposed states are arrays of
+    its thread, indexed by row, and swap roles after each step (``copy_rows``).
     """
     n, d = x.shape
     n_temps = betas.shape[0]
@@ -125,29 +126,29 @@ def ais_langevin(params, base, x, e, g, log_q, grad_log_q, log_w, n_accepted, n_
         m = hi - lo
         xi = np.empty((m, d))
         buf = np.empty((d + 1, m))
-        u_x = np.empty((m, d))
-        y = np.empty((m, d))
-        e_y = np.empty(m)
-        g_y = np.empty((m, d))
-        grad_log_q_y = np.empty(d)
-        u_y = np.empty(d)
         if start == START_DRAW:
             for i in range(lo, hi):
                 proposal_draw(base, k0, k1, i, 0, tag0 + TAG_BASE, xi[i - lo], x[i])
         if start != START_READY:
             if uses_blas(params):
-                blas_grad(params, x[lo:hi], g[lo:hi])
-                for i in range(lo, hi):
-                    e[i] = finish_grad(params, x[i], g[i])
+                blas_energy_grad(params, x[lo:hi], g[lo:hi], e[lo:hi])
             else:
                 for i in range(lo, hi):
                     e[i] = energy_grad_point(params, x[i], g[i])
-            for i in range(lo, hi):
-                log_q[i] = proposal_grad_log_density(base, x[i], grad_log_q[i])
+            proposal_grad_log_density_rows(base, x[lo:hi], grad_log_q[lo:hi], log_q[lo:hi])
+        xc, ec, gc = x[lo:hi].copy(), e[lo:hi].copy(), g[lo:hi].copy()
+        lqc, glqc = log_q[lo:hi].copy(), grad_log_q[lo:hi].copy()
+        y, e_y, g_y = np.empty((m, d)), np.empty(m), np.empty((m, d))
+        lq_y, glq_y = np.empty(m), np.empty((m, d))
+        u_x, u_y = np.empty((m, d)), np.empty((m, d))
+        lw = log_w[lo:hi].copy()
+        accepted = np.zeros(m, dtype=np.int64)
+        divergent = np.zeros(m, dtype=np.int64)
+        take = np.zeros(m, dtype=np.bool_)
         for k in range(1, n_temps):
             beta = betas[k]
-            for i in range(lo, hi):
-                log_w[i] += log_increment(beta - betas[k - 1], e[i], log_q[i])
+            for r in range(m):
+                lw[r] += log_increment(beta - betas[k - 1], ec[r], lqc[r])
             if k == n_temps - 1 and not transition_last:
                 break
             h = step_size[k]
@@ -155,32 +156,51 @@ def ais_langevin(params, base, x, e, g, log_q, grad_log_q, log_w, n_accepted, n_
                 step = (k_offset + k) * n_steps + s
                 if d <= ROWS_NORMALS_MAX_DIM:  # short rows: draw across the block's chains
                     fill_normals_rows(k0, k1, lo, step, tag0 + TAG_NOISE, xi, buf)
-                for r in range(m):
-                    i = lo + r
-                    if d > ROWS_NORMALS_MAX_DIM:
-                        fill_normals(k0, k1, i, step, tag0 + TAG_NOISE, xi[r])
-                    _drift(beta, g[i], grad_log_q[i], u_x[r])
-                    _langevin_proposal(h, x[i], u_x[r], xi[r], y[r])
-                if uses_blas(params):
-                    blas_grad(params, y, g_y)
+                else:
                     for r in range(m):
-                        e_y[r] = finish_grad(params, y[r], g_y[r])
+                        fill_normals(k0, k1, lo + r, step, tag0 + TAG_NOISE, xi[r])
+                _annealed_proposal_block(beta, h, xc, gc, glqc, xi, u_x, y)
+                if uses_blas(params):
+                    blas_energy_grad(params, y, g_y, e_y)
                 else:
                     for r in range(m):
                         e_y[r] = energy_grad_point(params, y[r], g_y[r])
+                proposal_grad_log_density_rows(base, y, glq_y, lq_y)
+                _drift_block(beta, g_y, glq_y, u_y)
+                n_take = 0
                 for r in range(m):
-                    i = lo + r
-                    log_q_y = proposal_grad_log_density(base, y[r], grad_log_q_y)
-                    _drift(beta, g_y[r], grad_log_q_y, u_y)
-                    take, bad = _langevin_take(i, step, k0, k1, tag0 + TAG_ACCEPT, beta, h,
-                                               metropolize, e[i], log_q[i], u_x[r], e_y[r],
-                                               log_q_y, u_y, xi[r])
-                    if take:
-                        _take_row(i, y[r], e_y[r], g_y[r], log_q_y, grad_log_q_y, x, e, g,
-                                  log_q, grad_log_q)
-                        n_accepted[i] += 1
-                    if bad:
-                        n_divergent[i] += 1
+                    take[r], bad = _langevin_take(lo + r, r, step, k0, k1, tag0 + TAG_ACCEPT,
+                                                  beta, h, metropolize, ec[r], lqc[r], u_x,
+                                                  e_y[r], lq_y[r], u_y, xi)
+                    accepted[r] += take[r]
+                    divergent[r] += bad
+                    n_take += take[r]
+                if 2 * n_take >= m:  # y becomes the current state: restore its rejected rows
+                    copy_rows(take, False, xc, y)
+                    copy_rows(take, False, gc, g_y)
+                    copy_rows(take, False, glqc, glq_y)
+                    copy_values(take, False, ec, e_y)
+                    copy_values(take, False, lqc, lq_y)
+                    xc, y = y, xc
+                    gc, g_y = g_y, gc
+                    glqc, glq_y = glq_y, glqc
+                    ec, e_y = e_y, ec
+                    lqc, lq_y = lq_y, lqc
+                else:
+                    copy_rows(take, True, y, xc)
+                    copy_rows(take, True, g_y, gc)
+                    copy_rows(take, True, glq_y, glqc)
+                    copy_values(take, True, e_y, ec)
+                    copy_values(take, True, lq_y, lqc)
+        x[lo:hi] = xc
+        e[lo:hi] = ec
+        g[lo:hi] = gc
+        log_q[lo:hi] = lqc
+        grad_log_q[lo:hi] = glqc
+        log_w[lo:hi] = lw
+        for r in range(m):
+            n_accepted[lo + r] += accepted[r]
+            n_divergent[lo + r] += divergent[r]
 
 
 @helper(inline=True)

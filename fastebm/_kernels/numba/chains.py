@@ -24,6 +24,49 @@ def _record(mode, slot, x, diverged, draws, mean, m2):
             welford_update(mean, m2, x, slot)
 
 
+@helper(inline=True)
+def record_row(mode, slot, x, r, diverged, draws, mean, m2, i):
+    """``_record`` of row r of x as chain i's kept state: draws[slot, i] or the running
+    mean[i] and m2[i], all by index (no array views, which cost atomic reference counts)."""
+    d = x.shape[1]
+    if mode == RECORD_DRAWS:
+        for j in range(d):
+            draws[slot, i, j] = np.nan if diverged else x[r, j]
+    elif mode == RECORD_MOMENTS:
+        if diverged:
+            for j in range(d):
+                mean[i, j] = np.nan
+                m2[i, j] = np.nan
+        else:
+            inv_k = 1.0 / (slot + 1.0)
+            for j in range(d):
+                delta = x[r, j] - mean[i, j]
+                mean[i, j] += delta * inv_k
+                m2[i, j] += delta * (x[r, j] - mean[i, j])
+
+
+@helper(inline=True)
+def copy_rows(take, value, source, target):
+    """target[r] = source[r] for the rows r of 2-d arrays with take[r] == value.
+
+    The block kernels keep a block's current and proposed states in arrays of their own
+    thread and, after the accept step, make one of them hold every chain's new state:
+    restore the rejected rows into the proposals, or copy the accepted rows over.
+    """
+    for r in range(take.shape[0]):
+        if take[r] == value:
+            for j in range(source.shape[1]):
+                target[r, j] = source[r, j]
+
+
+@helper(inline=True)
+def copy_values(take, value, source, target):
+    """``copy_rows`` for 1-d arrays (one value per chain)."""
+    for r in range(take.shape[0]):
+        if take[r] == value:
+            target[r] = source[r]
+
+
 @helper()
 def welford_update(mean, m2, x, slot):
     """Add the (slot+1)-th value x to running means and sums of squared deviations."""
@@ -35,12 +78,12 @@ def welford_update(mean, m2, x, slot):
 
 
 @helper()
-def dual_averaging_update(state, accept_prob, target):
-    """One dual-averaging step of one chain; state = [log h, log h̄, H̄, t, μ] (in place)."""
+def dual_averaging_update(state, i, accept_prob, target):
+    """One dual-averaging step of chain i; state[i] = [log h, log h̄, H̄, t, μ] (in place)."""
     gamma, t0, kappa = 0.05, 10.0, 0.75
-    state[3] += 1.0
-    t = state[3]
-    state[2] = (1.0 - 1.0 / (t + t0)) * state[2] + (target - accept_prob) / (t + t0)
-    state[0] = state[4] - np.sqrt(t) / gamma * state[2]
+    state[i, 3] += 1.0
+    t = state[i, 3]
+    state[i, 2] = (1.0 - 1.0 / (t + t0)) * state[i, 2] + (target - accept_prob) / (t + t0)
+    state[i, 0] = state[i, 4] - np.sqrt(t) / gamma * state[i, 2]
     weight = t ** (-kappa)
-    state[1] = weight * state[0] + (1.0 - weight) * state[1]
+    state[i, 1] = weight * state[i, 0] + (1.0 - weight) * state[i, 1]

@@ -3,9 +3,9 @@ specialised (uncached) to the functions of a user or composite energy.
 
 A kernel entry point is written as a plain function whose body calls the generic
 energy functions of ``energies`` (``energy_point``, ``energy_grad_point``, ``uses_blas``,
-``blas_grad``, ``finish_grad``) as globals. ``@entry`` compiles it once with
-``cache=True``: the built-in energies reach their code through type dispatch. For any
-other energy, ``KernelFamily`` rebinds those five globals to the energy's own compiled
+``blas_energy_grad``) as globals. ``@entry`` compiles it once with ``cache=True``: the
+built-in energies reach their code through type dispatch. For any other energy,
+``KernelFamily`` rebinds those four globals to the energy's own compiled
 functions and compiles a private copy (Numba cannot cache a function whose code depends
 on a Python object, so this copy is compiled once per energy family and process).
 Energy functions are called only in entry-point bodies, never in shared helpers.
@@ -17,8 +17,7 @@ from numba.core.errors import TypingError
 
 from ._jit import blas_limited, kernel
 
-ENERGY_FUNCTION_NAMES = ("energy_point", "energy_grad_point", "uses_blas", "blas_grad",
-                         "finish_grad")
+ENERGY_FUNCTION_NAMES = ("energy_point", "energy_grad_point", "uses_blas", "blas_energy_grad")
 _REGISTRY = {}
 
 

@@ -6,9 +6,10 @@ cached kernel serves every built-in energy. Sign convention: p(x) ∝ exp(-E(x))
 
 - ``energy_point(params, x)`` → E(x) for one point x of shape (d,).
 - ``energy_grad_point(params, x, g)`` → E(x), writing ∇ₓE(x) into g.
-- ``uses_blas(params)`` → True where the gradient of a batch is one matrix product,
-  ``blas_grad(params, X, G)`` does that product for all chains (BLAS), and
-  ``finish_grad(params, x, g)`` completes one point's energy and gradient from it.
+- ``uses_blas(params)`` → True where the gradient of a batch is one matrix product;
+  then ``blas_energy_grad(params, X, G, E)`` writes the gradients of all rows of X into
+  G by that product (BLAS) and their energies into E (rows indexed, not sliced: in a
+  compiled loop each array view costs two atomic reference-count updates).
 
 A user or composite energy supplies its own functions with the same signatures and the
 samplers are specialised to them (see ``dispatch``).
@@ -55,15 +56,9 @@ def uses_blas(params):
     return type(params) is GaussianParams
 
 
-def blas_grad(params, X, G):
+def blas_energy_grad(params, X, G, E):
     if type(params) is GaussianParams:
-        _gaussian_blas(params, X, G)
-
-
-def finish_grad(params, x, g):
-    if type(params) is GaussianParams:
-        return _gaussian_finish(params, x, g)
-    return _ENERGY_GRAD[type(params)](params, x, g)
+        _gaussian_blas_energy_grad(params, X, G, E)
 
 
 def _cls(params):
@@ -78,45 +73,52 @@ def _gaussian_energy(p, x):
     return 0.5 * p.beta * np.dot(d, np.dot(p.precision, d))
 
 
-@helper()
-def _gaussian_finish(p, x, g):
-    """g holds Pᵀx on entry (from BLAS); leaves β P(x-μ) and returns E.
+@helper(inline=True)
+def affine_quadratic_rows(X, G, mean, shift, offset, scale, out):
+    """For each row x of X, given G's row = Px (P symmetric, from BLAS), with shift = Pμ:
+    leaves scale · P(x-μ) in G's row and out[r] = offset + scale/2 (x-μ)ᵀP(x-μ).
 
-    One pass; four partial sums let the reduction vectorize without reassociating floats.
+    A Gaussian energy takes offset 0, scale β (E and ∇E); a Gaussian density
+    log q = log_norm - ½(x-μ)ᵀP(x-μ) takes offset log_norm, scale -1 (log q and
+    ∇log q). One pass per row; four partial sums let the reduction vectorize without
+    reassociating floats.
     """
-    d = x.shape[0]
-    mean, shift, beta = p.mean, p.precision_mean, p.beta
-    e0 = e1 = e2 = e3 = 0.0
+    m, d = X.shape
     tail = d - d % 4
-    for j in range(0, tail, 4):
-        g0 = g[j] - shift[j]
-        g1 = g[j + 1] - shift[j + 1]
-        g2 = g[j + 2] - shift[j + 2]
-        g3 = g[j + 3] - shift[j + 3]
-        e0 += (x[j] - mean[j]) * g0
-        e1 += (x[j + 1] - mean[j + 1]) * g1
-        e2 += (x[j + 2] - mean[j + 2]) * g2
-        e3 += (x[j + 3] - mean[j + 3]) * g3
-        g[j] = beta * g0
-        g[j + 1] = beta * g1
-        g[j + 2] = beta * g2
-        g[j + 3] = beta * g3
-    for j in range(tail, d):
-        g0 = g[j] - shift[j]
-        e0 += (x[j] - mean[j]) * g0
-        g[j] = beta * g0
-    return 0.5 * beta * ((e0 + e1) + (e2 + e3))
+    for r in range(m):
+        e0 = e1 = e2 = e3 = 0.0
+        for j in range(0, tail, 4):
+            g0 = G[r, j] - shift[j]
+            g1 = G[r, j + 1] - shift[j + 1]
+            g2 = G[r, j + 2] - shift[j + 2]
+            g3 = G[r, j + 3] - shift[j + 3]
+            e0 += (X[r, j] - mean[j]) * g0
+            e1 += (X[r, j + 1] - mean[j + 1]) * g1
+            e2 += (X[r, j + 2] - mean[j + 2]) * g2
+            e3 += (X[r, j + 3] - mean[j + 3]) * g3
+            G[r, j] = scale * g0
+            G[r, j + 1] = scale * g1
+            G[r, j + 2] = scale * g2
+            G[r, j + 3] = scale * g3
+        for j in range(tail, d):
+            g0 = G[r, j] - shift[j]
+            e0 += (X[r, j] - mean[j]) * g0
+            G[r, j] = scale * g0
+        out[r] = offset + 0.5 * scale * ((e0 + e1) + (e2 + e3))
 
 
 @helper()
 def _gaussian_energy_grad(p, x, g):
-    g[:] = np.dot(p.precision, x)
-    return _gaussian_finish(p, x, g)
+    E = np.empty(1)
+    _gaussian_blas_energy_grad(p, x.reshape((1, x.shape[0])), g.reshape((1, g.shape[0])), E)
+    return E[0]
 
 
 @helper()
-def _gaussian_blas(p, X, G):
+def _gaussian_blas_energy_grad(p, X, G, E):
+    """G = β(X - μ)P and E = β/2 rowwise (x-μ)ᵀP(x-μ): one BLAS product, then one pass."""
     np.dot(X, p.precision, G)
+    affine_quadratic_rows(X, G, p.mean, p.precision_mean, 0.0, p.beta, E)
 
 
 # --- diagonal Gaussian ----------------------------------------------------------------
@@ -251,21 +253,21 @@ _ENERGY_GRAD = {GaussianParams: _gaussian_energy_grad, DiagGaussianParams: _diag
                 MixtureParams: _mixture_energy_grad, GaussianBernoulliParams: _gbrbm_energy_grad}
 
 
-@overload(energy_point, jit_options={"cache": True})
+@overload(energy_point, jit_options={"cache": True}, inline="always")
 def _energy_point_impl(params, x):
     fn = _ENERGY.get(_cls(params))
     if fn is not None:
         return lambda params, x: fn(params, x)
 
 
-@overload(energy_grad_point, jit_options={"cache": True})
+@overload(energy_grad_point, jit_options={"cache": True}, inline="always")
 def _energy_grad_point_impl(params, x, g):
     fn = _ENERGY_GRAD.get(_cls(params))
     if fn is not None:
         return lambda params, x, g: fn(params, x, g)
 
 
-@overload(uses_blas, jit_options={"cache": True})
+@overload(uses_blas, jit_options={"cache": True}, inline="always")
 def _uses_blas_impl(params):
     if _cls(params) is GaussianParams:
         return lambda params: True
@@ -273,18 +275,10 @@ def _uses_blas_impl(params):
         return lambda params: False
 
 
-@overload(blas_grad, jit_options={"cache": True})
-def _blas_grad_impl(params, X, G):
+@overload(blas_energy_grad, jit_options={"cache": True}, inline="always")
+def _blas_energy_grad_impl(params, X, G, E):
     if _cls(params) is GaussianParams:
-        return lambda params, X, G: _gaussian_blas(params, X, G)
+        return lambda params, X, G, E: _gaussian_blas_energy_grad(params, X, G, E)
     if _cls(params) in _ENERGY:
-        return lambda params, X, G: None
+        return lambda params, X, G, E: None
 
-
-@overload(finish_grad, jit_options={"cache": True})
-def _finish_grad_impl(params, x, g):
-    if _cls(params) is GaussianParams:
-        return lambda params, x, g: _gaussian_finish(params, x, g)
-    fn = _ENERGY_GRAD.get(_cls(params))
-    if fn is not None:
-        return lambda params, x, g: fn(params, x, g)

@@ -2,7 +2,7 @@
 from numba import prange
 
 from .dispatch import entry
-from .energies import blas_grad, energy_grad_point, energy_point, finish_grad, uses_blas
+from .energies import blas_energy_grad, energy_grad_point, energy_point, uses_blas
 
 
 @entry
@@ -14,9 +14,7 @@ def batch_energy(params, x, out):
 @entry
 def batch_energy_grad(params, x, grad, out):
     if uses_blas(params):
-        blas_grad(params, x, grad)
-        for i in prange(x.shape[0]):
-            out[i] = finish_grad(params, x[i], grad[i])
+        blas_energy_grad(params, x, grad, out)
     else:
         for i in prange(x.shape[0]):
             out[i] = energy_grad_point(params, x[i], grad[i])
@@ -32,9 +30,7 @@ def blocked_energy_grad(params, x, grad, out, block):
         lo = b * block
         hi = min(n, lo + block)
         if uses_blas(params):
-            blas_grad(params, x[lo:hi], grad[lo:hi])
-            for i in range(lo, hi):
-                out[i] = finish_grad(params, x[i], grad[i])
+            blas_energy_grad(params, x[lo:hi], grad[lo:hi], out[lo:hi])
         else:
             for i in range(lo, hi):
                 out[i] = energy_grad_point(params, x[i], grad[i])

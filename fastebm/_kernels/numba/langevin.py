@@ -22,55 +22,54 @@ shrinks its step instead of being stuck at the step that suits the others.
 import numpy as np
 from numba import prange
 
-from .chains import PRECOND_DENSE, PRECOND_DIAG, PRECOND_NONE, _record, dual_averaging_update
+from .chains import (PRECOND_DENSE, PRECOND_DIAG, PRECOND_NONE, copy_rows,
+                     copy_values, dual_averaging_update, record_row)
 from .dispatch import entry
-from .energies import blas_grad, energy_grad_point, finish_grad, uses_blas
+from .energies import blas_energy_grad, energy_grad_point, uses_blas
 from .philox import fill_normals, fill_normals_rows, uniform
 from ._jit import helper
 
 TAG_NOISE = 0
 TAG_ACCEPT = 1
 DIVERGENCE_RISE = 1000.0
-ROWS_NORMALS_MAX_DIM = 32  # above, a row is long enough to vectorize on its own
+# Up to this dimension a block's normals are drawn across its chains (fill_normals_rows,
+# no scalar remainder loop), above it row by row. Measured on 2 threads, 1024 chains in
+# blocks of 32 against row by row: 1.55 / 1.84 ns per normal at d = 64, 1.55 / 1.77 at
+# 100, 1.61 / 1.69 at 200, 1.89 / 1.69 at 500 (bench/test_bench_rng.py -k rows).
+ROWS_NORMALS_MAX_DIM = 256
 
 
-@helper()
-def _whiten(scale, grad, out):
-    """u = Lᵀ∇E = s ⊙ ∇E for the diagonal preconditioner (dense goes through BLAS; with
-    no preconditioner u is ∇E itself and the runner passes one array as both u and g)."""
-    for j in range(grad.shape[0]):
-        out[j] = scale[j] * grad[j]
+@helper(inline=True)
+def log_accept_row(h, e_x, e_y, u_x, u_y, xi, r):
+    """log α of MALA (module docstring) for the chain in row r of the block arrays u_x,
+    u_y and ξ.
 
-
-@helper()
-def _log_accept(h, e_x, e_y, u_x, u_y, xi):
-    """log α of MALA for one chain (see the module docstring).
-
-    Four partial sums let LLVM vectorize the reductions without reassociating floats;
-    a non-finite gradient makes the result NaN or -inf.
+    Rows are indexed, not sliced: in a compiled loop, each array view costs two atomic
+    reference-count updates. Four partial sums let LLVM vectorize the reductions without
+    reassociating floats; a non-finite gradient makes the result NaN or -inf.
     """
     root = np.sqrt(2.0 * h)
     b0 = b1 = b2 = b3 = 0.0
     f0 = f1 = f2 = f3 = 0.0
-    d = xi.shape[0]
+    d = xi.shape[1]
     tail = d - d % 4
     for j in range(0, tail, 4):
-        r0 = h * (u_x[j] + u_y[j]) - root * xi[j]
-        r1 = h * (u_x[j + 1] + u_y[j + 1]) - root * xi[j + 1]
-        r2 = h * (u_x[j + 2] + u_y[j + 2]) - root * xi[j + 2]
-        r3 = h * (u_x[j + 3] + u_y[j + 3]) - root * xi[j + 3]
+        r0 = h * (u_x[r, j] + u_y[r, j]) - root * xi[r, j]
+        r1 = h * (u_x[r, j + 1] + u_y[r, j + 1]) - root * xi[r, j + 1]
+        r2 = h * (u_x[r, j + 2] + u_y[r, j + 2]) - root * xi[r, j + 2]
+        r3 = h * (u_x[r, j + 3] + u_y[r, j + 3]) - root * xi[r, j + 3]
         b0 += r0 * r0
         b1 += r1 * r1
         b2 += r2 * r2
         b3 += r3 * r3
-        f0 += xi[j] * xi[j]
-        f1 += xi[j + 1] * xi[j + 1]
-        f2 += xi[j + 2] * xi[j + 2]
-        f3 += xi[j + 3] * xi[j + 3]
+        f0 += xi[r, j] * xi[r, j]
+        f1 += xi[r, j + 1] * xi[r, j + 1]
+        f2 += xi[r, j + 2] * xi[r, j + 2]
+        f3 += xi[r, j + 3] * xi[r, j + 3]
     for j in range(tail, d):
-        r0 = h * (u_x[j] + u_y[j]) - root * xi[j]
+        r0 = h * (u_x[r, j] + u_y[r, j]) - root * xi[r, j]
         b0 += r0 * r0
-        f0 += xi[j] * xi[j]
+        f0 += xi[r, j] * xi[r, j]
     back = (b0 + b1) + (b2 + b3)
     fwd = (f0 + f1) + (f2 + f3)
     return e_x - e_y - back / (4.0 * h) + 0.5 * fwd
@@ -87,96 +86,149 @@ def langevin_run(params, x, e, g, u, e_start, step_size, n_steps, step0, k0, k1,
     steps of their block, with the block's matrix products through BLAS. ``step_size``
     (n,) is each chain's h; with ``adapt`` each step uses exp(adapt_state[i, 0]) and
     updates that chain's dual-averaging state (n, 5) instead.
+
+    A block's current and proposed states live in arrays of its own thread. After the
+    accept step the proposal arrays are made to hold every chain's new state (the
+    rejected rows copied back, or the accepted rows copied over, whichever is fewer)
+    and the two sets of arrays swap roles: ULA, which takes every step, copies nothing.
+    Rows are indexed, never sliced, inside the step loop (see ``log_accept_row``).
     """
     n, d = x.shape
     chol_t = np.ascontiguousarray(chol.T)  # BLAS needs contiguous operands
+    whitened = precond_mode != PRECOND_NONE  # else u is ∇E and one array serves as both
     n_blocks = (n + block - 1) // block
     for b in prange(n_blocks):
         lo = b * block
         hi = min(n, lo + block)
         m = hi - lo
+        xc, gc, ec = x[lo:hi].copy(), g[lo:hi].copy(), e[lo:hi].copy()
+        uc = u[lo:hi].copy() if whitened else gc
+        y, g_y, e_y = np.empty((m, d)), np.empty((m, d)), np.empty(m)
+        u_y = np.empty((m, d)) if whitened else g_y
         xi = np.empty((m, d))
-        v = np.empty((m, d))
-        y = np.empty((m, d))
-        e_y = np.empty(m)
-        g_y = np.empty((m, d))
-        u_y = np.empty((m, d))
+        v = np.empty((m, d) if precond_mode == PRECOND_DENSE else (1, 1))
+        take = np.zeros(m, dtype=np.bool_)
         h = step_size[lo:hi].copy()
         buf = np.empty((d + 1, m))
         for s in range(n_steps):
             step = step0 + s
             if d <= ROWS_NORMALS_MAX_DIM:  # short rows: draw across the block's chains
                 fill_normals_rows(k0, k1, lo, step, TAG_NOISE, xi, buf)
-            for r in range(m):
-                i = lo + r
-                if adapt:
-                    h[r] = np.exp(adapt_state[i, 0])
-                if d > ROWS_NORMALS_MAX_DIM:
-                    fill_normals(k0, k1, i, step, TAG_NOISE, xi[r])
-                _propose(precond_mode, h[r], x[i], u[i], xi[r], scale, v[r], y[r])
+            else:
+                for r in range(m):
+                    fill_normals(k0, k1, lo + r, step, TAG_NOISE, xi[r])
+            if adapt:
+                for r in range(m):
+                    h[r] = np.exp(adapt_state[lo + r, 0])
+            _propose_block(precond_mode, h, xc, uc, xi, scale, v, y)
             if precond_mode == PRECOND_DENSE:
                 np.dot(v, chol_t, y)
-                y += x[lo:hi]
+                y += xc
             if uses_blas(params):
-                blas_grad(params, y, g_y)
-                for r in range(m):
-                    e_y[r] = finish_grad(params, y[r], g_y[r])
+                blas_energy_grad(params, y, g_y, e_y)
             else:
                 for r in range(m):
                     e_y[r] = energy_grad_point(params, y[r], g_y[r])
             if precond_mode == PRECOND_DENSE:
                 np.dot(g_y, chol, u_y)
+            elif precond_mode == PRECOND_DIAG:
+                _whiten_block(scale, g_y, u_y)
+            n_take = 0
             for r in range(m):
                 i = lo + r
+                take[r] = False
                 if not diverged[i]:
-                    if precond_mode == PRECOND_DIAG:
-                        _whiten(scale, g_y[r], u_y[r])
-                    u_next = g_y[r] if precond_mode == PRECOND_NONE else u_y[r]
-                    take, prob = _transition(i, step, k0, k1, h[r], metropolize, e[i], e_y[r],
-                                             e_start[i], u[i], u_next, xi[r], n_accepted,
-                                             n_divergent, diverged)
-                    if take:
-                        e[i] = e_y[r]
-                        for j in range(d):
-                            x[i, j] = y[r, j]
-                            g[i, j] = g_y[r, j]
-                        if precond_mode != PRECOND_NONE:
-                            for j in range(d):
-                                u[i, j] = u_y[r, j]
+                    take[r], prob = _transition(i, r, step, k0, k1, h[r], metropolize, adapt,
+                                                ec[r], e_y[r], e_start[i], uc, u_y, g_y, xi,
+                                                n_accepted, n_divergent, diverged)
+                    n_take += take[r]
                     if adapt:
-                        dual_averaging_update(adapt_state[i], prob, target)
-                if (s + 1) % thin == 0:
-                    _record(record_mode, (s + 1) // thin - 1, x[i], diverged[i], draws[:, i],
-                            mean[i], m2[i])
+                        dual_averaging_update(adapt_state, i, prob, target)
+            if 2 * n_take >= m:  # y becomes the current state: restore its rejected rows
+                copy_rows(take, False, xc, y)
+                copy_rows(take, False, gc, g_y)
+                copy_values(take, False, ec, e_y)
+                if whitened:
+                    copy_rows(take, False, uc, u_y)
+                xc, y = y, xc
+                gc, g_y = g_y, gc
+                ec, e_y = e_y, ec
+                if whitened:
+                    uc, u_y = u_y, uc
+                else:
+                    uc, u_y = gc, g_y
+            else:
+                copy_rows(take, True, y, xc)
+                copy_rows(take, True, g_y, gc)
+                copy_values(take, True, e_y, ec)
+                if whitened:
+                    copy_rows(take, True, u_y, uc)
+            if (s + 1) % thin == 0:
+                for r in range(m):
+                    record_row(record_mode, (s + 1) // thin - 1, xc, r, diverged[lo + r],
+                               draws, mean, m2, lo + r)
+        x[lo:hi] = xc
+        g[lo:hi] = gc
+        e[lo:hi] = ec
+        if whitened:
+            u[lo:hi] = uc
 
 
-@helper()
-def _propose(precond_mode, h, x, u, xi, scale, v, y):
-    """v = -h u + √(2h) ξ and, unless dense (done by BLAS), y = x + L v."""
-    root = np.sqrt(2.0 * h)
-    for j in range(x.shape[0]):
-        v[j] = -h * u[j] + root * xi[j]
-    if precond_mode == PRECOND_DIAG:
-        for j in range(x.shape[0]):
-            y[j] = x[j] + scale[j] * v[j]
-    elif precond_mode == PRECOND_NONE:
-        for j in range(x.shape[0]):
-            y[j] = x[j] + v[j]
+@helper(inline=True)
+def _propose_block(precond_mode, h, x, u, xi, scale, v, y):
+    """Row r: y = x - h L u + √(2h) L ξ for the identity or diagonal L; for the dense L
+    only v = -h u + √(2h) ξ (the runner multiplies by L through BLAS)."""
+    m, d = xi.shape
+    for r in range(m):
+        step = h[r]
+        root = np.sqrt(2.0 * step)
+        if precond_mode == PRECOND_DENSE:
+            for j in range(d):
+                v[r, j] = -step * u[r, j] + root * xi[r, j]
+        elif precond_mode == PRECOND_DIAG:
+            for j in range(d):
+                y[r, j] = x[r, j] + scale[j] * (-step * u[r, j] + root * xi[r, j])
+        else:
+            for j in range(d):
+                y[r, j] = x[r, j] + (-step * u[r, j] + root * xi[r, j])
 
 
-@helper()
-def _transition(i, step, k0, k1, h, metropolize, e_x, e_y, e_start, u_x, u_y, xi,
-                n_accepted, n_divergent, diverged):
-    """Accept or reject chain i's proposal; returns (accepted, min(1, α)).
+@helper(inline=True)
+def _whiten_block(scale, grad, out):
+    """u = Lᵀ∇E = s ⊙ ∇E, row by row, for the diagonal preconditioner."""
+    m, d = grad.shape
+    for r in range(m):
+        for j in range(d):
+            out[r, j] = scale[j] * grad[r, j]
 
-    ULA accepts every finite proposal that keeps the energy within ``DIVERGENCE_RISE``
-    of the start; otherwise the chain is marked diverged.
+
+@helper(inline=True)
+def _row_finite(a, r):
+    """Whether row r of a is finite everywhere (its sum is finite: one vectorized pass)."""
+    total = 0.0
+    for j in range(a.shape[1]):
+        total += a[r, j] * 0.0
+    return total == 0.0
+
+
+@helper(inline=True)
+def _transition(i, r, step, k0, k1, h, metropolize, adapt, e_x, e_y, e_start, u_x, u_y,
+                g_y, xi, n_accepted, n_divergent, diverged):
+    """Accept or reject chain i's proposal (block row r); returns (accepted, min(1, α)).
+
+    MALA accepts with probability min(1, α). ULA accepts every proposal whose energy
+    and gradient are finite and whose energy stays within ``DIVERGENCE_RISE`` of the
+    start; otherwise the chain is marked diverged. ULA computes α only to adapt.
     """
-    log_alpha = _log_accept(h, e_x, e_y, u_x, u_y, xi)
-    finite = np.isfinite(e_y) and not np.isnan(log_alpha) and log_alpha != -np.inf
-    if not finite:
-        log_alpha = -np.inf
-    prob = min(1.0, np.exp(log_alpha))
+    if metropolize or adapt:
+        log_alpha = log_accept_row(h, e_x, e_y, u_x, u_y, xi, r)
+        finite = np.isfinite(e_y) and not np.isnan(log_alpha) and log_alpha != -np.inf
+        if not finite:
+            log_alpha = -np.inf
+        prob = min(1.0, np.exp(log_alpha)) if adapt else 1.0
+    else:
+        finite = np.isfinite(e_y) and _row_finite(g_y, r)
+        log_alpha = prob = 1.0
     if metropolize:
         take = log_alpha >= 0.0 or np.log(uniform(k0, k1, i, step, TAG_ACCEPT, 0)) < log_alpha
         if not finite:

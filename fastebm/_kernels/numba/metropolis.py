@@ -60,7 +60,7 @@ def random_walk_run(params, x, e, scale, precond_mode, diag, chol, adapt, adapt_
                 accepted += 1
             if adapt:
                 prob = 1.0 if log_alpha >= 0.0 else np.exp(log_alpha)
-                dual_averaging_update(adapt_state[i], prob, target)
+                dual_averaging_update(adapt_state, i, prob, target)
             until_kept -= 1
             if until_kept == 0:  # every thin-th step, without an integer division
                 until_kept = thin

@@ -17,6 +17,7 @@ import numpy as np
 from numba.extending import overload
 
 from ._jit import helper
+from .energies import affine_quadratic_rows
 from .philox import fill_normals, fill_uniforms, uniform
 
 LOG_2PI = np.log(2.0 * np.pi)
@@ -273,10 +274,11 @@ def _proposal_log_density_impl(pp, x):
 
 # --- ∇ log q, for annealing from a base proposal (fastebm.estimators.ais) --------------
 
-class GaussianBaseParams(namedtuple("GaussianBaseParams", "mean chol log_norm precision")):
+class GaussianBaseParams(namedtuple("GaussianBaseParams",
+                                     "mean chol log_norm precision precision_mean")):
     """A Gaussian proposal prepared for annealing: N(μ, LLᵀ) with its precision
-    P = (LLᵀ)⁻¹, so that log q and ∇ log q = -P(x-μ) take one matrix-vector product
-    instead of two triangular solves."""
+    P = (LLᵀ)⁻¹ and Pμ, so that log q and ∇ log q = -P(x-μ) of a block of points take
+    one matrix product (BLAS) instead of two triangular solves per point."""
 
 
 def base_params(pp):
@@ -284,8 +286,8 @@ def base_params(pp):
     gain its precision (``GaussianBaseParams``); others are returned unchanged."""
     if type(pp) is GaussianProposalParams:
         inverse = np.linalg.inv(pp.chol)
-        return GaussianBaseParams(pp.mean, pp.chol, pp.log_norm,
-                                  np.ascontiguousarray(inverse.T @ inverse))
+        precision = np.ascontiguousarray(inverse.T @ inverse)
+        return GaussianBaseParams(pp.mean, pp.chol, pp.log_norm, precision, precision @ pp.mean)
     return pp
 
 
@@ -298,6 +300,13 @@ def proposal_grad_log_density(pp, x, out):
     return _GRAD_LOG_DENSITY[type(pp)](pp, x, out)
 
 
+def proposal_grad_log_density_rows(pp, X, out, log_q):
+    """``proposal_grad_log_density`` of every row of X: ∇ log q into the rows of ``out``,
+    log q into ``log_q``. A Gaussian base takes one BLAS product for all rows."""
+    for r in range(X.shape[0]):
+        log_q[r] = _GRAD_LOG_DENSITY[type(pp)](pp, X[r], out[r])
+
+
 @helper()
 def _gaussian_grad_log_density(pp, x, out):
     """z = L⁻¹(x-μ) by forward substitution into ``out``, then ∇ log q = -L⁻ᵀz by back
@@ -306,25 +315,20 @@ def _gaussian_grad_log_density(pp, x, out):
 
 
 @helper()
-def _base_grad_log_density(pp, x, out):
-    """∇ log q = -P(x-μ) into ``out``; log q = log_norm - ½(x-μ)ᵀP(x-μ).
+def _base_grad_log_density_rows(pp, X, out, log_q):
+    """∇ log q = -P(x-μ) and log q = log_norm - ½(x-μ)ᵀP(x-μ) for every row x of X:
+    out = XP (BLAS), then one pass per row (``affine_quadratic_rows``)."""
+    np.dot(X, pp.precision, out)
+    affine_quadratic_rows(X, out, pp.mean, pp.precision_mean, pp.log_norm, -1.0, log_q)
 
-    Column by column (out -= Pₖ rₖ, P symmetric so Pₖ is row k): the inner loop is an
-    elementwise update that vectorizes without reassociating floats."""
-    d = x.shape[0]
-    for j in range(d):
-        out[j] = 0.0
-    for k in range(d):
-        r = x[k] - pp.mean[k]
-        for j in range(d):
-            out[j] -= pp.precision[k, j] * r
-    q0 = q1 = 0.0
-    for j in range(0, d - 1, 2):
-        q0 += (x[j] - pp.mean[j]) * out[j]
-        q1 += (x[j + 1] - pp.mean[j + 1]) * out[j + 1]
-    if d % 2:
-        q0 += (x[d - 1] - pp.mean[d - 1]) * out[d - 1]
-    return pp.log_norm + 0.5 * (q0 + q1)
+
+@helper()
+def _base_grad_log_density(pp, x, out):
+    """One point's ∇ log q and log q (``_base_grad_log_density_rows`` on one row)."""
+    log_q = np.empty(1)
+    _base_grad_log_density_rows(pp, x.reshape((1, x.shape[0])),
+                                out.reshape((1, out.shape[0])), log_q)
+    return log_q[0]
 
 
 @helper()
@@ -364,3 +368,16 @@ def _proposal_grad_log_density_impl(pp, x, out):
     if fn is not None:
         return lambda pp, x, out: fn(pp, x, out)
 
+
+
+@overload(proposal_grad_log_density_rows, jit_options={"cache": True}, inline="always")
+def _proposal_grad_log_density_rows_impl(pp, X, out, log_q):
+    cls = getattr(pp, "instance_class", None)
+    if cls is GaussianBaseParams:
+        return lambda pp, X, out, log_q: _base_grad_log_density_rows(pp, X, out, log_q)
+    fn = _GRAD_LOG_DENSITY.get(cls)
+    if fn is not None:
+        def rows(pp, X, out, log_q):
+            for r in range(X.shape[0]):
+                log_q[r] = fn(pp, X[r], out[r])
+        return rows
