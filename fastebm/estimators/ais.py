@@ -35,7 +35,7 @@ from ..energies.base import Energy
 from ..proposals import Proposal
 from ..resampling import log_mean_exp
 from ..results import LogZEstimate
-from ..samplers.langevin import chain_block
+from ..samplers._common import chain_block
 from . import schedules
 
 TRANSITIONS = ("mala", "rwm", "ula")

@@ -1,5 +1,6 @@
 """What every MCMC sampler does around its kernel: resolve the start, validate the
 run-length arguments, freeze the preconditioner, and package the result."""
+import numba
 import numpy as np
 
 from .._kernels.numba.chains import (PRECOND_DENSE, PRECOND_DIAG, PRECOND_NONE, RECORD_DRAWS,
@@ -12,8 +13,22 @@ from ..results import ChainState, MCMCResult
 from .adaptation import MIN_METRIC_BURN_IN, run_burn_in
 
 KEEP = ("draws", "moments")
+CHAIN_BLOCK = 32
+BLOCKS_PER_THREAD = 4
 PRECONDITION = (None, "diag", "dense")
 MAX_STEPS = 2**32 - 1
+
+
+def chain_block(n_chains):
+    """Chains per block of a kernel's parallel loop: ``CHAIN_BLOCK``, fewer when there
+    are too few chains for ``BLOCKS_PER_THREAD`` blocks per Numba thread.
+
+    Blocks only group work (a chain's numbers do not depend on its block): a block's
+    matrix products and random numbers are computed for all its chains at once, and
+    enough blocks keep the threads of the kernel's one parallel region busy.
+    """
+    per_thread = -(-n_chains // (BLOCKS_PER_THREAD * numba.get_num_threads()))
+    return max(1, min(CHAIN_BLOCK, per_thread))
 
 
 class Start:

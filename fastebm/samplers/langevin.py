@@ -11,22 +11,13 @@ import numpy as np
 from .._kernels.numba import langevin as _kernel  # noqa: F401  (registers the kernel)
 from .._kernels.numba.chains import PRECOND_DENSE, PRECOND_DIAG
 from . import _common
+from ._common import chain_block
 
 MALA_TARGET = 0.574
 # ULA keeps every step, so its adaptation aims at small steps: h such that the MALA
 # acceptance of the same proposals would be 0.9 (its bias is O(h); at MALA's 0.574 a
 # 1-d Gaussian gets h beyond the stability limit 2σ²).
 ULA_TARGET = 0.9
-CHAIN_BLOCK = 32
-
-
-def chain_block(n_chains):
-    """Chains per thread block: ``CHAIN_BLOCK``, fewer when there are few chains.
-
-    Blocks only group work (each chain's numbers do not depend on its block), so a
-    fixed size keeps the kernel's single parallel region load-balanced.
-    """
-    return max(1, min(CHAIN_BLOCK, n_chains))
 
 
 class LangevinRunner:

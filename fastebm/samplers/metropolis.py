@@ -13,6 +13,7 @@ from .._kernels.numba import metropolis as _kernel  # noqa: F401  (registers the
 from ..proposals import Proposal
 from ..results import ChainState
 from . import _common
+from ._common import chain_block
 
 RANDOM_WALK_TARGET = 0.234
 
@@ -55,7 +56,8 @@ class MetropolisRunner:
                   self.n_accepted, self.n_divergent)
         if self.proposal is None:
             self.family["random_walk_run"](self.params, self.x, self.e, scale, self.mode,
-                                           self.diag, self.chol, *adaptation, *common)
+                                           self.diag, self.chol, *adaptation, *common,
+                                           chain_block(self.n_chains))
         else:
             self.family["independent_run"](self.params, self.proposal._kernel_params(), self.x,
                                            self.e, self.log_q, *common)

@@ -32,7 +32,7 @@ from numba import prange
 from ._jit import helper
 from .dispatch import entry
 from .energies import blas_energy_grad, energy_grad_point, energy_point, uses_blas
-from .chains import copy_rows, copy_values
+from .chains import add_block_counts, copy_rows, copy_values
 from .langevin import ROWS_NORMALS_MAX_DIM, log_accept_row
 from .philox import fill_normals, fill_normals_rows, uniform
 from .proposals import proposal_draw, proposal_grad_log_density_rows, proposal_log_density
@@ -198,9 +198,7 @@ def ais_langevin(params, base, x, e, g, log_q, grad_log_q, log_w, n_accepted, n_
         log_q[lo:hi] = lqc
         grad_log_q[lo:hi] = glqc
         log_w[lo:hi] = lw
-        for r in range(m):
-            n_accepted[lo + r] += accepted[r]
-            n_divergent[lo + r] += divergent[r]
+        add_block_counts(lo, accepted, divergent, n_accepted, n_divergent)
 
 
 @helper(inline=True)

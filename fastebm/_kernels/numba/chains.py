@@ -60,6 +60,14 @@ def copy_rows(take, value, source, target):
 
 
 @helper(inline=True)
+def add_block_counts(lo, accepted, divergent, n_accepted, n_divergent):
+    """Add a block's accept and divergence counts (rows 0..m-1) to chains lo..lo+m-1."""
+    for r in range(accepted.shape[0]):
+        n_accepted[lo + r] += accepted[r]
+        n_divergent[lo + r] += divergent[r]
+
+
+@helper(inline=True)
 def copy_values(take, value, source, target):
     """``copy_rows`` for 1-d arrays (one value per chain)."""
     for r in range(take.shape[0]):
@@ -77,7 +85,7 @@ def welford_update(mean, m2, x, slot):
         m2[j] += delta * (x[j] - mean[j])
 
 
-@helper()
+@helper(inline=True)
 def dual_averaging_update(state, i, accept_prob, target):
     """One dual-averaging step of chain i; state[i] = [log h, log h̄, H̄, t, μ] (in place)."""
     gamma, t0, kappa = 0.05, 10.0, 0.75

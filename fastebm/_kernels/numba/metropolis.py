@@ -13,9 +13,10 @@ from numba import prange
 from ._jit import helper
 from .dispatch import entry
 from .energies import energy_point
-from .chains import (PRECOND_DENSE, PRECOND_DIAG, RECORD_DRAWS, RECORD_MOMENTS, RECORD_NONE,
-                     _record, dual_averaging_update, welford_update)
-from .philox import fill_normals, uniform
+from .chains import (PRECOND_DENSE, PRECOND_DIAG, RECORD_NONE, _record, add_block_counts,
+                     dual_averaging_update, record_row)
+from .langevin import ROWS_NORMALS_MAX_DIM
+from .philox import fill_first_uniforms, fill_normals, fill_normals_rows, uniform
 from .proposals import proposal_draw
 
 TAG_NOISE = 0
@@ -25,76 +26,84 @@ TAG_ACCEPT = 1
 @entry
 def random_walk_run(params, x, e, scale, precond_mode, diag, chol, adapt, adapt_state, target,
                     n_steps, step0, k0, k1, record_mode, thin, draws, mean, m2, n_accepted,
-                    n_divergent):
+                    n_divergent, block):
     """Advance every chain ``n_steps`` random-walk steps in place.
 
-    Each chain's position, energy and counters live in locals during its steps and are
-    written back once, so the step loop touches no memory shared with other threads."""
+    Threads take blocks of ``block`` chains. A block's positions, energies and counters
+    live in arrays of its thread during the steps and are written back once; each step
+    draws the block's normals and accept uniforms across its chains at once (vectorized
+    Philox), then moves the chains one by one. Rows are indexed, never sliced, and the
+    helpers are inlined: an array view or argument costs atomic reference counts.
+    """
     n, d = x.shape
-    for i in prange(n):
-        xi = np.empty(d)
+    for b in prange((n + block - 1) // block):
+        lo = b * block
+        hi = min(n, lo + block)
+        m = hi - lo
+        xc = x[lo:hi].copy()
+        ec = e[lo:hi].copy()
+        sigma = scale[lo:hi].copy()
+        xi = np.empty((m, d))
+        buf = np.empty((d + 1, m))
+        u = np.empty(m)
         y = np.empty(d)
-        cur = x[i].copy()
-        e_cur = e[i]
-        accepted = 0
-        divergent = 0
-        sigma = scale[i]
-        run_mean = np.zeros(d)
-        run_m2 = np.zeros(d)
+        accepted = np.zeros(m, dtype=np.int64)
+        divergent = np.zeros(m, dtype=np.int64)
         until_kept, slot = thin, 0
         for s in range(n_steps):
             step = step0 + s
-            if adapt:
-                sigma = np.exp(adapt_state[i, 0])
-            fill_normals(k0, k1, i, step, TAG_NOISE, xi)
-            _random_walk_proposal(precond_mode, sigma, cur, xi, diag, chol, y)
-            e_y = energy_point(params, y)
-            log_alpha = e_cur - e_y
-            if not (e_y < np.inf):  # NaN or +inf: rejected
-                divergent += 1
-                log_alpha = -np.inf
-            elif log_alpha >= 0.0 or np.log(uniform(k0, k1, i, step, TAG_ACCEPT, 0)) < log_alpha:
-                for j in range(d):
-                    cur[j] = y[j]
-                e_cur = e_y
-                accepted += 1
-            if adapt:
-                prob = 1.0 if log_alpha >= 0.0 else np.exp(log_alpha)
-                dual_averaging_update(adapt_state, i, prob, target)
+            if d <= ROWS_NORMALS_MAX_DIM:
+                fill_normals_rows(k0, k1, lo, step, TAG_NOISE, xi, buf)
+            else:
+                for r in range(m):
+                    fill_normals(k0, k1, lo + r, step, TAG_NOISE, xi[r])
+            fill_first_uniforms(k0, k1, lo, step, TAG_ACCEPT, u)
+            for r in range(m):
+                i = lo + r
+                if adapt:
+                    sigma[r] = np.exp(adapt_state[i, 0])
+                _random_walk_proposal(precond_mode, sigma[r], xc, xi, r, diag, chol, y)
+                e_y = energy_point(params, y)
+                log_alpha = ec[r] - e_y
+                if not (e_y < np.inf):  # NaN or +inf: rejected
+                    divergent[r] += 1
+                    log_alpha = -np.inf
+                elif log_alpha >= 0.0 or np.log(u[r]) < log_alpha:
+                    for j in range(d):
+                        xc[r, j] = y[j]
+                    ec[r] = e_y
+                    accepted[r] += 1
+                if adapt:
+                    prob = 1.0 if log_alpha >= 0.0 else np.exp(log_alpha)
+                    dual_averaging_update(adapt_state, i, prob, target)
             until_kept -= 1
             if until_kept == 0:  # every thin-th step, without an integer division
                 until_kept = thin
-                if record_mode == RECORD_DRAWS:
-                    for j in range(d):
-                        draws[slot, i, j] = cur[j]
-                elif record_mode == RECORD_MOMENTS:
-                    welford_update(run_mean, run_m2, cur, slot)
+                for r in range(m):
+                    record_row(record_mode, slot, xc, r, False, draws, mean, m2, lo + r)
                 slot += 1
-        if record_mode == RECORD_MOMENTS:
-            mean[i] = run_mean
-            m2[i] = run_m2
-        x[i] = cur
-        e[i] = e_cur
-        n_accepted[i] += accepted
-        n_divergent[i] += divergent
+        x[lo:hi] = xc
+        e[lo:hi] = ec
+        add_block_counts(lo, accepted, divergent, n_accepted, n_divergent)
 
 
-@helper()
-def _random_walk_proposal(precond_mode, sigma, x, xi, diag, chol, y):
-    """y = x + σ L ξ for the identity, diagonal or dense (lower-triangular) L."""
-    d = x.shape[0]
+@helper(inline=True)
+def _random_walk_proposal(precond_mode, sigma, x, xi, r, diag, chol, y):
+    """y = x + σ L ξ from row r of x and ξ, for the identity, diagonal or dense
+    (lower-triangular) L."""
+    d = y.shape[0]
     if precond_mode == PRECOND_DENSE:
         for j in range(d):
             acc = 0.0
             for k in range(j + 1):
-                acc += chol[j, k] * xi[k]
-            y[j] = x[j] + sigma * acc
+                acc += chol[j, k] * xi[r, k]
+            y[j] = x[r, j] + sigma * acc
     elif precond_mode == PRECOND_DIAG:
         for j in range(d):
-            y[j] = x[j] + sigma * diag[j] * xi[j]
+            y[j] = x[r, j] + sigma * diag[j] * xi[r, j]
     else:
         for j in range(d):
-            y[j] = x[j] + sigma * xi[j]
+            y[j] = x[r, j] + sigma * xi[r, j]
 
 
 @entry

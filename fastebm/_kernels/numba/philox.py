@@ -50,6 +50,11 @@ LAYER_MASK = np.uint64(127)
 SIGN_BIT = np.uint64(128)
 TWO_M53 = 1.0 / 9007199254740992.0
 SLOW_FLAG = 0x80000000
+# fill_normals_rows: rows of at least this length are finished through a row view (LLVM
+# vectorizes the 1-d loops better; 1.62 against 1.80 ns per normal at n = 100), shorter
+# ones by index (a view's two atomic reference counts cost more than the row: 2.6
+# against 5.0 ns per normal at n = 2).
+ROW_VIEW_MIN = 32
 
 
 @helper(inline=True)
@@ -205,7 +210,8 @@ def fill_normals_rows(k0, k1, first_chain, step, tag, out, buf):
     (one Philox block of every row per iteration) even when a row is short; ``buf``
     (≥ n rounded up to even, ≥ m) takes its output contiguous in the rows, and is then
     transposed into ``out``. Rejected candidates are finished row by row. Measured for 32
-    rows: 4.3 ns per normal at n = 10 against 6.4 row by row, 9.9 against 19.7 at n = 2.
+    rows on 2 threads: 2.0 ns per normal at n = 10, 2.6 at n = 2 (bench/test_bench_rng.py
+    -k rows has the comparison with row by row at n ≥ 64).
     """
     m, n = out.shape
     p1_first = M1 * np.uint64(first_chain)
@@ -219,15 +225,27 @@ def fill_normals_rows(k0, k1, first_chain, step, tag, out, buf):
             p1 += M1
         p0 += M0
     for r in range(m):
-        row = out[r]
-        for j in range(n):
-            row[j] = buf[j, r]
-        for start in range(0, n, 64):
-            mask = _nan_bits(row[start:])
-            while mask:
-                j = start + _lowest_bit(mask)
-                mask &= mask - np.uint64(1)
-                row[j] = _slow_normal(k0, k1, first_chain + r, step, tag, j)
+        if n >= ROW_VIEW_MIN:
+            row = out[r]
+            for j in range(n):
+                row[j] = buf[j, r]
+            for start in range(0, n, 64):
+                mask = _nan_bits(row[start:])
+                while mask:
+                    j = start + _lowest_bit(mask)
+                    mask &= mask - np.uint64(1)
+                    row[j] = _slow_normal(k0, k1, first_chain + r, step, tag, j)
+        else:  # short rows: no views (each costs two atomic reference counts)
+            for start in range(0, n, 64):
+                mask = np.uint64(0)
+                for k in range(min(n - start, 64)):
+                    value = buf[start + k, r]
+                    out[r, start + k] = value
+                    mask |= np.uint64(value != value) << np.uint64(k)
+                while mask:
+                    j = start + _lowest_bit(mask)
+                    mask &= mask - np.uint64(1)
+                    out[r, j] = _slow_normal(k0, k1, first_chain + r, step, tag, j)
 
 
 @helper()
@@ -244,3 +262,14 @@ def fill_uniforms(k0, k1, chain, step, tag, out):
     if n & 1:
         w0, w1, _, _ = _philox_from_products(p0, step, p1, tag, k0, k1)
         out[n - 1] = words_to_uniform(w0, w1)
+
+
+@helper()
+def fill_first_uniforms(k0, k1, first_chain, step, tag, out):
+    """out[r] = uniform number 0 of (first_chain + r, step, tag), across the rows at once
+    (one Philox block per chain, vectorized over the chains)."""
+    p1 = M1 * np.uint64(first_chain)
+    for r in range(out.shape[0]):
+        w0, w1, _, _ = _philox_from_products(np.uint64(0), step, p1, tag, k0, k1)
+        out[r] = words_to_uniform(w0, w1)
+        p1 += M1
