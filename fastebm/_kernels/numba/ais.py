@@ -34,7 +34,7 @@ from .dispatch import entry
 from .energies import blas_energy_grad, energy_grad_point, energy_point, uses_blas
 from .chains import add_block_counts, copy_rows, copy_values
 from .langevin import ROWS_NORMALS_MAX_DIM, log_accept_row
-from .philox import fill_normals, fill_normals_rows, uniform
+from .philox import fill_first_uniforms, fill_normals, fill_normals_rows, uniform
 from .proposals import proposal_draw, proposal_grad_log_density_rows, proposal_log_density
 
 TAG_NOISE = 0
@@ -85,9 +85,10 @@ def _drift_block(beta, g, grad_log_q, u):
 
 
 @helper(inline=True)
-def _langevin_take(i, r, step, k0, k1, tag, beta, h, metropolize, e_x, log_q_x, u_x, e_y,
-                   log_q_y, u_y, xi):
-    """(take, bad) for chain i's proposal (block row r of u_x, u_y, xi).
+def _langevin_take(r, u_accept, beta, h, metropolize, e_x, log_q_x, u_x, e_y, log_q_y, u_y,
+                   xi):
+    """(take, bad) for the proposal of the chain in block row r of u_x, u_y, xi;
+    ``u_accept`` is its accept uniform.
 
     MALA accepts with min(1, α), log α as in ``langevin.log_accept_row`` on U_β; ULA
     takes every proposal inside the support of π_β. ``bad``: a non-finite energy or
@@ -101,7 +102,7 @@ def _langevin_take(i, r, step, k0, k1, tag, beta, h, metropolize, e_x, log_q_x, 
         return False, True
     if not metropolize:
         return target_y < np.inf, not (target_y < np.inf)
-    return log_alpha >= 0.0 or np.log(uniform(k0, k1, i, step, tag, 0)) < log_alpha, False
+    return log_alpha >= 0.0 or np.log(u_accept) < log_alpha, False
 
 
 @entry
@@ -145,6 +146,7 @@ def ais_langevin(params, base, x, e, g, log_q, grad_log_q, log_w, n_accepted, n_
         accepted = np.zeros(m, dtype=np.int64)
         divergent = np.zeros(m, dtype=np.int64)
         take = np.zeros(m, dtype=np.bool_)
+        u_accept = np.empty(m)
         for k in range(1, n_temps):
             beta = betas[k]
             for r in range(m):
@@ -159,6 +161,8 @@ def ais_langevin(params, base, x, e, g, log_q, grad_log_q, log_w, n_accepted, n_
                 else:
                     for r in range(m):
                         fill_normals(k0, k1, lo + r, step, tag0 + TAG_NOISE, xi[r])
+                if metropolize:  # the accept uniforms, vectorized across the block
+                    fill_first_uniforms(k0, k1, lo, step, tag0 + TAG_ACCEPT, u_accept)
                 _annealed_proposal_block(beta, h, xc, gc, glqc, xi, u_x, y)
                 if uses_blas(params):
                     blas_energy_grad(params, y, g_y, e_y)
@@ -169,9 +173,8 @@ def ais_langevin(params, base, x, e, g, log_q, grad_log_q, log_w, n_accepted, n_
                 _drift_block(beta, g_y, glq_y, u_y)
                 n_take = 0
                 for r in range(m):
-                    take[r], bad = _langevin_take(lo + r, r, step, k0, k1, tag0 + TAG_ACCEPT,
-                                                  beta, h, metropolize, ec[r], lqc[r], u_x,
-                                                  e_y[r], lq_y[r], u_y, xi)
+                    take[r], bad = _langevin_take(r, u_accept[r], beta, h, metropolize, ec[r],
+                                                  lqc[r], u_x, e_y[r], lq_y[r], u_y, xi)
                     accepted[r] += take[r]
                     divergent[r] += bad
                     n_take += take[r]

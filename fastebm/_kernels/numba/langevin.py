@@ -26,7 +26,7 @@ from .chains import (PRECOND_DENSE, PRECOND_DIAG, PRECOND_NONE, copy_rows,
                      copy_values, dual_averaging_update, record_row)
 from .dispatch import entry
 from .energies import blas_energy_grad, energy_grad_point, uses_blas
-from .philox import fill_normals, fill_normals_rows, uniform
+from .philox import fill_first_uniforms, fill_normals, fill_normals_rows
 from ._jit import helper
 
 TAG_NOISE = 0
@@ -108,6 +108,7 @@ def langevin_run(params, x, e, g, u, e_start, step_size, n_steps, step0, k0, k1,
         xi = np.empty((m, d))
         v = np.empty((m, d) if precond_mode == PRECOND_DENSE else (1, 1))
         take = np.zeros(m, dtype=np.bool_)
+        u_accept = np.empty(m)
         h = step_size[lo:hi].copy()
         buf = np.empty((d + 1, m))
         for s in range(n_steps):
@@ -117,6 +118,8 @@ def langevin_run(params, x, e, g, u, e_start, step_size, n_steps, step0, k0, k1,
             else:
                 for r in range(m):
                     fill_normals(k0, k1, lo + r, step, TAG_NOISE, xi[r])
+            if metropolize:  # the block's accept uniforms, vectorized across its chains
+                fill_first_uniforms(k0, k1, lo, step, TAG_ACCEPT, u_accept)
             if adapt:
                 for r in range(m):
                     h[r] = np.exp(adapt_state[lo + r, 0])
@@ -138,7 +141,7 @@ def langevin_run(params, x, e, g, u, e_start, step_size, n_steps, step0, k0, k1,
                 i = lo + r
                 take[r] = False
                 if not diverged[i]:
-                    take[r], prob = _transition(i, r, step, k0, k1, h[r], metropolize, adapt,
+                    take[r], prob = _transition(i, r, u_accept[r], h[r], metropolize, adapt,
                                                 ec[r], e_y[r], e_start[i], uc, u_y, g_y, xi,
                                                 n_accepted, n_divergent, diverged)
                     n_take += take[r]
@@ -212,9 +215,10 @@ def _row_finite(a, r):
 
 
 @helper(inline=True)
-def _transition(i, r, step, k0, k1, h, metropolize, adapt, e_x, e_y, e_start, u_x, u_y,
+def _transition(i, r, u_accept, h, metropolize, adapt, e_x, e_y, e_start, u_x, u_y,
                 g_y, xi, n_accepted, n_divergent, diverged):
     """Accept or reject chain i's proposal (block row r); returns (accepted, min(1, α)).
+    ``u_accept`` is the chain's uniform of (i, step, TAG_ACCEPT).
 
     MALA accepts with probability min(1, α). ULA accepts every proposal whose energy
     and gradient are finite and whose energy stays within ``DIVERGENCE_RISE`` of the
@@ -230,7 +234,7 @@ def _transition(i, r, step, k0, k1, h, metropolize, adapt, e_x, e_y, e_start, u_
         finite = np.isfinite(e_y) and _row_finite(g_y, r)
         log_alpha = prob = 1.0
     if metropolize:
-        take = log_alpha >= 0.0 or np.log(uniform(k0, k1, i, step, TAG_ACCEPT, 0)) < log_alpha
+        take = log_alpha >= 0.0 or np.log(u_accept) < log_alpha
         if not finite:
             n_divergent[i] += 1
     else:
