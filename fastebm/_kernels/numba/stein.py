@@ -1,6 +1,5 @@
 """The Stein kernel matrix of the inverse multiquadric base kernel (kernel Stein
 discrepancy), parallel over rows."""
-import numpy as np
 from numba import prange
 
 from ._jit import kernel
