@@ -124,7 +124,8 @@ class LogZEstimate:
         "exact"; "lower" for importance and forward AIS (E log Ẑ ≤ log Z, Jensen);
         "upper" for reverse AIS (its E log Ẑ ≥ log Z).
     acceptance_rate : ndarray of shape (n,), or None
-        Mean acceptance of the MCMC transitions per chain (AIS with MH transitions).
+        Mean acceptance of the MCMC transitions per chain (AIS with MH transitions);
+        NaN when the schedule has no intermediate temperature, so no chain moved.
     temperatures : ndarray, or None
         The schedule β₀ = 0 < … < β_K = 1 used by AIS.
     biased : bool

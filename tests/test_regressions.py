@@ -81,3 +81,14 @@ def test_replay_buffer_takes_a_generator():
     assert buffer.starts(3).shape == (3, 1)
     with pytest.raises(TypeError, match="rng"):
         ReplayBuffer(fe.proposals.Gaussian([0.0], [1.0]), 10, rng="seed")
+
+
+def test_ais_acceptance_is_nan_without_transitions():
+    """With 2 temperatures AIS moves no chain: its acceptance rate is undefined (NaN),
+    not 0 (which would read as every proposal rejected)."""
+    energy = fe.Gaussian(np.zeros(2), precision=np.eye(2))
+    base = fe.proposals.Gaussian(np.zeros(2), 2.0 * np.eye(2))
+    two = fe.ais(energy, base, 8, 2, step_size=0.5, rng=0)
+    assert np.all(np.isnan(two.acceptance_rate))
+    three = fe.ais(energy, base, 8, 3, step_size=0.5, rng=0)
+    assert np.all((0.0 <= three.acceptance_rate) & (three.acceptance_rate <= 1.0))

@@ -214,12 +214,13 @@ def _estimate(annealer, betas, n_steps, method, transition):
     log_mean = float(log_mean_exp(log_w))
     w = np.exp(log_w - np.max(log_w))
     stderr = float(np.std(w, ddof=1) / (np.sqrt(w.size) * np.mean(w)))
-    n_moves = max((betas.size - 2) * n_steps, 1)
+    n_moves = (betas.size - 2) * n_steps  # no transition at either end of the schedule
+    acceptance = (annealer.n_accepted / n_moves if n_moves
+                  else np.full(annealer.n_accepted.shape, np.nan))  # no moves: undefined
     reverse = method == "reverse_ais"
     return LogZEstimate(-log_mean if reverse else log_mean, stderr, log_w.copy(),
                         float(weights_ess(log_w)), method, "upper" if reverse else "lower",
-                        annealer.n_accepted / n_moves, betas, transition == "ula",
-                        annealer.n_divergent.copy())
+                        acceptance, betas, transition == "ula", annealer.n_divergent.copy())
 
 
 _OPTIONS_DOC = """    n_temperatures : int, optional
