@@ -92,3 +92,31 @@ def test_ais_acceptance_is_nan_without_transitions():
     assert np.all(np.isnan(two.acceptance_rate))
     three = fe.ais(energy, base, 8, 3, step_size=0.5, rng=0)
     assert np.all((0.0 <= three.acceptance_rate) & (three.acceptance_rate <= 1.0))
+
+
+def _bowl(x):
+    return 0.5 * x[0] * x[0]
+
+
+def _bowl_grad_walled(x, out):
+    """The bowl's energy and gradient, the gradient non-finite beyond |x| = 2 where the
+    energy stays finite."""
+    out[0] = x[0] if abs(x[0]) < 2.0 else np.inf
+    return 0.5 * x[0] * x[0]
+
+
+def test_langevin_rejects_proposals_with_a_non_finite_gradient():
+    """MALA rejects and counts them; ULA stops the chain there (its later draws NaN)
+    instead of keeping a point whose next step would be NaN. ULA decides this from the
+    energy and the gradient alone, without the MALA ratio it skips when not adapting."""
+    energy = fe.energy(_bowl, grad=_bowl_grad_walled, dim=1)
+    x0 = np.linspace(-1.5, 1.5, 40)[:, None]
+    mala = fe.mala(energy, x0, 0.8, 300, rng=0)
+    assert np.all(np.abs(mala.draws) < 2.0)
+    assert np.all(mala.n_divergent > 0)
+    ula = fe.langevin(energy, x0, 0.8, 300, rng=0)
+    kept = ula.draws[np.isfinite(ula.draws)]
+    assert np.all(np.abs(kept) < 2.0)  # no chain kept a point with a non-finite gradient
+    stopped = np.isnan(ula.draws[-1, :, 0])
+    assert stopped.any()
+    np.testing.assert_array_equal(ula.n_divergent > 0, stopped)
