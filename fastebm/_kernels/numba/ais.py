@@ -46,7 +46,7 @@ START_EVAL = 1   # x given: evaluate E, ∇E, log q, ∇ log q
 START_READY = 2  # the state arrays are already evaluated (a continued pilot)
 
 
-@helper(inline=True)
+@helper()
 def annealed_energy(beta, e, log_q):
     """U_β = βE - (1-β) log q, exact at the ends (where 0·∞ would be NaN)."""
     if beta == 1.0:
@@ -56,13 +56,13 @@ def annealed_energy(beta, e, log_q):
     return beta * e - (1.0 - beta) * log_q
 
 
-@helper(inline=True)
+@helper()
 def log_increment(delta_beta, e, log_q):
     """(β_k - β_{k-1}) (-E(x) - log q(x))."""
     return delta_beta * (-e - log_q)
 
 
-@helper(inline=True)
+@helper()
 def _annealed_proposal_block(beta, h, x, g, grad_log_q, xi, u, y):
     """Row r: u = ∇U_β(x) = β∇E - (1-β)∇log q and y = x - h u + √(2h) ξ."""
     m, d = x.shape
@@ -74,7 +74,7 @@ def _annealed_proposal_block(beta, h, x, g, grad_log_q, xi, u, y):
             y[r, j] = x[r, j] - h * u[r, j] + root * xi[r, j]
 
 
-@helper(inline=True)
+@helper()
 def _drift_block(beta, g, grad_log_q, u):
     """u = ∇U_β = β∇E - (1-β)∇log q, row by row."""
     m, d = g.shape

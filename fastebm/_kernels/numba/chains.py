@@ -45,7 +45,7 @@ def record_row(mode, slot, x, r, diverged, draws, mean, m2, i):
                 m2[i, j] += delta * (x[r, j] - mean[i, j])
 
 
-@helper(inline=True)
+@helper()
 def copy_rows(take, value, source, target):
     """target[r] = source[r] for the rows r of 2-d arrays with take[r] == value.
 
@@ -59,7 +59,7 @@ def copy_rows(take, value, source, target):
                 target[r, j] = source[r, j]
 
 
-@helper(inline=True)
+@helper()
 def add_block_counts(lo, accepted, divergent, n_accepted, n_divergent):
     """Add a block's accept and divergence counts (rows 0..m-1) to chains lo..lo+m-1."""
     for r in range(accepted.shape[0]):
@@ -67,7 +67,7 @@ def add_block_counts(lo, accepted, divergent, n_accepted, n_divergent):
         n_divergent[lo + r] += divergent[r]
 
 
-@helper(inline=True)
+@helper()
 def copy_values(take, value, source, target):
     """``copy_rows`` for 1-d arrays (one value per chain)."""
     for r in range(take.shape[0]):

@@ -73,7 +73,7 @@ def _gaussian_energy(p, x):
     return 0.5 * p.beta * np.dot(d, np.dot(p.precision, d))
 
 
-@helper(inline=True)
+@helper()
 def affine_quadratic_rows(X, G, mean, shift, offset, scale, out):
     """For each row x of X, given G's row = Px (P symmetric, from BLAS), with shift = Pμ:
     leaves scale · P(x-μ) in G's row and out[r] = offset + scale/2 (x-μ)ᵀP(x-μ).

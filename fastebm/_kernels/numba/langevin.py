@@ -177,7 +177,7 @@ def langevin_run(params, x, e, g, u, e_start, step_size, n_steps, step0, k0, k1,
             u[lo:hi] = uc
 
 
-@helper(inline=True)
+@helper()
 def _propose_block(precond_mode, h, x, u, xi, scale, v, y):
     """Row r: y = x - h L u + √(2h) L ξ for the identity or diagonal L; for the dense L
     only v = -h u + √(2h) ξ (the runner multiplies by L through BLAS)."""
@@ -196,7 +196,7 @@ def _propose_block(precond_mode, h, x, u, xi, scale, v, y):
                 y[r, j] = x[r, j] + (-step * u[r, j] + root * xi[r, j])
 
 
-@helper(inline=True)
+@helper()
 def _whiten_block(scale, grad, out):
     """u = Lᵀ∇E = s ⊙ ∇E, row by row, for the diagonal preconditioner."""
     m, d = grad.shape
