@@ -5,6 +5,7 @@ import pytest
 
 import fastebm as fe
 from fastebm._rng import philox_key
+from tests.discrete.checks import check_gibbs_streams
 from tests.discrete.reference import (bernoulli_gibbs, gaussian_bernoulli_gibbs, joint_energy,
                                       sigmoid, states)
 from tests.statistical.harness import Z_CRIT, mean_z
@@ -43,19 +44,7 @@ def test_gaussian_bernoulli_gibbs_equals_reference(seed):
 
 def test_streams_thin_burn_in_and_continuation(seed):
     rbm = fe.BernoulliRBM(*_params(seed))
-    v0 = np.zeros((100, 6))
-    full = fe.gibbs(rbm, v0, 20, rng=seed)
-    few = fe.gibbs(rbm, v0[:7], 20, rng=seed)
-    np.testing.assert_array_equal(full.draws[:, :7], few.draws)
-    first = fe.gibbs(rbm, v0, 10, rng=seed)
-    second = fe.gibbs(rbm, first.state, 10)
-    np.testing.assert_array_equal(np.concatenate([first.draws, second.draws]), full.draws)
-    burned = fe.gibbs(rbm, v0, 10, burn_in=10, thin=5, rng=seed)
-    np.testing.assert_array_equal(burned.draws, full.draws[[14, 19]])
-    moments = fe.gibbs(rbm, v0, 10, burn_in=10, keep="moments", rng=seed)
-    np.testing.assert_allclose(moments.mean, full.draws[10:].mean(0), atol=1e-12)
-    single = fe.gibbs(rbm, v0[0], 20, rng=seed)
-    np.testing.assert_array_equal(single.draws, full.draws[:, 0])
+    check_gibbs_streams(rbm, np.zeros((100, 6)), seed)
 
 
 def _joint_transition(W, b, c, stale):

@@ -11,6 +11,13 @@ from scipy import stats
 Z_CRIT = 4.75  # suite-wide chance failure about 1/1000 (TESTING.md)
 
 
+def unbiased_ratio_z(log_z_hat, log_z):
+    """z of mean(Ẑ/Z) against 1 over independent repeats, from their log Ẑ (an unbiased
+    Ẑ has E[Ẑ/Z] = 1; its log is biased low, Jensen)."""
+    ratio = np.exp(np.asarray(log_z_hat) - log_z)
+    return abs(ratio.mean() - 1.0) / (ratio.std(ddof=1) / np.sqrt(ratio.size))
+
+
 def mean_z(x, mean, var):
     """max over coordinates of |x̄ - μ| / √(σ²/n) for draws x of shape (n, d)."""
     x = np.atleast_2d(x.T).T

@@ -32,15 +32,9 @@ def replicated_importance(params, proposal, keys, n, dim, log_z, stderr, ess, st
         for i in range(n):
             log_q = proposal_draw(proposal, keys[r, 0], keys[r, 1], i, 0, TAG_PROPOSAL, xi, y)
             e = energy_point(params, y)
-            if e != e:
-                flag = STATUS_NAN_ENERGY
-            elif e == -np.inf and flag == STATUS_OK:
-                flag = STATUS_NEG_INF_ENERGY
+            flag = _energy_status(flag, e)
             log_w[i] = -e - log_q
-        log_z[r], stderr[r], ess[r], all_zero = weight_summary(log_w)
-        if all_zero and flag == STATUS_OK:
-            flag = STATUS_ALL_ZERO
-        status[r] = flag
+        _summarize(log_w, flag, r, log_z, stderr, ess, status)
 
 
 @entry
@@ -65,15 +59,27 @@ def replicated_importance_gaussian(params, mean, chol, log_norm, keys, n, log_z,
                 y[j] = acc
                 sq += xi[j] * xi[j]
             e = energy_point(params, y)
-            if e != e:
-                flag = STATUS_NAN_ENERGY
-            elif e == -np.inf and flag == STATUS_OK:
-                flag = STATUS_NEG_INF_ENERGY
+            flag = _energy_status(flag, e)
             log_w[i] = -e - (log_norm - 0.5 * sq)
-        log_z[r], stderr[r], ess[r], all_zero = weight_summary(log_w)
-        if all_zero and flag == STATUS_OK:
-            flag = STATUS_ALL_ZERO
-        status[r] = flag
+        _summarize(log_w, flag, r, log_z, stderr, ess, status)
+
+
+@helper()
+def _energy_status(flag, e):
+    """A replicate's status after one more energy e: a NaN energy wins, then the first
+    -inf (whose weight is +inf)."""
+    if e != e:
+        return STATUS_NAN_ENERGY
+    if e == -np.inf and flag == STATUS_OK:
+        return STATUS_NEG_INF_ENERGY
+    return flag
+
+
+@helper()
+def _summarize(log_w, flag, r, log_z, stderr, ess, status):
+    """Replicate r's log Ẑ, standard error, ESS and status from its log weights."""
+    log_z[r], stderr[r], ess[r], all_zero = weight_summary(log_w)
+    status[r] = STATUS_ALL_ZERO if all_zero and flag == STATUS_OK else flag
 
 
 @helper()
