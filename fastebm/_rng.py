@@ -11,12 +11,12 @@ import numbers
 
 import numpy as np
 
+from ._contract import SLOW_FLAG
 from ._kernels.ziggurat_tables import ZIG_F, ZIG_R, ZIG_RATIO, ZIG_X
 
 _M = (np.uint64(0xD2511F53), np.uint64(0xCD9E8D57))
 _W = (np.uint64(0x9E3779B9), np.uint64(0xBB67AE85))
 _MASK = np.uint64(0xFFFFFFFF)
-SLOW_FLAG = 0x80000000
 
 
 def philox_key(rng):

@@ -17,8 +17,9 @@ from math import lgamma
 
 import numpy as np
 
-from ._kernels.numba.proposals import (LOG_2PI, GaussianProposalParams, MixtureProposalParams,
-                                       StudentTProposalParams, UniformProposalParams)
+from ._contract import (GaussianProposalParams, MixtureProposalParams, StudentTProposalParams,
+                        UniformProposalParams)
+from ._kernels.numba.proposals import LOG_2PI
 from ._validation import as_float_array, symmetric_positive_definite
 
 MIN_DF = 0.1

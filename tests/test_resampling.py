@@ -4,9 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import special, stats
 
-from fastebm._kernels.numba.resampling import (TAG_MULTINOMIAL, TAG_RESIDUAL,
-                                               TAG_STRATIFIED, TAG_SYSTEMATIC,
-                                               inverse_cdf, sorted_uniforms)
+from fastebm._contract import TAG_MULTINOMIAL, TAG_RESIDUAL, TAG_STRATIFIED, TAG_SYSTEMATIC
+from fastebm._kernels.numba.resampling import inverse_cdf, sorted_uniforms
 from fastebm._rng import philox_key, uniforms_reference
 from fastebm.resampling import (METHODS, log_mean_exp, log_sum_exp, normalized_weights,
                                 resample)

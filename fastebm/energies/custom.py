@@ -7,19 +7,15 @@ samplers use central finite differences and warn once per energy. The samplers a
 specialised to the compiled functions once per energy and process (uncached).
 """
 import warnings
-from collections import namedtuple
 
 import numpy as np
 from numba import njit
 from numba.core.errors import TypingError
 
+from .._contract import UserParams
 from .._kernels.numba.dispatch import KernelFamily
 from .._validation import as_float_array, int_at_least
 from .base import Energy
-
-
-class UserParams(namedtuple("UserParams", "theta beta")):
-    """Parameters of a user energy in compiled code: θ (p,) and the inverse temperature."""
 
 
 class FiniteDifferenceWarning(UserWarning):

@@ -4,7 +4,7 @@ import functools
 
 import numpy as np
 
-from .._kernels.numba.energies import DiagGaussianParams, GaussianParams
+from .._contract import DiagGaussianParams, GaussianParams
 from .._validation import as_float_array, symmetric_positive_definite
 from .base import Energy
 

@@ -2,7 +2,7 @@
 the second derivatives that score matching needs (hand-derived, below)."""
 import numpy as np
 
-from .._kernels.numba.energies import MixtureParams
+from .._contract import MixtureParams
 from .._validation import as_float_array, as_points, symmetric_positive_definite
 from .base import Energy
 from .gaussian import tril_indices

@@ -10,7 +10,7 @@ A tempered model ``rbm.tempered(beta)`` is exp(-βE(v, h)), marginalized the sam
 import numpy as np
 
 from .._kernels.numba import rbm as _kern
-from .._kernels.numba.energies import GaussianBernoulliParams
+from .._contract import GaussianBernoulliParams
 from .._validation import as_float_array, discrete_points
 from .base import Energy
 

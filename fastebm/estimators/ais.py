@@ -26,6 +26,7 @@ import warnings
 
 import numpy as np
 
+from .._contract import AIS_PILOT_SHIFT, START_DRAW, START_EVAL, START_READY
 from .._kernels.numba import ais as _kernels
 from .._kernels.numba.proposals import _GRAD_LOG_DENSITY, base_params
 from .._rng import philox_key
@@ -171,7 +172,7 @@ def _schedule(energy, base, schedule, n_temperatures, transition, step_size, n_s
     cap = DEFAULT_MAX_TEMPERATURES if n_temperatures is None else int_at_least(
         n_temperatures, "n_temperatures", 2)
     pilot = _Annealer(energy, base, transition, int_at_least(pilot_chains, "pilot_chains", 2),
-                      key, _kernels.PILOT_TAG0)
+                      key, AIS_PILOT_SHIFT)
     betas = adaptive_pilot(pilot, h, n_steps, target, cap)
     return betas, np.full(betas.size, h)
 
@@ -185,7 +186,7 @@ def adaptive_pilot(pilot, step_size, n_steps, target, cap):
     itself then runs on this fixed schedule and fresh streams, so Ẑ stays unbiased.
     """
     h = np.array([step_size, step_size])
-    pilot.run(np.zeros(1), h[:1], n_steps, 0, False, _kernels.START_DRAW)
+    pilot.run(np.zeros(1), h[:1], n_steps, 0, False, START_DRAW)
     betas = [0.0]
     while betas[-1] < 1.0:
         if len(betas) >= cap:
@@ -193,7 +194,7 @@ def adaptive_pilot(pilot, step_size, n_steps, target, cap):
                              "temperatures; allow more or lower cess_target")
         beta = schedules.next_temperature(betas[-1], pilot.log_w, -pilot.e - pilot.log_q, target)
         pilot.run(np.array([betas[-1], beta]), h, n_steps, len(betas) - 1, beta < 1.0,
-                  _kernels.START_READY)
+                  START_READY)
         betas.append(beta)
     return np.array(betas)
 
@@ -278,7 +279,7 @@ def ais(energy, base, n_chains, n_temperatures=None, *, schedule="sigmoid", tran
     _check_length(betas, n_steps)
     _warn(energy, transition)
     annealer = _Annealer(energy, base, transition, n_chains, key, 0)
-    annealer.run(betas, step_sizes, n_steps, 0, False, _kernels.START_DRAW)
+    annealer.run(betas, step_sizes, n_steps, 0, False, START_DRAW)
     return _estimate(annealer, betas, n_steps, "ais", transition)
 
 
@@ -304,7 +305,7 @@ def reverse_ais(energy, base, x_target, n_temperatures=None, *, schedule="sigmoi
     annealer = _Annealer(energy, base, transition, x.shape[0], key, 0)
     annealer.x[:] = x
     annealer.run(betas[::-1].copy(), step_sizes[::-1].copy(), n_steps, 0, False,
-                 _kernels.START_EVAL)
+                 START_EVAL)
     return _estimate(annealer, betas, n_steps, "reverse_ais", transition)
 
 

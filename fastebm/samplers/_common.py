@@ -3,8 +3,8 @@ run-length arguments, freeze the preconditioner, and package the result."""
 import numba
 import numpy as np
 
-from .._kernels.numba.chains import (PRECOND_DENSE, PRECOND_DIAG, PRECOND_NONE, RECORD_DRAWS,
-                                     RECORD_MOMENTS, RECORD_NONE)
+from .._contract import (PRECOND_DENSE, PRECOND_DIAG, PRECOND_NONE, RECORD_DRAWS, RECORD_MOMENTS,
+                         RECORD_NONE)
 from .._rng import philox_key
 from .._validation import (as_float_array, choice, int_at_least, positive_float,
                            symmetric_positive_definite)

@@ -8,7 +8,7 @@ returned ``state`` that continues the same streams.
 """
 import numpy as np
 
-from .._kernels.numba.chains import RECORD_NONE
+from .._contract import RECORD_NONE
 from .._rng import philox_key
 from .._validation import choice, int_at_least
 from ..results import ChainState, MCMCResult

@@ -9,7 +9,7 @@ exact. Step-size convention: h = ``step_size`` (BlackJAX's; seed 001's ε is 2h)
 import numpy as np
 
 from .._kernels.numba import langevin as _kernel  # noqa: F401  (registers the kernel)
-from .._kernels.numba.chains import PRECOND_DENSE, PRECOND_DIAG
+from .._contract import PRECOND_DENSE, PRECOND_DIAG
 from . import _common
 from ._common import chain_block
 

@@ -17,7 +17,7 @@ finite differences of ∇_θE along ρ otherwise; see ``score_matching``).
 """
 import numpy as np
 
-from .._kernels.numba.score_noise import TAG_DSM
+from .._contract import TAG_DSM
 from .._rng import philox_key
 from .._validation import int_at_least, positive_float
 from .score_matching import checked_points, derivative, normals, per_point_mean

@@ -19,6 +19,7 @@ fit is reproducible from ``rng`` alone.
 """
 import numpy as np
 
+from .._contract import TAG_CD_START, TAG_RBM_HIDDEN
 from .._kernels.numba import rbm as _kern
 
 
@@ -66,7 +67,7 @@ class RBMTrainer:
             rows = np.random.default_rng([int(key[0]), int(key[1]), 0x50434400]).integers(
                 0, data.shape[0], n_chains)
             self.chains_v = data[rows].copy()
-            self.chains_h = self._draw_hidden(model, self.chains_v, 0, _kern.TAG_CD_START)
+            self.chains_h = self._draw_hidden(model, self.chains_v, 0, TAG_CD_START)
 
     def _draw_hidden(self, model, v, step, tag):
         out = np.empty((v.shape[0], self.W.shape[1]))
@@ -99,13 +100,13 @@ class RBMTrainer:
             v, h = self.chains_v, self.chains_h
         else:
             v = np.empty_like(batch)
-            h = self._draw_hidden(model, batch, self.update, _kern.TAG_CD_START)
+            h = self._draw_hidden(model, batch, self.update, TAG_CD_START)
         W, WT, b, _, sigma, gaussian = model._gibbs_arrays()
         for t in range(self.k):
             step = self.update * self.k + t
             _kern.visible_given_hidden(WT, b, sigma, gaussian, h, self.key[0], self.key[1],
                                        step, v)
-            h[:] = self._draw_hidden(model, v, step, _kern.TAG_HIDDEN)
+            h[:] = self._draw_hidden(model, v, step, TAG_RBM_HIDDEN)
         positive = free_energy_gradient(model, batch)
         negative = free_energy_gradient(model, v)
         params = (self.W, self.b, self.c)

@@ -37,7 +37,8 @@ estimator of the trace of the influence matrix", Commun. Stat. Simul. Comput. 18
 """
 import numpy as np
 
-from .._kernels.numba.score_noise import TAG_PROBE, draw_normals, draw_signs
+from .._contract import TAG_PROBE
+from .._kernels.numba.score_noise import draw_normals, draw_signs
 from .._rng import philox_key
 from .._validation import int_at_least
 from ..energies.base import Energy

@@ -19,7 +19,8 @@ otherwise (see ``score_matching``).
 """
 import numpy as np
 
-from .._kernels.numba.score_noise import TAG_PROJECTION, draw_normals, draw_signs
+from .._contract import TAG_PROJECTION
+from .._kernels.numba.score_noise import draw_normals, draw_signs
 from .._rng import philox_key
 from .._validation import choice, int_at_least
 from .score_matching import checked_points, derivative, draw, per_point_mean

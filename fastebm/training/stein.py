@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._contract import TAG_STEIN_BOOTSTRAP
 from .._kernels.numba.stein import imq_stein_matrix
 from .._rng import philox_key, uniforms_reference
 from .._validation import int_at_least, positive_float
@@ -94,7 +95,7 @@ def ksd(energy, x, *, c=1.0, beta=-0.5, n_bootstrap=1000, rng=None):
 def _wild_bootstrap_p(u, ksd2, n_bootstrap, key):
     """P(B ≥ KSD²) with B = wᵀUw / (n(n-1)), wᵢ = ±1 (diagonal of U is zero)."""
     n = u.shape[0]
-    signs = np.where(uniforms_reference(key, np.arange(n_bootstrap), 0, 0x70, n) < 0.5,
+    signs = np.where(uniforms_reference(key, np.arange(n_bootstrap), 0, TAG_STEIN_BOOTSTRAP, n) < 0.5,
                      -1.0, 1.0)
     boot = np.einsum("bi,bi->b", signs @ u, signs) / (n * (n - 1))
     return float((1 + np.sum(boot >= ksd2)) / (1 + n_bootstrap))

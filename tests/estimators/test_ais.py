@@ -11,7 +11,7 @@ from numba import njit
 import fastebm as fe
 from fastebm._kernels.numba.dispatch import _REGISTRY, _specialize
 from fastebm._rng import philox_key
-from fastebm._kernels.numba.ais import START_EVAL
+from fastebm._contract import START_EVAL
 from fastebm.estimators.ais import _Annealer
 from fastebm.estimators import schedules
 from fastebm.resampling import log_mean_exp

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import fastebm as fe
-from fastebm._kernels.numba.ais import START_DRAW
+from fastebm._contract import START_DRAW
 from fastebm._rng import philox_key
 from fastebm.estimators import schedules
 from fastebm.estimators.ais import _Annealer

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 import fastebm as fe
-from fastebm._kernels.numba.score_noise import (TAG_DSM, TAG_PROBE, TAG_PROJECTION, draw_normals,
-                                                draw_signs)
+from fastebm._contract import TAG_DSM, TAG_PROBE, TAG_PROJECTION
+from fastebm._kernels.numba.score_noise import draw_normals, draw_signs
 from fastebm._rng import normals_reference, philox_key, uniforms_reference
 from fastebm.training.score_matching import derivative, hutchinson, score_matching_loss, sm_terms
 from fastebm.training.ssm import ssm_terms

@@ -15,7 +15,7 @@ import pytest
 from scipy import optimize
 
 import fastebm as fe
-from fastebm._kernels.numba.score_noise import TAG_DSM
+from fastebm._contract import TAG_DSM
 from fastebm._rng import philox_key
 from fastebm.training.dsm import dsm_terms
 from fastebm.training.score_matching import derivative, normals, sm_terms
@@ -120,7 +120,8 @@ def test_denoising_score_matching_recovers_the_smoothed_gaussian(seed, sigma):
 def _ssm_control(E, x, n_projections, key):
     """The slip J = mean[−vᵀ∇²E v + (vᵀ∇E)²] (the ½ dropped): minimiser ≈ P/2."""
     from fastebm.training.score_matching import draw
-    from fastebm._kernels.numba.score_noise import TAG_PROJECTION, draw_normals
+    from fastebm._contract import TAG_PROJECTION
+    from fastebm._kernels.numba.score_noise import draw_normals
     v = draw(draw_normals, key, TAG_PROJECTION, x.shape[0], n_projections, 2)
     rep = np.repeat(x, n_projections, axis=0)
     slope = np.sum(v * E.grad(rep), axis=1)

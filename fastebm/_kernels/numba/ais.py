@@ -18,7 +18,7 @@ Ghahramani & Adams 2016): its weights estimate 1/Z.
 
 Streams: chain i's numbers are those of counter (i, step, tag) with step = k·n_steps + s
 for the s-th transition at the k-th temperature visited; the base draw is (i, 0,
-TAG_BASE). ``tag0`` shifts the tags, so that the pilot run of the adaptive schedule
+TAG_PROPOSAL). ``tag0`` shifts the tags, so that the pilot run of the adaptive schedule
 uses streams disjoint from the estimate's. No intermediate state is kept.
 
 Each entry point anneals every chain through a whole schedule in one parallel region:
@@ -29,6 +29,7 @@ single chains (energies only).
 import numpy as np
 from numba import prange
 
+from ..._contract import START_DRAW, START_READY, TAG_ACCEPT, TAG_NOISE, TAG_PROPOSAL
 from ._jit import helper
 from .dispatch import entry
 from .energies import blas_energy_grad, energy_grad_point, energy_point, uses_blas
@@ -37,13 +38,6 @@ from .langevin import ROWS_NORMALS_MAX_DIM, log_accept_row
 from .philox import fill_first_uniforms, fill_normals, fill_normals_rows, uniform
 from .proposals import proposal_draw, proposal_grad_log_density_rows, proposal_log_density
 
-TAG_NOISE = 0
-TAG_ACCEPT = 1
-TAG_BASE = 2
-PILOT_TAG0 = 4  # the adaptive schedule's pilot run: tags 4, 5, 6
-START_DRAW = 0   # draw x ~ q, then evaluate
-START_EVAL = 1   # x given: evaluate E, ∇E, log q, ∇ log q
-START_READY = 2  # the state arrays are already evaluated (a continued pilot)
 
 
 @helper()
@@ -129,7 +123,7 @@ def ais_langevin(params, base, x, e, g, log_q, grad_log_q, log_w, n_accepted, n_
         buf = np.empty((d + 1, m))
         if start == START_DRAW:
             for i in range(lo, hi):
-                proposal_draw(base, k0, k1, i, 0, tag0 + TAG_BASE, xi[i - lo], x[i])
+                proposal_draw(base, k0, k1, i, 0, tag0 + TAG_PROPOSAL, xi[i - lo], x[i])
         if start != START_READY:
             if uses_blas(params):
                 blas_energy_grad(params, x[lo:hi], g[lo:hi], e[lo:hi])
@@ -226,7 +220,7 @@ def ais_random_walk(params, base, x, e, log_q, log_w, n_accepted, n_divergent, b
         xi = np.empty(d)
         y = np.empty(d)
         if start == START_DRAW:
-            proposal_draw(base, k0, k1, i, 0, tag0 + TAG_BASE, xi, x[i])
+            proposal_draw(base, k0, k1, i, 0, tag0 + TAG_PROPOSAL, xi, x[i])
         if start != START_READY:
             e[i] = energy_point(params, x[i])
             log_q[i] = proposal_log_density(base, x[i])

@@ -2,10 +2,8 @@
 state (as a draw, or into running moments), and one chain's dual-averaging step."""
 import numpy as np
 
+from ..._contract import RECORD_DRAWS, RECORD_MOMENTS
 from ._jit import helper
-
-PRECOND_NONE, PRECOND_DIAG, PRECOND_DENSE = 0, 1, 2
-RECORD_NONE, RECORD_DRAWS, RECORD_MOMENTS = 0, 1, 2
 
 
 @helper()

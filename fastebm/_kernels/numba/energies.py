@@ -14,30 +14,16 @@ cached kernel serves every built-in energy. Sign convention: p(x) ∝ exp(-E(x))
 A user or composite energy supplies its own functions with the same signatures and the
 samplers are specialised to them (see ``dispatch``).
 """
-from collections import namedtuple
-
 import numpy as np
 from numba.extending import overload
 
+from ..._contract import (DiagGaussianParams, GaussianBernoulliParams, GaussianParams,
+                            MixtureParams)
 from ._jit import helper
 
 
-class GaussianParams(namedtuple("GaussianParams", "mean precision precision_mean beta")):
-    """Dense Gaussian: E(x) = β/2 (x-μ)ᵀP(x-μ); ``precision_mean`` = Pμ."""
 
 
-class DiagGaussianParams(namedtuple("DiagGaussianParams", "mean precision beta")):
-    """Diagonal Gaussian: E(x) = β/2 Σ pᵢ (xᵢ-μᵢ)²."""
-
-
-class MixtureParams(namedtuple("MixtureParams", "log_coef means precisions beta")):
-    """Gaussian mixture: E(x) = -β log Σₖ exp(cₖ - ½(x-μₖ)ᵀPₖ(x-μₖ)),
-    cₖ = log wₖ + ½ log det Pₖ - d/2 log 2π."""
-
-
-class GaussianBernoulliParams(namedtuple("GaussianBernoulliParams", "W_scaled b c sigma beta")):
-    """Gaussian-Bernoulli RBM free energy: F(v) = β Σᵢ (vᵢ-bᵢ)²/(2σᵢ²) - Σⱼ softplus(β aⱼ),
-    aⱼ = cⱼ + Σᵢ W_scaled,ᵢⱼ vᵢ with W_scaled = W / σ (rows)."""
 
 
 # The generic functions: in compiled code the overloads below pick the model's

@@ -7,7 +7,7 @@ local field gᵢ = Σⱼ Jᵢⱼ sⱼ, the conditional of one spin given the oth
 
 (the two values of sᵢ differ in energy by 2(gᵢ + hᵢ)). A site is set to +1 when
 u · (1 + e^{-a}) < 1, i.e. u < σ(a) without a division; u is uniform ``site`` of the
-Philox stream (chain, sweep, ``TAG_SWEEP``), so every sweep of a chain draws one uniform
+Philox stream (chain, sweep, ``TAG_ISING_SWEEP``), so every sweep of a chain draws one uniform
 per site, whatever the order of the sites.
 
 Sweeps:
@@ -29,13 +29,12 @@ or (βc, βf) by the API; AIS multiplies them by its own βₖ.
 import numpy as np
 from numba import prange
 
+from ..._contract import TAG_ISING_INIT, TAG_ISING_SWEEP
 from ._jit import helper, kernel
 from .chains import _record
 from .logsumexp import combine, push
 from .philox import fill_uniforms
 
-TAG_SWEEP = 0x20
-TAG_INIT = 0x21
 ENUM_CHUNK_BITS = 12
 
 
@@ -106,7 +105,7 @@ def lattice_gibbs_run(s, L, M, coupling, field, checkerboard, n_steps, step0, k0
     """``n_steps`` Gibbs sweeps of every chain in ``s`` (n_chains, L·M), in place.
 
     Sweep t (global index step0 + t) of chain c takes uniform ``site`` of (c, step0 + t,
-    TAG_SWEEP); every ``thin``-th state is recorded in draw slot (t+1)//thin - 1.
+    TAG_ISING_SWEEP); every ``thin``-th state is recorded in draw slot (t+1)//thin - 1.
     """
     n_chains, n = s.shape
     q = np.empty(5)
@@ -115,7 +114,7 @@ def lattice_gibbs_run(s, L, M, coupling, field, checkerboard, n_steps, step0, k0
         x = s[c]
         u = np.empty(n)
         for t in range(n_steps):
-            fill_uniforms(k0, k1, c, step0 + t, TAG_SWEEP, u)
+            fill_uniforms(k0, k1, c, step0 + t, TAG_ISING_SWEEP, u)
             _lattice_sweep(x, u, q, L, M, checkerboard)
             if (t + 1) % thin == 0:
                 _record(record, (t + 1) // thin - 1, x, False, draws[:, c], mean[c], m2[c])
@@ -123,8 +122,8 @@ def lattice_gibbs_run(s, L, M, coupling, field, checkerboard, n_steps, step0, k0
 
 @helper()
 def _uniform_spins(k0, k1, chain, u, x):
-    """x = +1 where u < ½ (u the uniforms of (chain, 0, TAG_INIT)), else -1."""
-    fill_uniforms(k0, k1, chain, 0, TAG_INIT, u)
+    """x = +1 where u < ½ (u the uniforms of (chain, 0, TAG_ISING_INIT)), else -1."""
+    fill_uniforms(k0, k1, chain, 0, TAG_ISING_INIT, u)
     for i in range(x.shape[0]):
         x[i] = 1.0 if u[i] < 0.5 else -1.0
 
@@ -137,7 +136,7 @@ def lattice_ais_run(L, M, coupling, field, checkerboard, betas, k0, k1, s, log_w
 
         log w += -(βₖ - βₖ₋₁) E(s),
 
-    then (k < K) one Gibbs sweep at βₖ on the stream (chain, k, TAG_SWEEP) (Neal 2001).
+    then (k < K) one Gibbs sweep at βₖ on the stream (chain, k, TAG_ISING_SWEEP) (Neal 2001).
     ``s`` ends at the last states, ``log_w`` holds the log weights.
     """
     n_chains, n = s.shape
@@ -153,7 +152,7 @@ def lattice_ais_run(L, M, coupling, field, checkerboard, betas, k0, k1, s, log_w
             if k == n_temps - 1:
                 break
             _lattice_odds(betas[k] * coupling, betas[k] * field, q)
-            fill_uniforms(k0, k1, c, k, TAG_SWEEP, u)
+            fill_uniforms(k0, k1, c, k, TAG_ISING_SWEEP, u)
             _lattice_sweep(x, u, q, L, M, checkerboard)
         log_w[c] = lw
 
@@ -205,7 +204,7 @@ def dense_gibbs_run(s, J, h, n_steps, step0, k0, k1, thin, record, draws, mean, 
         g = np.empty(n)
         _local_fields(J, x, g)
         for t in range(n_steps):
-            fill_uniforms(k0, k1, c, step0 + t, TAG_SWEEP, u)
+            fill_uniforms(k0, k1, c, step0 + t, TAG_ISING_SWEEP, u)
             _dense_sweep(x, g, J, h, 1.0, u)
             if (t + 1) % thin == 0:
                 _record(record, (t + 1) // thin - 1, x, False, draws[:, c], mean[c], m2[c])
@@ -227,7 +226,7 @@ def dense_ais_run(J, h, betas, k0, k1, s, log_w):
             lw -= (betas[k] - betas[k - 1]) * _dense_energy(x, g, h)
             if k == n_temps - 1:
                 break
-            fill_uniforms(k0, k1, c, k, TAG_SWEEP, u)
+            fill_uniforms(k0, k1, c, k, TAG_ISING_SWEEP, u)
             _dense_sweep(x, g, J, h, betas[k], u)
         log_w[c] = lw
 

@@ -22,15 +22,13 @@ shrinks its step instead of being stuck at the step that suits the others.
 import numpy as np
 from numba import prange
 
-from .chains import (PRECOND_DENSE, PRECOND_DIAG, PRECOND_NONE, copy_rows,
-                     copy_values, dual_averaging_update, record_row)
+from ..._contract import PRECOND_DENSE, PRECOND_DIAG, PRECOND_NONE, TAG_ACCEPT, TAG_NOISE
+from .chains import copy_rows, copy_values, dual_averaging_update, record_row
 from .dispatch import entry
 from .energies import blas_energy_grad, energy_grad_point, uses_blas
 from .philox import fill_first_uniforms, fill_normals, fill_normals_rows
 from ._jit import helper
 
-TAG_NOISE = 0
-TAG_ACCEPT = 1
 DIVERGENCE_RISE = 1000.0
 # Up to this dimension a block's normals are drawn across its chains (fill_normals_rows,
 # no scalar remainder loop), above it row by row. Measured on 2 threads, 1024 chains in

@@ -10,17 +10,16 @@ A proposal with a NaN or +inf energy is rejected and counted as divergent.
 import numpy as np
 from numba import prange
 
+from ..._contract import PRECOND_DENSE, PRECOND_DIAG, RECORD_NONE, TAG_ACCEPT, TAG_NOISE
 from ._jit import helper
 from .dispatch import entry
 from .energies import energy_point
-from .chains import (PRECOND_DENSE, PRECOND_DIAG, RECORD_NONE, _record, add_block_counts,
+from .chains import (_record, add_block_counts,
                      dual_averaging_update, record_row)
 from .langevin import ROWS_NORMALS_MAX_DIM
 from .philox import fill_first_uniforms, fill_normals, fill_normals_rows, uniform
 from .proposals import proposal_draw
 
-TAG_NOISE = 0
-TAG_ACCEPT = 1
 
 
 @entry

@@ -36,6 +36,7 @@ Marsaglia & Tsang (2000), "The ziggurat method for generating random variables",
 """
 import numpy as np
 
+from ..._contract import SLOW_FLAG
 from ._jit import helper
 from ..ziggurat_tables import ZIG_R, ZIG_X, ZIG_F, ZIG_RATIO
 
@@ -49,7 +50,6 @@ SHIFT11 = np.uint64(11)
 LAYER_MASK = np.uint64(127)
 SIGN_BIT = np.uint64(128)
 TWO_M53 = 1.0 / 9007199254740992.0
-SLOW_FLAG = 0x80000000
 # fill_normals_rows: rows of at least this length are finished through a row view (LLVM
 # vectorizes the 1-d loops better; 1.62 against 1.80 ns per normal at n = 100), shorter
 # ones by index (a view's two atomic reference counts cost more than the row: 2.6

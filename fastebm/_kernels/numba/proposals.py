@@ -11,38 +11,21 @@ caller's tag: the chi-square variate of a t draw from (chain, step, tag | GAMMA_
 mixture's component from (chain, step, tag | CHOICE_BIT). Tags are small integers and
 the ziggurat's slow path sets the top bit, so these counters collide with no other.
 """
-from collections import namedtuple
-
 import numpy as np
 from numba.extending import overload
 
+from ..._contract import (CHOICE_BIT, GAMMA_BIT, GaussianBaseParams, GaussianProposalParams,
+                            MixtureProposalParams, StudentTProposalParams,
+                            UniformProposalParams)
 from ._jit import helper
 from .energies import affine_quadratic_rows
 from .philox import fill_normals, fill_uniforms, uniform
 
 LOG_2PI = np.log(2.0 * np.pi)
-GAMMA_BIT = 1 << 30
-CHOICE_BIT = 1 << 29
 
 
-class GaussianProposalParams(namedtuple("GaussianProposalParams", "mean chol log_norm")):
-    """N(μ, LLᵀ); log_norm = -Σ log Lᵢᵢ - d/2 log 2π."""
 
 
-class UniformProposalParams(namedtuple("UniformProposalParams", "low high log_norm")):
-    """Uniform on the box [low, high]; log_norm = -Σ log(highᵢ - lowᵢ)."""
-
-
-class StudentTProposalParams(namedtuple("StudentTProposalParams", "mean chol df log_norm")):
-    """Multivariate t_ν(μ, LLᵀ); log_norm = log Γ((ν+d)/2) - log Γ(ν/2) - d/2 log(νπ)
-    - Σ log Lᵢᵢ."""
-
-
-class MixtureProposalParams(namedtuple("MixtureProposalParams",
-                                       "log_weights cum_weights means chols dfs log_norms")):
-    """Σₖ wₖ qₖ of K Gaussian (dfₖ = inf) or Student-t components, stacked flat (Numba's
-    parallel loops cannot capture nested tuples): log_weights, cum_weights, dfs and
-    log_norms (K,), means (K, d), chols (K, d, d); cum_weights[-1] = 1."""
 
 
 def proposal_draw(pp, k0, k1, chain, step, tag, xi, out):
@@ -273,12 +256,6 @@ def _proposal_log_density_impl(pp, x):
 
 
 # --- ∇ log q, for annealing from a base proposal (fastebm.estimators.ais) --------------
-
-class GaussianBaseParams(namedtuple("GaussianBaseParams",
-                                     "mean chol log_norm precision precision_mean")):
-    """A Gaussian proposal prepared for annealing: N(μ, LLᵀ) with its precision
-    P = (LLᵀ)⁻¹ and Pμ, so that log q and ∇ log q = -P(x-μ) of a block of points take
-    one matrix product (BLAS) instead of two triangular solves per point."""
 
 
 def base_params(pp):

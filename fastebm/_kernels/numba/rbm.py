@@ -7,8 +7,8 @@ layers are conditionally independent given each other (seed 003, RBM slide):
 
 One sweep draws h | v then v | h. The matrix products of a block of ``CHAIN_BLOCK``
 chains go to BLAS; the sigmoid and the Bernoulli draws are fused around them, unit j of
-chain i on step t taking uniform j of the Philox stream (chain i, step t, ``TAG_HIDDEN``
-or ``TAG_VISIBLE``): a unit is on when u < σ(a). The Gaussian-Bernoulli RBM shares the
+chain i on step t taking uniform j of the Philox stream (chain i, step t, ``TAG_RBM_HIDDEN``
+or ``TAG_RBM_VISIBLE``): a unit is on when u < σ(a). The Gaussian-Bernoulli RBM shares the
 hidden half; its visible half draws v = b + σ ⊙ (Wh) + σ ⊙ ξ (``gaussian_visible``).
 
 Every kernel takes effective parameters: a tempered model exp(-βE) is passed as (βW,
@@ -17,6 +17,7 @@ Every kernel takes effective parameters: a tempered model exp(-βE) is passed as
 import numpy as np
 from numba import prange
 
+from ..._contract import TAG_CD_START, TAG_RBM_HIDDEN, TAG_RBM_INIT, TAG_RBM_VISIBLE
 from ._jit import helper, kernel
 from .chains import _record
 from .logsumexp import combine, push
@@ -24,10 +25,6 @@ from .philox import fill_normals, fill_uniforms
 from .vexp import exp_neg_affine, softplus_sum
 
 CHAIN_BLOCK = 32
-TAG_HIDDEN = 0x10
-TAG_VISIBLE = 0x11
-TAG_INIT = 0x12
-TAG_CD_START = 0x13
 ENUM_CHUNK_BITS = 12
 TRAIN_BLOCKS = 2
 
@@ -63,7 +60,7 @@ def gibbs_run(W, WT, b, c, sigma, gaussian_visible, v, n_steps, step0, k0, k1, t
     """``n_steps`` block Gibbs sweeps of every chain in ``v`` (n_chains, V), in place.
 
     Sweep t (global index step0 + t) draws h ~ p(h | v) with the uniforms of (chain,
-    t, TAG_HIDDEN), then v ~ p(v | h) with (chain, t, TAG_VISIBLE): Bernoulli visibles
+    t, TAG_RBM_HIDDEN), then v ~ p(v | h) with (chain, t, TAG_RBM_VISIBLE): Bernoulli visibles
     from uniforms, or Gaussian ones v = b + σ ⊙ (Wh + ξ) from normals when
     ``gaussian_visible`` (W then acts on v/σ, so the caller passes W scaled by 1/σ in
     its rows for the hidden half: see ``energies.rbm``). Every ``thin``-th state is
@@ -81,11 +78,11 @@ def gibbs_run(W, WT, b, c, sigma, gaussian_visible, v, n_steps, step0, k0, k1, t
         u_v = np.empty(n_vis)
         for t in range(n_steps):
             step = step0 + t
-            _bernoulli_rows(np.dot(vb, W), c, 1.0, k0, k1, lo, step, TAG_HIDDEN, u_h, hb)
+            _bernoulli_rows(np.dot(vb, W), c, 1.0, k0, k1, lo, step, TAG_RBM_HIDDEN, u_h, hb)
             if gaussian_visible:
-                _gaussian_rows(np.dot(hb, WT), b, sigma, k0, k1, lo, step, TAG_VISIBLE, u_v, vb)
+                _gaussian_rows(np.dot(hb, WT), b, sigma, k0, k1, lo, step, TAG_RBM_VISIBLE, u_v, vb)
             else:
-                _bernoulli_rows(np.dot(hb, WT), b, 1.0, k0, k1, lo, step, TAG_VISIBLE, u_v, vb)
+                _bernoulli_rows(np.dot(hb, WT), b, 1.0, k0, k1, lo, step, TAG_RBM_VISIBLE, u_v, vb)
             if (t + 1) % thin == 0:
                 slot = (t + 1) // thin - 1
                 for r in range(hi - lo):
@@ -101,17 +98,17 @@ def ais_run(W, WT, b, c, b_base, sigma, gaussian, betas, k0, k1, v, log_w):
     The path is f_β(v) = exp((1-β) vᵀb_A + β vᵀb) Πⱼ (1 + exp(β(cⱼ + (vᵀW)ⱼ))), the
     marginal of exp(-β E_B(v, h) - (1-β) E_A(v)) with E_A(v) = -vᵀb_A: at β = 0 it is
     2^H times the independent base-rate model, at β = 1 the RBM's exp(-F(v)). Chains
-    start at v ~ Πᵢ Bern(σ(b_A,ᵢ)) (uniforms of (chain, 0, TAG_INIT)); for k = 1..K
+    start at v ~ Πᵢ Bern(σ(b_A,ᵢ)) (uniforms of (chain, 0, TAG_RBM_INIT)); for k = 1..K
 
         log w += log f_{β_k}(v) - log f_{β_{k-1}}(v),
 
     then (k < K) one Gibbs sweep leaving f_{β_k} invariant: hⱼ ~ Bern(σ(β_k(cⱼ +
     (vᵀW)ⱼ))), vᵢ ~ Bern(σ((1-β_k) b_A,ᵢ + β_k (bᵢ + (Wh)ᵢ))), on the streams (chain, k,
-    TAG_HIDDEN / TAG_VISIBLE). ``v`` ends at the last state, ``log_w`` holds the weights.
+    TAG_RBM_HIDDEN / TAG_RBM_VISIBLE). ``v`` ends at the last state, ``log_w`` holds the weights.
 
     With ``gaussian`` (W, WT, c, σ as ``gibbs_run`` takes them, and b_A = b), the path is
     f_β(v) = exp(-Σᵢ (vᵢ-bᵢ)²/(2σᵢ²)) Πⱼ (1 + exp(β(cⱼ + Σᵢ Wᵢⱼ vᵢ/σᵢ))): at β = 0,
-    2^H times N(b, σ²) (chains start at v = b + σξ, normals of (chain, 0, TAG_INIT)),
+    2^H times N(b, σ²) (chains start at v = b + σξ, normals of (chain, 0, TAG_RBM_INIT)),
     the same log-weight increments, and Gibbs sweeps with v | h ~ N(b + β σ(Wh), σ²).
     """
     n_chains, n_vis = v.shape
@@ -128,9 +125,9 @@ def ais_run(W, WT, b, c, b_base, sigma, gaussian, betas, k0, k1, v, log_w):
         u_v = np.empty(n_vis)
         zero = np.zeros((m, n_vis))
         if gaussian:
-            _gaussian_rows(zero, b, sigma, k0, k1, lo, 0, TAG_INIT, u_v, vb)
+            _gaussian_rows(zero, b, sigma, k0, k1, lo, 0, TAG_RBM_INIT, u_v, vb)
         else:
-            _bernoulli_rows(zero, b_base, 1.0, k0, k1, lo, 0, TAG_INIT, u_v, vb)
+            _bernoulli_rows(zero, b_base, 1.0, k0, k1, lo, 0, TAG_RBM_INIT, u_v, vb)
         lw = np.zeros(m)
         bias_v = np.empty(n_vis)
         e = np.empty(n_hid)
@@ -146,15 +143,15 @@ def ais_run(W, WT, b, c, b_base, sigma, gaussian, betas, k0, k1, v, log_w):
                           - softplus_sum(pre[r], c, beta_prev, e, bits))
             if k == n_temps - 1:
                 break
-            _bernoulli_rows(pre, c, beta, k0, k1, lo, k, TAG_HIDDEN, u_h, hb)
+            _bernoulli_rows(pre, c, beta, k0, k1, lo, k, TAG_RBM_HIDDEN, u_h, hb)
             for i in range(n_vis):
                 bias_v[i] = (1.0 - beta) * b_base[i] + beta * b[i]
             pre_v = np.dot(hb, WT)
             pre_v *= beta
             if gaussian:
-                _gaussian_rows(pre_v, b, sigma, k0, k1, lo, k, TAG_VISIBLE, u_v, vb)
+                _gaussian_rows(pre_v, b, sigma, k0, k1, lo, k, TAG_RBM_VISIBLE, u_v, vb)
             else:
-                _bernoulli_rows(pre_v, bias_v, 1.0, k0, k1, lo, k, TAG_VISIBLE, u_v, vb)
+                _bernoulli_rows(pre_v, bias_v, 1.0, k0, k1, lo, k, TAG_RBM_VISIBLE, u_v, vb)
         v[lo:hi] = vb
         log_w[lo:hi] = lw
 
@@ -250,13 +247,13 @@ def bernoulli_from_means(S, k0, k1, step, tag, out):
 
 @kernel()
 def visible_given_hidden(WT, b, sigma, gaussian, h, k0, k1, step, out):
-    """v ~ p(v | h) for every row of h, row r on the stream (r, step, TAG_VISIBLE):
+    """v ~ p(v | h) for every row of h, row r on the stream (r, step, TAG_RBM_VISIBLE):
     Bernoulli (u < σ(b + hWᵀ)) or Gaussian (b + σ(hWᵀ + ξ)); WT as in ``gibbs_run``."""
     pre = np.dot(h, WT)
     if gaussian:
-        _gaussian_rows(pre, b, sigma, k0, k1, 0, step, TAG_VISIBLE, np.empty(b.shape[0]), out)
+        _gaussian_rows(pre, b, sigma, k0, k1, 0, step, TAG_RBM_VISIBLE, np.empty(b.shape[0]), out)
     else:
-        _bernoulli_rows(pre, b, 1.0, k0, k1, 0, step, TAG_VISIBLE, np.empty(b.shape[0]), out)
+        _bernoulli_rows(pre, b, 1.0, k0, k1, 0, step, TAG_RBM_VISIBLE, np.empty(b.shape[0]), out)
 
 
 @helper()
@@ -283,8 +280,8 @@ def train_epoch(W, b, c, vel_W, vel_b, vel_c, data, order, batch_size, chains_v,
 
     1. s⁺ = s(B). The negative chains' hidden layer h is, for CD, a draw from s⁺ on
        (row, u, TAG_CD_START); for PCD, the stored fantasy particles ``chains_h``.
-    2. k half-sweep pairs t = 0..k-1 on step u·k + t: v ~ p(v | h) (TAG_VISIBLE), then
-       s⁻ = s(v) and h ~ Bern(s⁻) (TAG_HIDDEN). The last h is PCD's new fantasy state
+    2. k half-sweep pairs t = 0..k-1 on step u·k + t: v ~ p(v | h) (TAG_RBM_VISIBLE), then
+       s⁻ = s(v) and h ~ Bern(s⁻) (TAG_RBM_HIDDEN). The last h is PCD's new fantasy state
        (drawn under the θ before this update, as in Tieleman 2008's implementation).
     3. ∇W = vᵀs⁻/m - Bᵀs⁺/n + λW, ∇b = mean(v) - mean(B), ∇c = mean s⁻ - mean s⁺ (the
        NLL gradient of ``training.rbm_training``); vel ← μ vel - lr ∇, θ ← θ + vel.
@@ -329,10 +326,10 @@ def train_epoch(W, b, c, vel_W, vel_b, vel_c, data, order, batch_size, chains_v,
                 _bernoulli_from_means(s_pos, k0, k1, lo, update, TAG_CD_START, u_h, h[lo:hi])
             for t in range(k):
                 step = update * k + t
-                _bernoulli_rows(np.dot(h[lo:hi], WT), b, 1.0, k0, k1, lo, step, TAG_VISIBLE,
+                _bernoulli_rows(np.dot(h[lo:hi], WT), b, 1.0, k0, k1, lo, step, TAG_RBM_VISIBLE,
                                 u_v, v[lo:hi])
                 s_neg = _hidden_means(v[lo:hi], W, c)
-                _bernoulli_from_means(s_neg, k0, k1, lo, step, TAG_HIDDEN, u_h, h[lo:hi])
+                _bernoulli_from_means(s_neg, k0, k1, lo, step, TAG_RBM_HIDDEN, u_h, h[lo:hi])
                 if t == k - 1:  # the negative statistics, at the last half-sweep
                     part_W[blk] += np.dot(np.ascontiguousarray(v[lo:hi].T), s_neg) / m
                     _column_sums(v[lo:hi], 1.0 / m, part_b[blk])

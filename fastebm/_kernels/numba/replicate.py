@@ -11,12 +11,12 @@ written out in the loop (a function call per draw costs as much as the draw at s
 import numpy as np
 from numba import prange
 
+from ..._contract import TAG_PROPOSAL
 from ._jit import helper
 from .dispatch import entry
 from .energies import energy_point
 from .philox import fill_normals
 from .proposals import proposal_draw
-from .sampling import TAG_PROPOSAL
 
 STATUS_OK, STATUS_NAN_ENERGY, STATUS_NEG_INF_ENERGY, STATUS_ALL_ZERO = 0, 1, 2, 3
 

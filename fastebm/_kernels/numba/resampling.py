@@ -14,13 +14,10 @@ Bentley & Saxe (1980), "Generating sorted lists of random numbers", ACM TOMS 6(3
 """
 import numpy as np
 
+from ..._contract import TAG_MULTINOMIAL, TAG_RESIDUAL, TAG_STRATIFIED, TAG_SYSTEMATIC
 from ._jit import helper, kernel
 from .philox import fill_uniforms, uniform
 
-TAG_MULTINOMIAL = 0x60
-TAG_SYSTEMATIC = 0x61
-TAG_STRATIFIED = 0x62
-TAG_RESIDUAL = 0x63
 
 
 @helper()

@@ -7,11 +7,11 @@ without a function call per row, which costs as much as the draw itself at small
 from numba import prange
 import numpy as np
 
+from ..._contract import TAG_PROPOSAL, GaussianProposalParams
 from ._jit import kernel
 from .philox import fill_normals
-from .proposals import GaussianProposalParams, proposal_draw, proposal_log_density
+from .proposals import proposal_draw, proposal_log_density
 
-TAG_PROPOSAL = 2
 BLOCK = 256  # rows per parallel iteration: one scratch allocation per block, not per row
 
 

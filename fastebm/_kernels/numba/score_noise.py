@@ -9,9 +9,6 @@ from numba import prange
 from ._jit import kernel
 from .philox import fill_normals, fill_uniforms
 
-TAG_DSM = 0x30
-TAG_PROJECTION = 0x31
-TAG_PROBE = 0x32
 
 
 @kernel(parallel=True)
