@@ -19,9 +19,11 @@ import numpy as np
 
 from ._contract import (GaussianProposalParams, MixtureProposalParams, StudentTProposalParams,
                         UniformProposalParams)
-from ._kernels.numba.proposals import LOG_2PI
-from ._validation import as_float_array, symmetric_positive_definite
+from ._rng import philox_key
+from ._validation import as_float_array, as_points, int_at_least, symmetric_positive_definite
+from .backend import CPU, resolve
 
+LOG_2PI = float(np.log(2.0 * np.pi))
 MIN_DF = 0.1
 
 
@@ -35,22 +37,15 @@ class Proposal:
 
     def log_density(self, x):
         """log q(x) for x of shape (n, d) → (n,), or (d,) → float."""
-        from ._kernels.numba.sampling import batch_log_density
-        from ._validation import as_points
+        backend = resolve(x)
         pts, single, _ = as_points(x, self.dim)
-        out = np.empty(pts.shape[0])
-        batch_log_density(self._kernel_params(), pts, out)
+        out = backend.runners.proposal_log_density(self, pts)
         return out[0] if single else out
 
     def sample(self, n, *, rng=None):
         """n draws of q, shape (n, d), on the Philox streams (draw i is chain i, step 0)."""
-        from ._kernels.numba.sampling import draw_proposals
-        from ._rng import philox_key
-        from ._validation import int_at_least
         n = int_at_least(n, "n", 1)
-        out, log_q = np.empty((n, self.dim)), np.empty(n)
-        draw_proposals(self._kernel_params(), *philox_key(rng), 0, out, log_q)
-        return out
+        return CPU.runners.proposal_draws(self, n, self.dim, philox_key(rng))[0]
 
 
 class Gaussian(Proposal):

@@ -1,23 +1,18 @@
 """Resampling: draw particle indices from importance weights given on the log scale.
 
 Four schemes (multinomial, systematic, stratified, residual), each a short kernel over
-one compiled inverse-CDF primitive (`fastebm._kernels.numba.resampling.inverse_cdf`).
+one compiled inverse-CDF primitive (`fastebm._kernels.numba.resampling.inverse_cdf`),
+run by the backend the weights resolve to.
 All are unbiased: the expected number of copies of particle i is n w_i.
 """
 import numbers
 
 import numpy as np
 
-from ._kernels.numba import resampling as _kernels
 from ._rng import philox_key
+from .backend import resolve
 
-_SCHEMES = {
-    "multinomial": _kernels.multinomial,
-    "systematic": _kernels.systematic,
-    "stratified": _kernels.stratified,
-    "residual": _kernels.residual,
-}
-METHODS = tuple(_SCHEMES)
+METHODS = ("multinomial", "systematic", "stratified", "residual")
 
 
 def _check_log_weights(log_weights, *, allow_all_zero=False):
@@ -49,10 +44,10 @@ def _check_n(n, default):
 
 
 def _check_method(method):
-    if not isinstance(method, str) or method not in _SCHEMES:
+    if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, "
                          f"got {method!r}")
-    return _SCHEMES[method]
+    return method
 
 
 def _normalize(log_weights):
@@ -175,8 +170,8 @@ def resample(log_weights, n=None, *, method="systematic", rng=None):
     Bentley, J. L. & Saxe, J. B. (1980). Generating sorted lists of random numbers.
     ACM TOMS 6(3), 359-364.
     """
+    backend = resolve(log_weights)
     log_weights = _check_log_weights(log_weights)
     n = _check_n(n, log_weights.shape[0])
-    scheme = _check_method(method)
-    k0, k1 = philox_key(rng)
-    return scheme(k0, k1, _normalize(log_weights), n)
+    method = _check_method(method)
+    return backend.runners.resample(method, philox_key(rng), _normalize(log_weights), n)

@@ -27,6 +27,8 @@ class ChainState:
     dtype : numpy.dtype
         The dtype of the outputs (float32 when the first x0 was float32); ``position``
         itself is kept in float64 so that a continued run is exact.
+    first_chain : int
+        The global index of row 0: row r draws from the streams of chain first_chain + r.
     """
 
     position: np.ndarray
@@ -37,6 +39,7 @@ class ChainState:
     diverged: Optional[np.ndarray] = None
     energy_start: Optional[np.ndarray] = None
     dtype: np.dtype = np.dtype(np.float64)
+    first_chain: int = 0
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,18 @@ def test_sum_of_gaussians_log_partition_by_quadrature():
     assert energy.log_partition() == pytest.approx(np.log(z), rel=1e-8)
 
 
+def test_sum_of_three_gaussians_log_partition_by_quadrature():
+    """A sum whose part is itself a sum of Gaussians is Gaussian: its log Z is exact."""
+    energy = (fe.Gaussian([0.5, -0.5], covariance=_spd(2, 3))
+              + fe.Gaussian([1.0, 2.0], precision=[0.5, 2.0])) + fe.Gaussian([0.0, 1.0],
+                                                                             precision=[1.0, 1.0])
+    z, _ = integrate.dblquad(lambda y, x: np.exp(-energy.energy(np.array([x, y]))),
+                             -12, 12, -12, 12, epsabs=1e-12)
+    assert energy.log_partition() == pytest.approx(np.log(z), rel=1e-8)
+    with pytest.raises(ValueError, match="no closed form"):
+        (energy + fe.energy(_banana, dim=2)).log_partition()
+
+
 def test_log_partition_raises_where_unknown():
     with pytest.raises(ValueError, match="no closed form"):
         fe.energy(_banana).log_partition()

@@ -9,3 +9,5 @@ from .rbm import BernoulliRBM, GaussianBernoulliRBM
 
 __all__ = ["Energy", "Gaussian", "GaussianMixture", "CustomEnergy", "SumEnergy", "energy",
            "FiniteDifferenceWarning", "BernoulliRBM", "GaussianBernoulliRBM", "Ising"]
+
+Energy._sum_type = SumEnergy  # E1 + E2 (base.py cannot import compose.py)

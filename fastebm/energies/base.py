@@ -111,15 +111,21 @@ class Energy:
         """A new energy of the same kind with parameters ``theta`` (same temperature)."""
         raise NotImplementedError(f"{type(self).__name__} has no parameter vector")
 
+    def _gaussian_form(self):
+        """(P (d, d), μ (d,), c) where E(x) = ½(x-μ)ᵀP(x-μ) + c (β included), else None:
+        what a sum of energies needs for its exact log Z."""
+        return None
+
     def log_partition(self):
         """log Z = log ∫ exp(-E(x)) dx where it is known in closed form."""
         raise ValueError(f"log Z of {type(self).__name__} has no closed form; estimate it "
                          "with fastebm.importance_sample(energy, proposal, n)")
 
     # -- composition ---------------------------------------------------------------------
+    _sum_type = None  # compose.SumEnergy, set by fastebm.energies (base does not import it)
+
     def __add__(self, other):
-        from .compose import SumEnergy
-        return SumEnergy(self, other)
+        return self._sum_type(self, other)
 
     def tempered(self, beta):
         """exp(-β E(x)): the same energy multiplied by the inverse temperature β > 0."""

@@ -4,7 +4,6 @@ from numba import njit
 
 from .base import Energy
 from .custom import family_of
-from .gaussian import Gaussian
 
 _FAMILIES = {}
 _identity = njit(lambda flat: flat)
@@ -91,14 +90,23 @@ class SumEnergy(Energy):
     def _grad_theta(self, x):
         return np.hstack([p._grad_theta(x) for p in self.parts])
 
+    def _gaussian_form(self):
+        """Where both parts are Gaussian, Eₖ(x) = ½(x-μₖ)ᵀPₖ(x-μₖ) + cₖ, so is the sum (a
+        product of Gaussian experts): P = P₁ + P₂, μ = P⁻¹(P₁μ₁ + P₂μ₂) and
+        c = c₁ + c₂ + ½(μ₁ᵀP₁μ₁ + μ₂ᵀP₂μ₂ - μᵀPμ); else None."""
+        forms = [p._gaussian_form() for p in self.parts]
+        if any(form is None for form in forms):
+            return None
+        total = forms[0][0] + forms[1][0]
+        mean = np.linalg.solve(total, sum(P @ m for P, m, _ in forms))
+        const = 0.5 * (sum(m @ P @ m for P, m, _ in forms) - mean @ total @ mean)
+        return total, mean, forms[0][2] + forms[1][2] + const
+
     def log_partition(self):
-        if not all(isinstance(p, Gaussian) for p in self.parts):
+        """Exact where both parts are Gaussian: log Z = d/2 log 2π - ½ log det P - c
+        with P and c of ``_gaussian_form``."""
+        form = self._gaussian_form()
+        if form is None:
             return super().log_partition()
-        precisions = [p._beta * (np.diag(p.precision) if p.diagonal else p.precision)
-                      for p in self.parts]
-        total = precisions[0] + precisions[1]
-        linear = sum(P @ p.mean for P, p in zip(precisions, self.parts))
-        mean = np.linalg.solve(total, linear)
-        const = 0.5 * (sum(p.mean @ P @ p.mean for P, p in zip(precisions, self.parts))
-                       - mean @ total @ mean)
+        total, _, const = form
         return 0.5 * self.dim * np.log(2 * np.pi) - 0.5 * np.linalg.slogdet(total)[1] - const

@@ -74,6 +74,11 @@ class Gaussian(Energy):
             return 1.0 / (self._beta * self.precision)
         return _inverse_from_cholesky(np.linalg.cholesky(self._beta * self.precision))
 
+    def _gaussian_form(self):
+        """(βP as a (d, d) matrix, μ, 0): E(x) = ½(x-μ)ᵀβP(x-μ) + 0."""
+        precision = np.diag(self.precision) if self.diagonal else self.precision
+        return self._beta * precision, self.mean, 0.0
+
     def log_partition(self):
         if self.diagonal:
             logdet = np.sum(np.log(self._beta * self.precision))

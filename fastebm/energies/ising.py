@@ -13,8 +13,9 @@ lattice's coupling and field) everywhere.
 """
 import numpy as np
 
-from .._kernels.numba import ising as _kern
+from .._contract import IsingDenseParams, IsingLatticeParams
 from .._validation import as_float_array, discrete_points, int_at_least
+from ..backend import CPU
 from .base import Energy
 
 MAX_ENUMERATED_SPINS = 25
@@ -207,32 +208,22 @@ class Ising(Energy):
                 f"2^{MAX_ENUMERATED_SPINS}: estimate it with fastebm.ais(model, None, n_chains, "
                 "n_temperatures) or fastebm.log_partition(model, method='ais')")
         beta = self._beta
-        return float(_kern.enumerate_log_z(beta * self.J, beta * self.h))
+        return CPU.runners.ising_enumerated_log_z(beta * self.J, beta * self.h)
 
     # -- samplers --------------------------------------------------------------------------
-    def _gibbs_sweeps(self, s, n_steps, step0, key, thin, record, draws, mean, m2):
-        """Run ``n_steps`` Gibbs sweeps on the chains ``s`` (in place)."""
+    def _gibbs_form(self):
+        """The model as the Gibbs kernels take it, β included: ``IsingDenseParams`` or
+        ``IsingLatticeParams`` (``fastebm._contract``)."""
         beta = self._beta
         if self.lattice_shape is None:
-            _kern.dense_gibbs_run(s, beta * self._J, beta * self.h, n_steps, step0, key[0],
-                                  key[1], thin, record, draws, mean, m2)
-        else:
-            L, M = self.lattice_shape
-            _kern.lattice_gibbs_run(s, L, M, beta * self.coupling, beta * self.field,
-                                    self.sweep == "checkerboard", n_steps, step0, key[0],
-                                    key[1], thin, record, draws, mean, m2)
+            return IsingDenseParams(beta * self._J, beta * self.h)
+        L, M = self.lattice_shape
+        return IsingLatticeParams(L, M, beta * self.coupling, beta * self.field,
+                                  self.sweep == "checkerboard")
 
-    def _ais_log_weights(self, base, betas, n_chains, key):
-        """AIS log weights along exp(-β_k E) from uniform spins, and log Z₀ = n log 2."""
+    def _ais_form(self, base):
+        """(Gibbs form, log Z₀ = n log 2): AIS along exp(-β_k E) from uniform spins."""
         if base is not None:
             raise ValueError("base must be None for an Ising model: AIS starts at β = 0 from "
                              "uniform spins (Z₀ = 2ⁿ)")
-        beta = self._beta
-        s, log_w = np.empty((n_chains, self.n_spins)), np.empty(n_chains)
-        if self.lattice_shape is None:
-            _kern.dense_ais_run(beta * self._J, beta * self.h, betas, key[0], key[1], s, log_w)
-        else:
-            L, M = self.lattice_shape
-            _kern.lattice_ais_run(L, M, beta * self.coupling, beta * self.field,
-                                  self.sweep == "checkerboard", betas, key[0], key[1], s, log_w)
-        return log_w, self.n_spins * np.log(2.0)
+        return self._gibbs_form(), self.n_spins * np.log(2.0)

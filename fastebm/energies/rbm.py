@@ -9,9 +9,9 @@ A tempered model ``rbm.tempered(beta)`` is exp(-βE(v, h)), marginalized the sam
 """
 import numpy as np
 
-from .._kernels.numba import rbm as _kern
-from .._contract import GaussianBernoulliParams
+from .._contract import GaussianBernoulliParams, RBMParams
 from .._validation import as_float_array, discrete_points
+from ..backend import CPU
 from .base import Energy
 
 MAX_ENUMERATED_UNITS = 25
@@ -75,14 +75,11 @@ class _RBM(Energy):
                 f"exact log Z enumerates 2^{A.shape[0]} states, more than the limit of "
                 f"2^{MAX_ENUMERATED_UNITS}: estimate it with fastebm.ais(model, data, n_chains, "
                 "n_temperatures) or fastebm.log_partition(model, method='ais')")
-        return float(_kern.enumerate_log_z(np.ascontiguousarray(A), bias_enum, bias_other,
-                                           quadratic))
+        return CPU.runners.rbm_enumerated_log_z(A, bias_enum, bias_other, quadratic)
 
-    def _gibbs_sweeps(self, v, n_steps, step0, key, thin, record, draws, mean, m2):
-        """Run ``n_steps`` block Gibbs sweeps on the chains ``v`` (in place)."""
-        W, WT, b, c, sigma, gaussian = self._gibbs_arrays()
-        _kern.gibbs_run(W, WT, b, c, sigma, gaussian, v, n_steps, step0, key[0], key[1], thin,
-                        record, draws, mean, m2)
+    def _gibbs_form(self):
+        """The model as block Gibbs kernels take it (``fastebm._contract.RBMParams``)."""
+        return RBMParams(*self._gibbs_arrays())
 
     def log_likelihood(self, data, log_z):
         """Average log-likelihood mean(-F(v)) - log Z of ``data`` (N, V), with ``log_z``
@@ -240,13 +237,12 @@ class BernoulliRBM(_RBM):
         p = (pts.sum(axis=0) + 1.0) / (pts.shape[0] + 2.0)
         return np.log(p) - np.log1p(-p)
 
-    def _ais_log_weights(self, base, betas, n_chains, key):
-        """AIS log weights from the base-rate model and log Z₀ = H log 2 + Σ softplus(b_A)."""
+    def _ais_form(self, base):
+        """((RBMParams, base-rate biases b_A), log Z₀ = H log 2 + Σ softplus(b_A)): the AIS
+        path from the base-rate model (Salakhutdinov & Murray 2008)."""
         b_base = self.base_rate_biases(base)
-        W, WT, b, c, sigma, _ = self._gibbs_arrays()
-        v, log_w = np.empty((n_chains, self.n_visible)), np.empty(n_chains)
-        _kern.ais_run(W, WT, b, c, b_base, sigma, False, betas, key[0], key[1], v, log_w)
-        return log_w, self.n_hidden * np.log(2.0) + float(np.sum(_softplus(b_base)))
+        form = (self._gibbs_form(), b_base)
+        return form, self.n_hidden * np.log(2.0) + float(np.sum(_softplus(b_base)))
 
     def _gibbs_arrays(self):
         """(W for the hidden half, Wᵀ for the visible half, b, c, σ, Gaussian visibles?)."""
@@ -328,18 +324,17 @@ class GaussianBernoulliRBM(_RBM):
         return gauss + self._enumerate(root * self.W.T, beta * self.c, root * self.b / self.sigma,
                                        True)
 
-    def _ais_log_weights(self, base, betas, n_chains, key):
-        """AIS log weights annealing the interaction from β = 0, where v ~ N(b, σ²) and h
-        is uniform: log Z₀ = H log 2 + Σᵢ log(√(2π) σᵢ) (tempered: σ/√β)."""
+    def _ais_form(self, base):
+        """((RBMParams, b), log Z₀): AIS annealing the interaction from β = 0, where
+        v ~ N(b, σ²) and h is uniform: log Z₀ = H log 2 + Σᵢ log(√(2π) σᵢ) (tempered:
+        σ/√β)."""
         if base is not None:
             raise ValueError("a Gaussian-Bernoulli RBM anneals from N(b, σ²) × uniform h: "
                              "base must be None")
-        W, WT, b, c, sigma, _ = self._gibbs_arrays()
-        v, log_w = np.empty((n_chains, self.n_visible)), np.empty(n_chains)
-        _kern.ais_run(W, WT, b, c, b, sigma, True, betas, key[0], key[1], v, log_w)
+        form = self._gibbs_form()
         log_z0 = self.n_hidden * np.log(2.0) + float(np.sum(0.5 * np.log(2.0 * np.pi)
-                                                            + np.log(sigma)))
-        return log_w, log_z0
+                                                            + np.log(form.sigma)))
+        return (form, form.b), log_z0
 
     def visible_mean(self, h):
         """E[v | h] = b + σ ⊙ (Wh) for h of shape (N, H) or (H,)."""

@@ -27,8 +27,6 @@ import warnings
 import numpy as np
 
 from .._contract import AIS_PILOT_SHIFT, START_DRAW, START_EVAL, START_READY
-from .._kernels.numba import ais as _kernels
-from .._kernels.numba.proposals import _GRAD_LOG_DENSITY, base_params
 from .._rng import philox_key
 from .._validation import as_float_array, choice, int_at_least, positive_float
 from ..diagnostics import weights_ess
@@ -36,7 +34,8 @@ from ..energies.base import Energy
 from ..proposals import Proposal
 from ..resampling import log_mean_exp
 from ..results import LogZEstimate
-from ..samplers._common import chain_block
+from ..backend import CPU
+from ..samplers._common import check_first_chain
 from . import schedules
 
 TRANSITIONS = ("mala", "rwm", "ula")
@@ -63,7 +62,7 @@ def _require_continuous(energy):
 
 
 def _discrete_ais(energy, base, n_chains, n_temperatures, schedule, transition, step_size,
-                  n_steps, rng):
+                  n_steps, rng, first_chain):
     """The AIS of a discrete model (RBM, Ising): one Gibbs sweep per temperature."""
     from .ais_discrete import ais_discrete
     if transition not in (None, "gibbs"):
@@ -75,36 +74,8 @@ def _discrete_ais(energy, base, n_chains, n_temperatures, schedule, transition, 
     if isinstance(schedule, str) and schedule == "adaptive":
         raise ValueError("the adaptive schedule is for continuous energies; use 'linear', "
                          "'geometric', 'sigmoid' or an array for a discrete model")
-    return ais_discrete(energy, base, n_chains, n_temperatures, schedule=schedule, rng=rng)
-
-
-class _Annealer:
-    """The chains of one AIS run: state arrays and one compiled call per schedule."""
-
-    def __init__(self, energy, base, transition, n_chains, key, tag0):
-        self.params, self.family = energy._kernel_params(), energy._family
-        self.base = base_params(base._kernel_params())
-        self.transition, self.key, self.tag0 = transition, key, tag0
-        d = base.dim
-        self.x = np.empty((n_chains, d))
-        self.e, self.log_q, self.log_w = np.empty(n_chains), np.empty(n_chains), np.zeros(n_chains)
-        self.g, self.grad_log_q = np.empty((n_chains, d)), np.empty((n_chains, d))
-        self.n_accepted = np.zeros(n_chains, dtype=np.int64)
-        self.n_divergent = np.zeros(n_chains, dtype=np.int64)
-
-    def run(self, betas, step_size, n_steps, k_offset, transition_last, start):
-        k0, k1 = self.key
-        if self.transition == "rwm":
-            self.family["ais_random_walk"](
-                self.params, self.base, self.x, self.e, self.log_q, self.log_w,
-                self.n_accepted, self.n_divergent, betas, step_size, n_steps, k_offset,
-                transition_last, start, k0, k1, self.tag0)
-        else:
-            self.family["ais_langevin"](
-                self.params, self.base, self.x, self.e, self.g, self.log_q, self.grad_log_q,
-                self.log_w, self.n_accepted, self.n_divergent, betas, step_size, n_steps,
-                k_offset, transition_last, start, self.transition == "mala", k0, k1,
-                self.tag0, chain_block(self.x.shape[0]))
+    return ais_discrete(energy, base, n_chains, n_temperatures, schedule=schedule, rng=rng,
+                        first_chain=first_chain)
 
 
 def _check_common(energy, base, transition, n_steps):
@@ -116,7 +87,7 @@ def _check_common(energy, base, transition, n_steps):
     if energy.dim is not None and energy.dim != base.dim:
         raise ValueError(f"base has dimension {base.dim}, the energy {energy.dim}")
     choice(transition, "transition", TRANSITIONS)
-    if transition != "rwm" and type(base_params(base._kernel_params())) not in _GRAD_LOG_DENSITY:
+    if transition != "rwm" and not CPU.runners.has_grad_log_density(base):
         raise TypeError(f"transition={transition!r} needs ∇ log q of the base, which "
                         f"{type(base).__name__} does not provide; use transition='rwm'")
     return int_at_least(n_steps, "n_steps_per_temperature", 1)
@@ -171,8 +142,9 @@ def _schedule(energy, base, schedule, n_temperatures, transition, step_size, n_s
         raise ValueError(f"cess_target must be in (0, 1), got {target}")
     cap = DEFAULT_MAX_TEMPERATURES if n_temperatures is None else int_at_least(
         n_temperatures, "n_temperatures", 2)
-    pilot = _Annealer(energy, base, transition, int_at_least(pilot_chains, "pilot_chains", 2),
-                      key, AIS_PILOT_SHIFT)
+    pilot = CPU.runners.Annealer(energy, base, transition,
+                                 int_at_least(pilot_chains, "pilot_chains", 2), key,
+                                 AIS_PILOT_SHIFT)
     betas = adaptive_pilot(pilot, h, n_steps, target, cap)
     return betas, np.full(betas.size, h)
 
@@ -224,7 +196,35 @@ def _estimate(annealer, betas, n_steps, method, transition):
                         acceptance, betas, transition == "ula", annealer.n_divergent.copy())
 
 
-_OPTIONS_DOC = """    n_temperatures : int, optional
+def ais(energy, base, n_chains, n_temperatures=None, *, schedule="sigmoid", transition=None,
+        step_size=None, n_steps_per_temperature=1, rng=None, cess_target=0.99,
+        pilot_chains=DEFAULT_PILOT_CHAINS, first_chain=None):
+    """Annealed importance sampling: an estimate of log Z with its standard error.
+
+    Each of ``n_chains`` independent chains starts at a draw of the base q and visits
+    the temperatures β₀ = 0 < β₁ < … < β_K = 1 of π_β ∝ q^{1-β} exp(-βE); its log weight
+    is Σₖ (βₖ - βₖ₋₁)(-E(xₖ₋₁) - log q(xₖ₋₁)), xₖ the state after the moves at βₖ. Then
+    Ẑ = mean(w) is unbiased for Z (Neal 2001, eq. 3-4; with K = 1 it is importance
+    sampling from q, seed 002 eq. 7) and log Ẑ is biased low: E log Ẑ ≤ log Z.
+
+    Parameters
+    ----------
+    energy : Energy
+        A continuous energy (MALA/ULA need ∇ₓE), or a discrete model: a
+        ``BernoulliRBM`` (the base-rate path of Salakhutdinov & Murray 2008) or an
+        ``Ising`` model (exp(-βE) from β = 0), annealed with one Gibbs sweep per
+        temperature (see ``fastebm.estimators.ais_discrete``). A
+        ``GaussianBernoulliRBM`` takes the continuous path with a proposal as ``base``,
+        or, with ``base=None``, its own path (the interaction annealed from N(b, σ²)
+        with Gibbs sweeps).
+    base : fastebm.proposals.Proposal, or (discrete models) data or None
+        The normalized start q, with the energy's dimension; it must cover the
+        target's support. MALA/ULA need ∇ log q (Gaussian, Uniform). For an RBM: the
+        training data whose smoothed unit means give the base rates, or None for the
+        uniform base; for an Ising model: None.
+    n_chains : int
+        Independent chains (≥ 2); chain i's result does not depend on n_chains.
+    n_temperatures : int, optional
         K + 1, the number of temperatures (both ends included) of a named fixed schedule;
         for an array schedule, None or its length; for ``"adaptive"``, the most it may
         use (default 100,000).
@@ -250,6 +250,11 @@ _OPTIONS_DOC = """    n_temperatures : int, optional
     pilot_chains : int, default 1000
         Adaptive schedule only: chains of the pilot run (independent of ``n_chains``, so
         chain i of the estimate does not depend on how many chains run).
+    first_chain : int, optional
+        The global index of chain 0 (default 0): chain i runs on the streams of chain
+        first_chain + i, so chains [a, b) run with ``first_chain=a`` have exactly the log
+        weights [a, b) of the whole run (log Z and its error pool the chains of the call;
+        an adaptive schedule comes from its own pilot chains either way).
 
     Returns
     -------
@@ -258,88 +263,7 @@ _OPTIONS_DOC = """    n_temperatures : int, optional
         ``log_weights`` (n_chains,), ``ess`` (Kish), ``method``, ``bound``,
         ``acceptance_rate`` (n_chains,) over all transitions, ``temperatures``,
         ``biased``, ``n_divergent``.
-"""
 
-
-def ais(energy, base, n_chains, n_temperatures=None, *, schedule="sigmoid", transition=None,
-        step_size=None, n_steps_per_temperature=1, rng=None, cess_target=0.99,
-        pilot_chains=DEFAULT_PILOT_CHAINS):
-    if _is_discrete(energy) or (hasattr(energy, "_ais_log_weights")
-                                and not isinstance(base, Proposal)):
-        # discrete models, and a Gaussian-Bernoulli RBM without a proposal: the model's
-        # own path with Gibbs transitions
-        return _discrete_ais(energy, base, n_chains, n_temperatures, schedule, transition,
-                             step_size, n_steps_per_temperature, rng)
-    transition = "mala" if transition is None else transition
-    n_steps = _check_common(energy, base, transition, n_steps_per_temperature)
-    n_chains = int_at_least(n_chains, "n_chains", 2)
-    key = philox_key(rng)
-    betas, step_sizes = _schedule(energy, base, schedule, n_temperatures, transition, step_size,
-                                  n_steps, key, cess_target, pilot_chains)
-    _check_length(betas, n_steps)
-    _warn(energy, transition)
-    annealer = _Annealer(energy, base, transition, n_chains, key, 0)
-    annealer.run(betas, step_sizes, n_steps, 0, False, START_DRAW)
-    return _estimate(annealer, betas, n_steps, "ais", transition)
-
-
-def reverse_ais(energy, base, x_target, n_temperatures=None, *, schedule="sigmoid",
-                transition="mala", step_size=None, n_steps_per_temperature=1, rng=None,
-                cess_target=0.99, pilot_chains=DEFAULT_PILOT_CHAINS):
-    n_steps = _check_common(energy, base, transition, n_steps_per_temperature)
-    x, _, _ = energy._points(x_target, "x_target")
-    if x.shape[1] != base.dim:
-        raise ValueError(f"x_target must have {base.dim} columns (the base's dimension), "
-                         f"got shape {x.shape}")
-    if x.shape[0] < 2:
-        raise ValueError(f"x_target must hold at least 2 draws (one per chain), got {x.shape[0]}")
-    e = energy.energy(x)
-    if np.any(np.isnan(e)) or np.any(np.abs(e) == np.inf):
-        raise ValueError("the energy is not finite at some rows of x_target: they cannot be "
-                         "exact draws of the target")
-    key = philox_key(rng)
-    betas, step_sizes = _schedule(energy, base, schedule, n_temperatures, transition, step_size,
-                                  n_steps, key, cess_target, pilot_chains)
-    _check_length(betas, n_steps)
-    _warn(energy, transition)
-    annealer = _Annealer(energy, base, transition, x.shape[0], key, 0)
-    annealer.x[:] = x
-    annealer.run(betas[::-1].copy(), step_sizes[::-1].copy(), n_steps, 0, False,
-                 START_EVAL)
-    return _estimate(annealer, betas, n_steps, "reverse_ais", transition)
-
-
-def _check_length(betas, n_steps):
-    if betas.size * n_steps > MAX_STEPS:
-        raise ValueError(f"n_temperatures × n_steps_per_temperature must be at most {MAX_STEPS}")
-
-
-ais.__doc__ = """Annealed importance sampling: an estimate of log Z with its standard error.
-
-    Each of ``n_chains`` independent chains starts at a draw of the base q and visits
-    the temperatures β₀ = 0 < β₁ < … < β_K = 1 of π_β ∝ q^{1-β} exp(-βE); its log weight
-    is Σₖ (βₖ - βₖ₋₁)(-E(xₖ₋₁) - log q(xₖ₋₁)), xₖ the state after the moves at βₖ. Then
-    Ẑ = mean(w) is unbiased for Z (Neal 2001, eq. 3-4; with K = 1 it is importance
-    sampling from q, seed 002 eq. 7) and log Ẑ is biased low: E log Ẑ ≤ log Z.
-
-    Parameters
-    ----------
-    energy : Energy
-        A continuous energy (MALA/ULA need ∇ₓE), or a discrete model: a
-        ``BernoulliRBM`` (the base-rate path of Salakhutdinov & Murray 2008) or an
-        ``Ising`` model (exp(-βE) from β = 0), annealed with one Gibbs sweep per
-        temperature (see ``fastebm.estimators.ais_discrete``). A
-        ``GaussianBernoulliRBM`` takes the continuous path with a proposal as ``base``,
-        or, with ``base=None``, its own path (the interaction annealed from N(b, σ²)
-        with Gibbs sweeps).
-    base : fastebm.proposals.Proposal, or (discrete models) data or None
-        The normalized start q, with the energy's dimension; it must cover the
-        target's support. MALA/ULA need ∇ log q (Gaussian, Uniform). For an RBM: the
-        training data whose smoothed unit means give the base rates, or None for the
-        uniform base; for an Ising model: None.
-    n_chains : int
-        Independent chains (≥ 2); chain i's result does not depend on n_chains.
-""" + _OPTIONS_DOC + """
     Notes
     -----
     Cost: n_chains × (K - 1) × n_steps_per_temperature moves, one energy (and gradient)
@@ -359,9 +283,31 @@ ais.__doc__ = """Annealed importance sampling: an estimate of log Z with its sta
     >>> est = fe.ais(E, q, 500, 200, step_size=0.5, rng=0)
     >>> bool(abs(est.log_z - E.log_partition()) < 5 * est.stderr)
     True
-"""
+    """
+    if _is_discrete(energy) or (hasattr(energy, "_ais_form")
+                                and not isinstance(base, Proposal)):
+        # discrete models, and a Gaussian-Bernoulli RBM without a proposal: the model's
+        # own path with Gibbs transitions
+        return _discrete_ais(energy, base, n_chains, n_temperatures, schedule, transition,
+                             step_size, n_steps_per_temperature, rng, first_chain)
+    transition = "mala" if transition is None else transition
+    n_steps = _check_common(energy, base, transition, n_steps_per_temperature)
+    n_chains = int_at_least(n_chains, "n_chains", 2)
+    first_chain = check_first_chain(0 if first_chain is None else first_chain, n_chains)
+    key = philox_key(rng)
+    betas, step_sizes = _schedule(energy, base, schedule, n_temperatures, transition, step_size,
+                                  n_steps, key, cess_target, pilot_chains)
+    _check_length(betas, n_steps)
+    _warn(energy, transition)
+    annealer = CPU.runners.Annealer(energy, base, transition, n_chains, key, 0, first_chain)
+    annealer.run(betas, step_sizes, n_steps, 0, False, START_DRAW)
+    return _estimate(annealer, betas, n_steps, "ais", transition)
 
-reverse_ais.__doc__ = """Reverse AIS: a stochastic upper bound on log Z from exact target draws.
+
+def reverse_ais(energy, base, x_target, n_temperatures=None, *, schedule="sigmoid",
+                transition="mala", step_size=None, n_steps_per_temperature=1, rng=None,
+                cess_target=0.99, pilot_chains=DEFAULT_PILOT_CHAINS, first_chain=None):
+    """Reverse AIS: a stochastic upper bound on log Z from exact target draws.
 
     Each row of ``x_target`` (an exact draw of p ∝ exp(-E)) starts a chain that visits
     the schedule backwards, β_K = 1 → β₀ = 0, with log weight
@@ -379,11 +325,76 @@ reverse_ais.__doc__ = """Reverse AIS: a stochastic upper bound on log Z from exa
     x_target : array_like of shape (n_chains, d)
         Exact draws of the target (e.g. from the model that generated the data); draws
         that are only approximate make the bound approximate too.
-""" + _OPTIONS_DOC.replace("``log_weights`` (n_chains,),",
-                           "``log_weights`` (n_chains,) of 1/Z (log Ẑ = -log mean(w)),\n"
-                           "       ") + """
+    n_temperatures : int, optional
+        K + 1, the number of temperatures (both ends included) of a named fixed schedule;
+        for an array schedule, None or its length; for ``"adaptive"``, the most it may
+        use (default 100,000).
+    schedule : {"sigmoid", "linear", "geometric", "adaptive"} or array_like, default "sigmoid"
+        The temperatures 0 = β₀ < … < β_K = 1 (see ``fastebm.estimators.schedules``).
+        ``"adaptive"`` picks each next β by bisection so that the conditional ESS of the
+        incremental weights stays at ``cess_target``, on a pilot run of ``pilot_chains``
+        chains with their own streams (a Python loop over temperatures, each one compiled
+        call); the estimate then runs on that fixed schedule.
+    transition : {"mala", "rwm", "ula"}, default "mala" ("gibbs", the only choice, for a
+        discrete model)
+        The moves at each temperature: MALA or random-walk Metropolis on π_β (exact), or
+        unadjusted Langevin (biased: ``BiasedAISWarning`` and ``result.biased``).
+    step_size : float or array_like of shape (n_temperatures,)
+        Required. MALA/ULA: h in y = x - h∇U_β(x) + √(2h)ξ; rwm: σ in y = x + σξ. One
+        value, or one per temperature (entry k is used at βₖ).
+    n_steps_per_temperature : int, default 1
+        Transitions at each intermediate temperature.
+    rng : None, int, SeedSequence or Generator
+        Seeds the per-chain Philox streams (SPEC 7).
+    cess_target : float, default 0.99
+        Adaptive schedule only: the conditional ESS fraction kept per temperature.
+    pilot_chains : int, default 1000
+        Adaptive schedule only: chains of the pilot run (independent of ``n_chains``, so
+        chain i of the estimate does not depend on how many chains run).
+    first_chain : int, optional
+        The global index of chain 0 (default 0): chain i runs on the streams of chain
+        first_chain + i, so chains [a, b) run with ``first_chain=a`` have exactly the log
+        weights [a, b) of the whole run (log Z and its error pool the chains of the call;
+        an adaptive schedule comes from its own pilot chains either way).
+
+    Returns
+    -------
+    LogZEstimate
+        ``log_z``, ``stderr`` (delta method: sd(w)/(√n mean(w)) over chains),
+        ``log_weights`` (n_chains,) of 1/Z (log Ẑ = -log mean(w)),
+        ``ess`` (Kish), ``method``, ``bound``,
+        ``acceptance_rate`` (n_chains,) over all transitions, ``temperatures``,
+        ``biased``, ``n_divergent``.
+
     References
     ----------
     Grosse, Ghahramani & Adams (2016), "Sandwiching the marginal likelihood using
     bidirectional Monte Carlo", arXiv:1511.02543.
-"""
+    """
+    n_steps = _check_common(energy, base, transition, n_steps_per_temperature)
+    x, _, _ = energy._points(x_target, "x_target")
+    if x.shape[1] != base.dim:
+        raise ValueError(f"x_target must have {base.dim} columns (the base's dimension), "
+                         f"got shape {x.shape}")
+    if x.shape[0] < 2:
+        raise ValueError(f"x_target must hold at least 2 draws (one per chain), got {x.shape[0]}")
+    e = energy.energy(x)
+    if np.any(np.isnan(e)) or np.any(np.abs(e) == np.inf):
+        raise ValueError("the energy is not finite at some rows of x_target: they cannot be "
+                         "exact draws of the target")
+    first_chain = check_first_chain(0 if first_chain is None else first_chain, x.shape[0])
+    key = philox_key(rng)
+    betas, step_sizes = _schedule(energy, base, schedule, n_temperatures, transition, step_size,
+                                  n_steps, key, cess_target, pilot_chains)
+    _check_length(betas, n_steps)
+    _warn(energy, transition)
+    annealer = CPU.runners.Annealer(energy, base, transition, x.shape[0], key, 0, first_chain)
+    annealer.x[:] = x
+    annealer.run(betas[::-1].copy(), step_sizes[::-1].copy(), n_steps, 0, False,
+                 START_EVAL)
+    return _estimate(annealer, betas, n_steps, "reverse_ais", transition)
+
+
+def _check_length(betas, n_steps):
+    if betas.size * n_steps > MAX_STEPS:
+        raise ValueError(f"n_temperatures × n_steps_per_temperature must be at most {MAX_STEPS}")

@@ -1,7 +1,7 @@
 """Annealed importance sampling for the discrete models: RBMs and Ising models.
 
-A discrete model brings its own annealing path and transitions through
-``model._ais_log_weights(base, betas, n_chains, key)`` → (log weights, log Z₀):
+A discrete model brings its own annealing path through ``model._ais_form(base)`` →
+(the path's form, log Z₀), which the backend's ``discrete_ais_log_weights`` anneals:
 
 - Bernoulli RBM: the path of Salakhutdinov & Murray (2008, sec. 4.1) from a base-rate
   model p_A(v) = Πᵢ σ(b_A,ᵢ)^{vᵢ}(1-σ(b_A,ᵢ))^{1-vᵢ} whose visible biases b_A come from
@@ -20,7 +20,8 @@ from .._validation import int_at_least
 from ..diagnostics import weights_ess
 from ..resampling import log_mean_exp
 from ..results import LogZEstimate
-from ..samplers._common import MAX_STEPS
+from ..backend import CPU
+from ..samplers._common import MAX_STEPS, check_first_chain
 from . import schedules
 
 
@@ -39,7 +40,8 @@ def _betas(schedule, n_temperatures):
     return betas
 
 
-def ais_discrete(model, base, n_chains, n_temperatures=None, *, schedule="linear", rng=None):
+def ais_discrete(model, base, n_chains, n_temperatures=None, *, schedule="linear", rng=None,
+                 first_chain=None):
     """AIS for an RBM or Ising model (see the module docstring); a ``LogZEstimate``.
 
     Parameters
@@ -55,15 +57,20 @@ def ais_discrete(model, base, n_chains, n_temperatures=None, *, schedule="linear
     schedule : str or array_like
         Named schedule, or the temperatures themselves (0 = β₀ < … < β_K = 1).
     rng : None, int, SeedSequence or Generator
+    first_chain : int, optional
+        The global index of chain 0 (default 0), as in :func:`fastebm.ais`.
     """
-    if not hasattr(model, "_ais_log_weights"):
+    if not hasattr(model, "_ais_form"):
         raise TypeError(f"{type(model).__name__} is discrete but has no AIS path (RBMs and Ising "
                         "models have one)")
     n_chains = int_at_least(n_chains, "n_chains", 2)
+    first_chain = check_first_chain(0 if first_chain is None else first_chain, n_chains)
     betas = _betas(schedule, n_temperatures)
     if betas.size > MAX_STEPS:
         raise ValueError(f"at most {MAX_STEPS} temperatures")
-    log_w, log_z0 = model._ais_log_weights(base, betas, n_chains, philox_key(rng))
+    form, log_z0 = model._ais_form(base)
+    log_w = CPU.runners.discrete_ais_log_weights(form, betas, n_chains, model.dim,
+                                                 philox_key(rng), first_chain)
     if np.any(np.isnan(log_w)) or np.any(log_w == np.inf):
         raise ValueError("AIS produced NaN or +inf log weights: the model's parameters "
                          "overflow")

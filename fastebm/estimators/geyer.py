@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from .._kernels.numba.sampling import draw_proposals
 from .._rng import philox_key, seed_sequence
 from .._validation import as_float_array, int_at_least
+from ..backend import CPU
 from ..energies.base import Energy
 from ..proposals import Proposal
 from ..resampling import _check_method, log_mean_exp
@@ -109,9 +109,7 @@ class GeyerNLL:
         return self.samples is None
 
     def _draw(self, proposal):
-        y, log_q = np.empty((self.n_samples, self.dim)), np.empty(self.n_samples)
-        draw_proposals(proposal._kernel_params(), self._key[0], self._key[1], 0, y, log_q)
-        return y, log_q
+        return CPU.runners.proposal_draws(proposal, self.n_samples, self.dim, self._key)
 
     def _theta(self, theta):
         theta = as_float_array(theta, "theta", ndim=(0, 1)).reshape(-1)

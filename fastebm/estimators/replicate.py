@@ -21,18 +21,16 @@ from typing import Optional
 
 import numpy as np
 
-from .._kernels.numba.replicate import (  # importing it registers the kernel
-    STATUS_ALL_ZERO, STATUS_NAN_ENERGY, STATUS_NEG_INF_ENERGY)
 from .._rng import philox_key, seed_sequence
 from .._validation import int_at_least
-from ..proposals import Gaussian
+from ..backend import CPU
 from ..samplers.importance import _check as _check_importance
 from ..samplers.importance import importance_sample
 
 _STATUS_MESSAGES = {
-    STATUS_NAN_ENERGY: "the energy is NaN at some proposal draws: no defined weights",
-    STATUS_NEG_INF_ENERGY: "the energy is -inf at some proposal draws: exp(-E) is not integrable",
-    STATUS_ALL_ZERO: "every importance weight is zero: the proposal misses the target",
+    "nan-energy": "the energy is NaN at some proposal draws: no defined weights",
+    "neg-inf-energy": "the energy is -inf at some proposal draws: exp(-E) is not integrable",
+    "all-zero": "every importance weight is zero: the proposal misses the target",
 }
 
 
@@ -122,19 +120,11 @@ class ImportanceEstimator:
     def _replicate(self, children):
         """(log Ẑ, stderr, ESS), each (R,), for the spawned streams ``children``."""
         keys = np.array([philox_key(child) for child in children], dtype=np.int64)
-        n_rep = keys.shape[0]
-        log_z, stderr, ess = np.empty(n_rep), np.empty(n_rep), np.empty(n_rep)
-        status = np.zeros(n_rep, dtype=np.int64)
-        params, q = self.energy._kernel_params(), self.proposal
-        if isinstance(q, Gaussian):  # the draw written out in the kernel: same numbers, faster
-            self.energy._family["replicated_importance_gaussian"](
-                params, q.mean, q.chol, q._log_norm, keys, self.n, log_z, stderr, ess, status)
-        else:
-            self.energy._family["replicated_importance"](
-                params, q._kernel_params(), keys, self.n, q.dim, log_z, stderr, ess, status)
-        bad = np.flatnonzero(status)
-        if bad.size:
-            raise ValueError(f"replicate {bad[0]}: {_STATUS_MESSAGES[int(status[bad[0]])]}")
+        log_z, stderr, ess, status = CPU.runners.replicated_importance(
+            self.energy, self.proposal, keys, self.n)
+        for r, failure in enumerate(status):
+            if failure is not None:
+                raise ValueError(f"replicate {r}: {_STATUS_MESSAGES[failure]}")
         return log_z, stderr, ess
 
 

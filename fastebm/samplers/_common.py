@@ -1,65 +1,85 @@
-"""What every MCMC sampler does around its kernel: resolve the start, validate the
-run-length arguments, freeze the preconditioner, and package the result."""
-import numba
+"""The shared driver of the MCMC samplers: resolve the start (backend, positions,
+streams), validate the run-length arguments, run burn-in and the kept steps through a
+backend's runner (``fastebm._kernels.numba.runners`` documents the protocol), and
+package the result."""
 import numpy as np
 
-from .._contract import (PRECOND_DENSE, PRECOND_DIAG, PRECOND_NONE, RECORD_DRAWS, RECORD_MOMENTS,
-                         RECORD_NONE)
+from .._contract import MAX_COUNTER
 from .._rng import philox_key
 from .._validation import (as_float_array, choice, int_at_least, positive_float,
                            symmetric_positive_definite)
+from ..backend import resolve
 from ..energies.base import Energy
 from ..results import ChainState, MCMCResult
 from .adaptation import MIN_METRIC_BURN_IN, run_burn_in
 
 KEEP = ("draws", "moments")
-CHAIN_BLOCK = 32
-BLOCKS_PER_THREAD = 4
 PRECONDITION = (None, "diag", "dense")
-MAX_STEPS = 2**32 - 1
+MAX_STEPS = MAX_COUNTER
 
 
-def chain_block(n_chains):
-    """Chains per block of a kernel's parallel loop: ``CHAIN_BLOCK``, fewer when there
-    are too few chains for ``BLOCKS_PER_THREAD`` blocks per Numba thread.
-
-    Blocks only group work (a chain's numbers do not depend on its block): a block's
-    matrix products and random numbers are computed for all its chains at once, and
-    enough blocks keep the threads of the kernel's one parallel region busy.
-    """
-    per_thread = -(-n_chains // (BLOCKS_PER_THREAD * numba.get_num_threads()))
-    return max(1, min(CHAIN_BLOCK, per_thread))
+def check_first_chain(first_chain, n_chains):
+    """``first_chain`` as an int: rows [0, n) are the global chains [first_chain,
+    first_chain + n), whose indices must fit the 32-bit counter word."""
+    first_chain = int_at_least(first_chain, "first_chain", 0)
+    if first_chain + n_chains - 1 > MAX_COUNTER:
+        raise ValueError(f"first_chain + n_chains must be at most {MAX_COUNTER + 1} (chain "
+                         f"indices are 32-bit), got {first_chain} + {n_chains}")
+    return first_chain
 
 
-class Start:
-    """The resolved start of a run: positions, streams, step size and preconditioner."""
+class Chains:
+    """The positions and streams a run starts from: ``x0`` (an array, or a ChainState
+    whose streams it continues), resolved to a backend and validated by ``model``."""
 
-    def __init__(self, energy, x0, step_size, rng, step_name="step_size"):
+    def __init__(self, model, x0, rng, first_chain):
+        self.state = x0 if isinstance(x0, ChainState) else None
+        if self.state is not None:
+            _check_continued(rng, first_chain)
+            self.backend = resolve(x0.position)
+            self.x, self.single, _ = model._points(x0.position, "x0")
+            self.dtype = x0.dtype
+            self.key, self.step, self.first_chain = x0.key, x0.step, x0.first_chain
+        else:
+            self.backend = resolve(x0)
+            self.x, self.single, self.dtype = model._points(x0, "x0")
+            self.key, self.step = philox_key(rng), 0
+            self.first_chain = check_first_chain(0 if first_chain is None else first_chain,
+                                                 self.x.shape[0])
+        self.x = self.x.copy()
+        self.n_chains, self.dim = self.x.shape
+
+
+class Start(Chains):
+    """The resolved start of a continuous run: ``Chains`` with the step sizes (one per
+    chain) and, when continuing, the preconditioner and ULA's divergence state."""
+
+    def __init__(self, energy, x0, step_size, rng, step_name="step_size", first_chain=None):
         if not isinstance(energy, Energy):
             raise TypeError(f"energy must be a fastebm energy, got {type(energy).__name__}")
         if getattr(energy, "is_discrete", False):
             raise TypeError(f"{type(energy).__name__} is a model of discrete states: sample it "
                             "with fastebm.gibbs")
-        if isinstance(x0, ChainState):
-            if rng is not None:
-                raise ValueError("rng must be None when x0 is a ChainState: the state "
-                                 "carries its own random streams")
-            self.x, self.single, _ = energy._points(x0.position, "x0")
-            self.x, self.dtype = self.x.copy(), x0.dtype
-            self.key, self.step = x0.key, x0.step
-            self.step_size = _step_sizes(x0.step_size if step_size is None else step_size,
-                                         step_name, self.x.shape[0])
-            self.inverse_mass = x0.inverse_mass
-            self.diverged, self.energy_start = x0.diverged, x0.energy_start
-        else:
-            self.x, self.single, self.dtype = energy._points(x0, "x0")
-            self.x = self.x.copy()
-            if step_size is None:
-                raise TypeError(f"{step_name} is required unless x0 is a ChainState")
-            self.step_size = _step_sizes(step_size, step_name, self.x.shape[0])
-            self.key, self.step = philox_key(rng), 0
-            self.inverse_mass = self.diverged = self.energy_start = None
-        self.n_chains, self.dim = self.x.shape
+        super().__init__(energy, x0, rng, first_chain)
+        state = self.state
+        if state is not None and step_size is None:
+            step_size = state.step_size
+        if step_size is None:
+            raise TypeError(f"{step_name} is required unless x0 is a ChainState")
+        self.step_size = _step_sizes(step_size, step_name, self.n_chains)
+        self.inverse_mass = None if state is None else state.inverse_mass
+        self.diverged = None if state is None else state.diverged
+        self.energy_start = None if state is None else state.energy_start
+
+
+def _check_continued(rng, first_chain):
+    """A ChainState carries its streams: neither ``rng`` nor ``first_chain`` may be given."""
+    if rng is not None:
+        raise ValueError("rng must be None when x0 is a ChainState: the state carries its "
+                         "own random streams")
+    if first_chain is not None:
+        raise ValueError("first_chain must be None when x0 is a ChainState: the state "
+                         "carries its own chain indices")
 
 
 def _step_sizes(value, name, n_chains):
@@ -105,15 +125,6 @@ def check_start_energy(energy_values, grad=None):
         raise ValueError("the gradient of the energy is not finite at x0")
 
 
-def preconditioner_arrays(inverse_mass, dim):
-    """(mode, scale (d,), lower Cholesky factor (d, d)) of Σ for the kernels."""
-    if inverse_mass is None:
-        return PRECOND_NONE, np.ones(dim), np.eye(dim)
-    if inverse_mass.ndim == 1:
-        return PRECOND_DIAG, np.sqrt(inverse_mass), np.eye(dim)
-    return PRECOND_DENSE, np.ones(dim), np.ascontiguousarray(np.linalg.cholesky(inverse_mass))
-
-
 def check_inverse_mass(precondition, dim):
     """A user-given preconditioner: "diag"/"dense"/None, or an array Σ of shape (d,) or (d, d)."""
     if precondition is None or isinstance(precondition, str):
@@ -128,22 +139,9 @@ def check_inverse_mass(precondition, dim):
     return None, sigma
 
 
-def record_buffers(n_steps, thin, n_chains, dim, keep_draws, keep_moments):
-    """(record mode, draws, mean, M2) buffers for a kernel call that keeps what is asked."""
-    draws = np.empty((n_steps // thin if keep_draws else 0, n_chains, dim))
-    mean = np.zeros((n_chains, dim) if keep_moments else (n_chains, 0))
-    record = RECORD_DRAWS if keep_draws else RECORD_MOMENTS if keep_moments else RECORD_NONE
-    return record, draws, mean, np.zeros_like(mean)
-
-
-def kept_output(keep_draws, keep_moments, draws, mean, m2):
-    """What ``advance`` returns: the draws, (mean, M2), or None."""
-    return draws if keep_draws else (mean, m2) if keep_moments else None
-
-
-def run(start, runner, n_steps, burn_in, thin, keep, adapt, precondition):
+def run(start, runner, n_steps, burn_in, thin, keep, adapt, precondition, step_size):
     """Burn-in (adapting), then ``n_steps`` kept steps; the packaged MCMCResult."""
-    step_size, _ = run_burn_in(runner, burn_in, start.step_size, adapt=adapt,
+    step_size, _ = run_burn_in(runner, burn_in, step_size, adapt=adapt,
                                precondition=precondition)
     runner.n_accepted[:] = 0
     kept = runner.advance(n_steps, step_size, keep_draws=keep == "draws",
@@ -152,13 +150,15 @@ def run(start, runner, n_steps, burn_in, thin, keep, adapt, precondition):
 
 
 def package(start, runner, kept, step_size, n_kept_steps, keep, n_draws):
-    """The frozen MCMCResult of a finished run (acceptance over the kept steps)."""
+    """The frozen MCMCResult of a finished run (acceptance over the kept steps);
+    ``step_size`` None for a sampler without one (Gibbs)."""
     acceptance = runner.n_accepted / max(n_kept_steps, 1)
     position = runner.x[0] if start.single else runner.x
-    step_size = np.array(step_size, dtype=np.float64)
-    state = ChainState(position.copy(), start.key, runner.step, step_size, runner.inverse_mass,
+    step_size = None if step_size is None else np.array(step_size, dtype=np.float64)
+    state = ChainState(position.copy(), start.key, runner.step,
+                       np.zeros(0) if step_size is None else step_size, runner.inverse_mass,
                        getattr(runner, "diverged", None), getattr(runner, "e_start", None),
-                       np.dtype(start.dtype))
+                       np.dtype(start.dtype), start.first_chain)
     draws = mean = variance = None
     if keep == "draws":
         draws = kept.astype(start.dtype, copy=False)
@@ -169,6 +169,7 @@ def package(start, runner, kept, step_size, n_kept_steps, keep, n_draws):
         draws = None if draws is None else draws[:, 0]
         mean = None if mean is None else mean[0]
         variance = None if variance is None else variance[0]
-        acceptance, n_div, step_size = float(acceptance[0]), int(n_div[0]), float(step_size[0])
+        acceptance, n_div = float(acceptance[0]), int(n_div[0])
+        step_size = None if step_size is None else float(step_size[0])
     return MCMCResult(draws, acceptance, n_div, step_size, state, mean, variance,
                       runner.inverse_mass)

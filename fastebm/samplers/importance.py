@@ -8,14 +8,15 @@ sample size (Σw)²/Σw² tells how many draws carry the estimate.
 """
 import numpy as np
 
-from .._kernels.numba.sampling import draw_proposals
 from .._rng import philox_key
 from .._validation import int_at_least
 from ..diagnostics import weights_ess
 from ..energies.base import Energy
 from ..proposals import Proposal
+from ..backend import CPU
 from ..resampling import _check_method, log_mean_exp, normalized_weights
 from ..results import ImportanceResult
+from ._common import check_first_chain
 
 
 def _check(energy, proposal, n):
@@ -28,9 +29,8 @@ def _check(energy, proposal, n):
     return int_at_least(n, "n", 2)
 
 
-def _weighted(energy, proposal, n, key):
-    draws, log_q = np.empty((n, proposal.dim)), np.empty(n)
-    draw_proposals(proposal._kernel_params(), key[0], key[1], 0, draws, log_q)
+def _weighted(energy, proposal, n, key, first_chain):
+    draws, log_q = CPU.runners.proposal_draws(proposal, n, proposal.dim, key, first_chain)
     energies = energy.energy(draws)
     if np.any(np.isnan(energies)):
         raise ValueError("the energy is NaN at some proposal draws: no defined weights")
@@ -47,7 +47,7 @@ def _standard_error(log_weights):
     return float(np.std(w, ddof=1) / (np.sqrt(w.size) * np.mean(w)))
 
 
-def importance_sample(energy, proposal, n, *, rng=None):
+def importance_sample(energy, proposal, n, *, rng=None, first_chain=None):
     """Importance sampling of exp(-E) from ``proposal``: log Z, its error, the weights.
 
     Parameters
@@ -58,6 +58,11 @@ def importance_sample(energy, proposal, n, *, rng=None):
     n : int
         Number of proposal draws (≥ 2).
     rng : None, int, SeedSequence or Generator
+    first_chain : int, optional
+        The global index of draw 0 (default 0): draw i is the stream (first_chain + i, 0,
+        TAG_PROPOSAL), so the draws [a, b) of a call with ``first_chain=a`` are exactly
+        those of a whole run (their weights too; log Z and its error pool the weights
+        of the call).
 
     Returns
     -------
@@ -70,7 +75,8 @@ def importance_sample(energy, proposal, n, *, rng=None):
     se = sd(w)/(√n mean(w)), ESS = (Σw)²/Σw² (Kish).
     """
     n = _check(energy, proposal, n)
-    draws, log_weights = _weighted(energy, proposal, n, philox_key(rng))
+    first_chain = check_first_chain(0 if first_chain is None else first_chain, n)
+    draws, log_weights = _weighted(energy, proposal, n, philox_key(rng), first_chain)
     return ImportanceResult(draws, log_weights, float(log_mean_exp(log_weights)),
                             _standard_error(log_weights), float(weights_ess(log_weights)))
 
@@ -89,10 +95,10 @@ def importance_resample(energy, proposal, n, *, n_out=None, method="systematic",
     """
     n = _check(energy, proposal, n)
     n_out = n if n_out is None else int_at_least(n_out, "n_out", 1)
-    scheme = _check_method(method)
+    method = _check_method(method)
     key = philox_key(rng)
-    draws, log_weights = _weighted(energy, proposal, n, key)
-    indices = scheme(key[0], key[1], normalized_weights(log_weights), n_out)
+    draws, log_weights = _weighted(energy, proposal, n, key, 0)
+    indices = CPU.runners.resample(method, key, normalized_weights(log_weights), n_out)
     return ImportanceResult(draws, log_weights, float(log_mean_exp(log_weights)),
                             _standard_error(log_weights), float(weights_ess(log_weights)),
                             resampled=draws[indices])

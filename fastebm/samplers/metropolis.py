@@ -9,64 +9,15 @@ log q(y))). Every chain runs all its steps inside one parallel kernel call; with
 """
 import numpy as np
 
-from .._kernels.numba import metropolis as _kernel  # noqa: F401  (registers the kernels)
 from ..proposals import Proposal
 from ..results import ChainState
 from . import _common
-from ._common import chain_block
 
 RANDOM_WALK_TARGET = 0.234
 
 
-class MetropolisRunner:
-    """All chains of one run; ``proposal=None`` is the random walk."""
-
-    def __init__(self, energy, start, proposal, inverse_mass):
-        self.params, self.family = energy._kernel_params(), energy._family
-        self.proposal = proposal
-        self.key, self.step = start.key, start.step
-        self.x = start.x
-        self.n_chains, self.dim = self.x.shape
-        self.e = np.empty(self.n_chains)
-        self.family["batch_energy"](self.params, self.x, self.e)
-        _common.check_start_energy(self.e)
-        if proposal is not None:
-            self.log_q = proposal.log_density(self.x)
-            outside = np.flatnonzero(self.log_q == -np.inf)
-            if outside.size:
-                raise ValueError("x0 lies outside the proposal's support for chains "
-                                 f"{outside[:10].tolist()}: those chains could never move")
-        self.n_accepted = np.zeros(self.n_chains, dtype=np.int64)
-        self.n_divergent = np.zeros(self.n_chains, dtype=np.int64)
-        self.set_inverse_mass(inverse_mass)
-
-    def set_inverse_mass(self, inverse_mass):
-        self.inverse_mass = inverse_mass
-        self.mode, self.diag, self.chol = _common.preconditioner_arrays(inverse_mass, self.dim)
-
-    def advance(self, n_steps, scale, adapt_state=None, *, keep_draws=False,
-                keep_moments=False, thin=1):
-        """Take ``n_steps`` steps; returns kept draws, (mean, M2), or None."""
-        n = self.n_chains
-        record, draws, mean, m2 = _common.record_buffers(n_steps, thin, n, self.dim,
-                                                         keep_draws, keep_moments)
-        adapt = adapt_state is not None
-        adaptation = (adapt, adapt_state if adapt else np.zeros((n, 5)), RANDOM_WALK_TARGET)
-        common = (n_steps, self.step, self.key[0], self.key[1], record, thin, draws, mean, m2,
-                  self.n_accepted, self.n_divergent)
-        if self.proposal is None:
-            self.family["random_walk_run"](self.params, self.x, self.e, scale, self.mode,
-                                           self.diag, self.chol, *adaptation, *common,
-                                           chain_block(self.n_chains))
-        else:
-            self.family["independent_run"](self.params, self.proposal._kernel_params(), self.x,
-                                           self.e, self.log_q, *common)
-        self.step += n_steps
-        return _common.kept_output(keep_draws, keep_moments, draws, mean, m2)
-
-
 def metropolis(energy, x0, n_steps, *, scale=None, proposal=None, burn_in=0, thin=1,
-               adapt=False, precondition=None, keep="draws", rng=None):
+               adapt=False, precondition=None, keep="draws", rng=None, first_chain=None):
     """Metropolis-Hastings for all chains at once: random walk or independent proposal.
 
     Parameters
@@ -84,7 +35,7 @@ def metropolis(energy, x0, n_steps, *, scale=None, proposal=None, burn_in=0, thi
     proposal : fastebm.proposals.Proposal, optional
         Makes it the independent-proposal sampler; then ``scale``, ``adapt`` and
         ``precondition`` do not apply.
-    burn_in, thin, keep, rng
+    burn_in, thin, keep, rng, first_chain
         As in :func:`fastebm.mala`.
     adapt : bool, default False
         Tune σ by dual averaging during burn-in (target acceptance 0.234), then freeze.
@@ -103,7 +54,7 @@ def metropolis(energy, x0, n_steps, *, scale=None, proposal=None, burn_in=0, thi
     """
     if scale is None and not isinstance(x0, ChainState):
         scale = 1.0
-    start = _common.Start(energy, x0, scale, rng, step_name="scale")
+    start = _common.Start(energy, x0, scale, rng, step_name="scale", first_chain=first_chain)
     if proposal is not None:
         if not isinstance(proposal, Proposal):
             raise TypeError("proposal must be a fastebm.proposals object, got "
@@ -116,6 +67,14 @@ def metropolis(energy, x0, n_steps, *, scale=None, proposal=None, burn_in=0, thi
     precondition, given = _common.check_inverse_mass(precondition, start.dim)
     n_steps, burn_in, thin = _common.check_run(n_steps, burn_in, thin, keep, precondition, adapt,
                                                start)
-    inverse_mass = given if given is not None else start.inverse_mass
-    runner = MetropolisRunner(energy, start, proposal, inverse_mass)
-    return _common.run(start, runner, n_steps, burn_in, thin, keep, adapt, precondition)
+    runner = start.backend.runners.MetropolisRunner(
+        energy, start.x, start.key, start.step, start.first_chain, proposal=proposal,
+        target=RANDOM_WALK_TARGET, inverse_mass=given if given is not None else start.inverse_mass)
+    _common.check_start_energy(runner.e)
+    if proposal is not None:
+        outside = np.flatnonzero(runner.log_q == -np.inf)
+        if outside.size:
+            raise ValueError("x0 lies outside the proposal's support for chains "
+                             f"{outside[:10].tolist()}: those chains could never move")
+    return _common.run(start, runner, n_steps, burn_in, thin, keep, adapt, precondition,
+                       start.step_size)

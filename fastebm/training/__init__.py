@@ -1,5 +1,6 @@
 """Estimators of the likelihood gradient used to fit energy-based models."""
-from .fit import FitResult, fit
+from .fit import fit
+from .fit_result import FitResult
 from .gradient_error import GradientError, gradient_error
 from .gradients import GradientEstimate, exact_mle_gradient, mle_gradient
 from .nce import NCELoss, NoiseEqualsModelWarning, nce_logit, nce_loss

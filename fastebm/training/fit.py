@@ -1,45 +1,17 @@
 """``fe.fit``: fit an energy-based model to data, with a per-epoch history."""
-import sys
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from .._rng import philox_key
 from .._validation import choice, int_at_least
 from ..energies.rbm import BernoulliRBM, GaussianBernoulliRBM, binary_points
+from .fit_energy import fit_energy
+from .fit_result import FitResult, check_float, end_of_epoch
 from .rbm_training import RBMTrainer
 
 RBM_METHODS = ("cd", "pcd")
 MONITORS = ("reconstruction", "pseudo_likelihood")
-
-
-@dataclass(frozen=True)
-class FitResult:
-    """A fitted model and its training history.
-
-    Attributes
-    ----------
-    model : Energy
-        The model with the fitted parameters.
-    history : dict of str → ndarray
-        Per epoch: ``"epoch"`` (1, 2, …), ``"seconds"`` (cumulative training time, the
-        monitors excluded), ``"reconstruction"`` (mean squared error of the mean-field
-        reconstruction), ``"pseudo_likelihood"`` (mean Σᵢ log p(vᵢ | v₋ᵢ), Bernoulli RBMs)
-        where monitored; ``"ais_epoch"``, ``"ais_log_likelihood"`` and
-        ``"ais_stderr"`` for the epochs where AIS was run.
-    """
-
-    model: object
-    history: dict = field(default_factory=dict)
-
-
-def check_float(value, name, low, high=np.inf, low_open=False):
-    value = float(value)
-    ok = (value > low if low_open else value >= low) and value < high and np.isfinite(value)
-    if not ok:
-        raise ValueError(f"{name} must be in {'(' if low_open else '['}{low}, {high}), got {value}")
-    return value
 
 
 def fit(model, data, method="pcd", **options):
@@ -57,7 +29,6 @@ def fit(model, data, method="pcd", **options):
         return fit_rbm(model, data, method, **options)
     if method == "geyer":
         return _fit_geyer(model, data, **options)
-    from .fit_energy import fit_energy
     return fit_energy(model, data, method, **options)
 
 
@@ -161,15 +132,6 @@ def fit_rbm(model, data, method="pcd", *, k=1, learning_rate=0.05, n_epochs=10, 
         if end_of_epoch(epoch, current, history, progress, callback):
             break
     return FitResult(trainer.current(), {n: np.asarray(v) for n, v in history.items()})
-
-
-def end_of_epoch(epoch, model, history, progress, callback):
-    """Print the epoch's line (``progress``) and call ``callback``; True means stop."""
-    if progress:
-        shown = {name: values[-1] for name, values in history.items()
-                 if len(values) and np.ndim(values[-1]) == 0}
-        print(" ".join(f"{n}={v:.4g}" for n, v in shown.items()), file=sys.stderr)
-    return bool(callback is not None and callback(epoch, model, history))
 
 
 def _reconstruction(model, data):

@@ -15,14 +15,14 @@ bias-corrected m̂, ŝ (β₁ = 0.9, β₂ = 0.999).
 import contextlib
 import time
 
-import numba
 import numpy as np
 
 from .._rng import seed_sequence
 from .._validation import choice, int_at_least
+from ..backend import CPU
 from ..energies.base import Energy
 from ..proposals import Proposal
-from .fit import FitResult, check_float, end_of_epoch
+from .fit_result import FitResult, check_float, end_of_epoch
 from .negatives import PersistentChains, ReplayBuffer, cd_negatives
 
 METHODS = ("cd", "pcd", "replay", "nce", "sm", "dsm", "ssm")
@@ -183,13 +183,8 @@ def _threads_for(batch_size, dim):
     """One Numba thread for small mini-batches: each update calls a few short kernels,
     and a parallel region costs more than it saves below ``SERIAL_BATCH`` numbers (on
     a loaded machine, waking the second thread can take milliseconds)."""
-    before = numba.get_num_threads()
-    if batch_size * dim < SERIAL_BATCH:
-        numba.set_num_threads(1)
-    try:
+    with CPU.limit_threads(1 if batch_size * dim < SERIAL_BATCH else None):
         yield
-    finally:
-        numba.set_num_threads(before)
 
 
 def _train(energy, data, method, objective, params, opt, order_rng, options, n_epochs, callback,

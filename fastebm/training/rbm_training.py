@@ -20,7 +20,7 @@ fit is reproducible from ``rng`` alone.
 import numpy as np
 
 from .._contract import TAG_CD_START, TAG_RBM_HIDDEN
-from .._kernels.numba import rbm as _kern
+from ..backend import CPU
 
 
 def free_energy_gradient(model, v):
@@ -70,10 +70,7 @@ class RBMTrainer:
             self.chains_h = self._draw_hidden(model, self.chains_v, 0, TAG_CD_START)
 
     def _draw_hidden(self, model, v, step, tag):
-        out = np.empty((v.shape[0], self.W.shape[1]))
-        _kern.bernoulli_from_means(model.hidden_probabilities(v), self.key[0], self.key[1],
-                                   step, tag, out)
-        return out
+        return CPU.runners.rbm_hidden_draws(model.hidden_probabilities(v), self.key, step, tag)
 
     def current(self):
         """The model with the current parameters."""
@@ -85,10 +82,10 @@ class RBMTrainer:
         Bernoulli RBM, else (and as its reference) one ``step`` per batch."""
         order = epoch_order(self.key, epoch, self.data.shape[0])
         if compiled and self.model.is_discrete and self.model.beta == 1.0:
-            self.update = _kern.train_epoch(
-                self.W, self.b, self.c, *self.velocity, self.data, order, self.batch_size,
-                self.chains_v, self.chains_h, self.method == "pcd", self.k, self.update,
-                self.key[0], self.key[1], learning_rate, momentum, weight_decay)
+            self.update = CPU.runners.rbm_train_epoch(
+                (self.W, self.b, self.c), self.velocity, self.data, order, self.batch_size,
+                (self.chains_v, self.chains_h), self.method == "pcd", self.k, self.update,
+                self.key, learning_rate, momentum, weight_decay)
             return
         for start in range(0, order.size, self.batch_size):
             self.step(self.data[order[start:start + self.batch_size]], learning_rate, momentum,
@@ -101,11 +98,10 @@ class RBMTrainer:
         else:
             v = np.empty_like(batch)
             h = self._draw_hidden(model, batch, self.update, TAG_CD_START)
-        W, WT, b, _, sigma, gaussian = model._gibbs_arrays()
+        form = model._gibbs_form()
         for t in range(self.k):
             step = self.update * self.k + t
-            _kern.visible_given_hidden(WT, b, sigma, gaussian, h, self.key[0], self.key[1],
-                                       step, v)
+            CPU.runners.rbm_visible_draws(form, h, self.key, step, v)
             h[:] = self._draw_hidden(model, v, step, TAG_RBM_HIDDEN)
         positive = free_energy_gradient(model, batch)
         negative = free_energy_gradient(model, v)

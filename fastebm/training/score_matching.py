@@ -38,7 +38,7 @@ estimator of the trace of the influence matrix", Commun. Stat. Simul. Comput. 18
 import numpy as np
 
 from .._contract import TAG_PROBE
-from .._kernels.numba.score_noise import draw_normals, draw_signs
+from ..backend import CPU
 from .._rng import philox_key
 from .._validation import int_at_least
 from ..energies.base import Energy
@@ -116,7 +116,7 @@ def hutchinson(energy, pts, key, n_probes, per_point=False):
     """ΔE ≈ mean_j v_jᵀ∇²E v_j per point (n,), Rademacher v_j, and its θ-gradient (the
     mean (p,), or per point (n, p))."""
     n, d = pts.shape
-    probes = draw(draw_signs, key, TAG_PROBE, n, n_probes, d)
+    probes = draw("sign", key, TAG_PROBE, n, n_probes, d)
     rep = np.repeat(pts, n_probes, axis=0)
     quad = np.sum(probes * derivative(energy, "hessian_vector_product", rep, probes), axis=1)
     grad = derivative(energy, "grad_theta_hessian_quadratic", rep, probes, mean=not per_point)
@@ -129,15 +129,14 @@ def per_point_mean(grad, n, m, per_point):
     return grad.reshape(n, m, -1).mean(axis=1) if per_point else grad
 
 
-def draw(kernel, key, tag, n, m, d):
-    """(n·m, d) draws of ``kernel`` (draw_normals or draw_signs); row i·m + j is stream (i, j)."""
-    out = np.empty((n, m, d))
-    kernel(key[0], key[1], tag, out)
-    return out.reshape(n * m, d)
+def draw(kind, key, tag, n, m, d):
+    """(n·m, d) standard normals (``kind="normal"``) or Rademacher signs (``"sign"``);
+    row i·m + j is the stream (point i, draw j, tag)."""
+    return CPU.runners.score_noise(kind, key, tag, n, m, d)
 
 
 def normals(key, tag, n, m, d):
-    return draw(draw_normals, key, tag, n, m, d)
+    return draw("normal", key, tag, n, m, d)
 
 
 # -- the second derivatives: hand-derived where they exist, finite differences otherwise --

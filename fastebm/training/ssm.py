@@ -20,12 +20,11 @@ otherwise (see ``score_matching``).
 import numpy as np
 
 from .._contract import TAG_PROJECTION
-from .._kernels.numba.score_noise import draw_normals, draw_signs
 from .._rng import philox_key
 from .._validation import choice, int_at_least
 from .score_matching import checked_points, derivative, draw, per_point_mean
 
-PROJECTIONS = {"gaussian": draw_normals, "rademacher": draw_signs}
+PROJECTIONS = {"gaussian": "normal", "rademacher": "sign"}
 
 
 def ssm_loss(energy, data, *, n_projections=1, projection="gaussian", variance_reduction=False,

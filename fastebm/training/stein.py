@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._contract import TAG_STEIN_BOOTSTRAP
-from .._kernels.numba.stein import imq_stein_matrix
 from .._rng import philox_key, uniforms_reference
 from .._validation import int_at_least, positive_float
+from ..backend import CPU
 from ..energies.base import Energy
 
 
@@ -47,7 +47,7 @@ def stein_matrix(energy, x, c=1.0, beta=-0.5):
     """u_p(xᵢ, xⱼ) for all pairs, shape (n, n), with the IMQ kernel."""
     score = -energy.grad(x)
     out = np.empty((x.shape[0], x.shape[0]))
-    imq_stein_matrix(x, np.ascontiguousarray(score), c * c, beta, out)
+    CPU.runners.stein_matrix(x, np.ascontiguousarray(score), c * c, beta, out)
     return out
 
 

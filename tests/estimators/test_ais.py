@@ -12,7 +12,7 @@ import fastebm as fe
 from fastebm._kernels.numba.dispatch import _REGISTRY, _specialize
 from fastebm._rng import philox_key
 from fastebm._contract import START_EVAL
-from fastebm.estimators.ais import _Annealer
+from fastebm._kernels.numba.runners import Annealer as _Annealer
 from fastebm.estimators import schedules
 from fastebm.resampling import log_mean_exp
 from tests.estimators.reference_ais import GaussianBase, ais_reference, mixture_energy

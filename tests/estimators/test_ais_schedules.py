@@ -9,7 +9,7 @@ import fastebm as fe
 from fastebm._contract import START_DRAW
 from fastebm._rng import philox_key
 from fastebm.estimators import schedules
-from fastebm.estimators.ais import _Annealer
+from fastebm._kernels.numba.runners import Annealer as _Annealer
 from tests.estimators.test_ais import z_score
 from tests.statistical.harness import Z_CRIT
 

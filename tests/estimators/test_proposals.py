@@ -156,11 +156,12 @@ def test_student_t_log_density_equals_scipy(case):
 
 def test_student_t_log_density_at_its_draws():
     """The log q that a draw returns (from ‖ξ‖², no solve) equals log q(y) recomputed."""
+    from fastebm._contract import Streams
     from fastebm._kernels.numba.sampling import draw_proposals
     mean, scale, df = T_CASES["3d_df3"]
     for q in (fe.proposals.StudentT(mean, scale, df), _mixture()):
         y, log_q = np.empty((200, q.dim)), np.empty(200)
-        draw_proposals(q._kernel_params(), 3, 4, 0, y, log_q)
+        draw_proposals(q._kernel_params(), Streams(3, 4, 0, 0), y, log_q)
         np.testing.assert_allclose(log_q, q.log_density(y), rtol=1e-10)
 
 
@@ -411,11 +412,12 @@ def test_constructors_raise_only_documented_errors(mean, scale, df):
 
 def test_gaussian_rows_kernel_equals_generic_dispatch():
     """The written-out Gaussian kernel of draw_proposals gives the generic path's numbers."""
+    from fastebm._contract import Streams
     from fastebm._kernels.numba.sampling import _draw_rows, draw_proposals
     q = fe.proposals.Gaussian([0.5, -1.0, 2.0], SCALE_3D)
     fast, slow = np.empty((600, 3)), np.empty((600, 3))
     log_fast, log_slow = np.empty(600), np.empty(600)
-    draw_proposals(q._kernel_params(), 5, 6, 3, fast, log_fast)
-    _draw_rows(q._kernel_params(), 5, 6, 3, slow, log_slow)
+    draw_proposals(q._kernel_params(), Streams(5, 6, 3, 0), fast, log_fast)
+    _draw_rows(q._kernel_params(), 5, 6, 3, 0, slow, log_slow)
     np.testing.assert_array_equal(fast, slow)
     np.testing.assert_array_equal(log_fast, log_slow)

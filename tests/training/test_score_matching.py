@@ -128,7 +128,7 @@ def test_hutchinson_laplacian_is_unbiased(seed):
     x = np.random.default_rng(seed).normal(size=(4000, 2))
     key = philox_key(seed)
     exact = MIXTURE.laplacian(x)
-    probes = draw(draw_signs, key, TAG_PROBE, x.shape[0], 1, 2)
+    probes = draw("sign", key, TAG_PROBE, x.shape[0], 1, 2)
     for v, should_pass in ((probes, True), (0.5 * (probes + 1.0), False)):
         diff = np.sum(v * _fd_hvp(MIXTURE, x, v), axis=1) - exact
         z = abs(diff.mean()) / (diff.std(ddof=1) / np.sqrt(diff.size))
@@ -151,7 +151,7 @@ def test_sliced_loss_averages_to_the_exact_loss(seed):
         assert np.max(z) < Z_CRIT, (projection, reduced, z)
     from fastebm.training.score_matching import draw
     g = MIXTURE.grad(x)
-    v = draw(draw_normals, key, TAG_PROJECTION, x.shape[0], 1, 2)
+    v = draw("normal", key, TAG_PROJECTION, x.shape[0], 1, 2)
     slip = np.sum(v * g, axis=1) ** 2 - np.sum(v * MIXTURE.hessian_vector_product(x, v), axis=1)
     diff = slip - sm_loss
     assert abs(diff.mean()) / (diff.std(ddof=1) / np.sqrt(diff.size)) > Z_CRIT

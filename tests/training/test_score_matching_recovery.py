@@ -121,8 +121,7 @@ def _ssm_control(E, x, n_projections, key):
     """The slip J = mean[−vᵀ∇²E v + (vᵀ∇E)²] (the ½ dropped): minimiser ≈ P/2."""
     from fastebm.training.score_matching import draw
     from fastebm._contract import TAG_PROJECTION
-    from fastebm._kernels.numba.score_noise import draw_normals
-    v = draw(draw_normals, key, TAG_PROJECTION, x.shape[0], n_projections, 2)
+    v = draw("normal", key, TAG_PROJECTION, x.shape[0], n_projections, 2)
     rep = np.repeat(x, n_projections, axis=0)
     slope = np.sum(v * E.grad(rep), axis=1)
     loss = slope ** 2 - np.sum(v * E.hessian_vector_product(rep, v), axis=1)

@@ -16,9 +16,9 @@ transition (its state does not enter the weight). Visiting the schedule backward
 exact draws of π₁ gives the reverse chain of bidirectional Monte Carlo (Grosse,
 Ghahramani & Adams 2016): its weights estimate 1/Z.
 
-Streams: chain i's numbers are those of counter (i, step, tag) with step = k·n_steps + s
-for the s-th transition at the k-th temperature visited; the base draw is (i, 0,
-TAG_PROPOSAL). ``tag0`` shifts the tags, so that the pilot run of the adaptive schedule
+Streams: the numbers of chain i (its global index, ``first_chain`` + row) are those of
+counter (i, step, tag) with step = k·n_steps + s for the s-th transition at the k-th
+temperature visited; the base draw is (i, 0, TAG_PROPOSAL). ``tag0`` shifts the tags, so that the pilot run of the adaptive schedule
 uses streams disjoint from the estimate's. No intermediate state is kept.
 
 Each entry point anneals every chain through a whole schedule in one parallel region:
@@ -100,9 +100,8 @@ def _langevin_take(r, u_accept, beta, h, metropolize, e_x, log_q_x, u_x, e_y, lo
 
 
 @entry
-def ais_langevin(params, base, x, e, g, log_q, grad_log_q, log_w, n_accepted, n_divergent,
-                 betas, step_size, n_steps, k_offset, transition_last, start, metropolize,
-                 k0, k1, tag0, block):
+def ais_langevin(params, base, chains, counters, schedule, start, metropolize, streams,
+                 tag0, block):
     """Anneal every chain through ``betas`` with MALA (``metropolize``) or ULA steps.
 
     State arrays (updated in place): x (n, d), e = E(x), g = ∇E(x), log_q, grad_log_q,
@@ -113,6 +112,10 @@ def ais_langevin(params, base, x, e, g, log_q, grad_log_q, log_w, n_accepted, n_
     As in ``langevin.langevin_run``, a block's current and proposed states are arrays of
     its thread, indexed by row, and swap roles after each step (``copy_rows``).
     """
+    x, e, g, log_q, grad_log_q, log_w = chains
+    n_accepted, n_divergent = counters
+    betas, step_size, n_steps, k_offset, transition_last = schedule
+    k0, k1, _, chain0 = streams
     n, d = x.shape
     n_temps = betas.shape[0]
     for b in prange((n + block - 1) // block):
@@ -123,7 +126,7 @@ def ais_langevin(params, base, x, e, g, log_q, grad_log_q, log_w, n_accepted, n_
         buf = np.empty((d + 1, m))
         if start == START_DRAW:
             for i in range(lo, hi):
-                proposal_draw(base, k0, k1, i, 0, tag0 + TAG_PROPOSAL, xi[i - lo], x[i])
+                proposal_draw(base, k0, k1, chain0 + i, 0, tag0 + TAG_PROPOSAL, xi[i - lo], x[i])
         if start != START_READY:
             if uses_blas(params):
                 blas_energy_grad(params, x[lo:hi], g[lo:hi], e[lo:hi])
@@ -151,12 +154,12 @@ def ais_langevin(params, base, x, e, g, log_q, grad_log_q, log_w, n_accepted, n_
             for s in range(n_steps):
                 step = (k_offset + k) * n_steps + s
                 if d <= ROWS_NORMALS_MAX_DIM:  # short rows: draw across the block's chains
-                    fill_normals_rows(k0, k1, lo, step, tag0 + TAG_NOISE, xi, buf)
+                    fill_normals_rows(k0, k1, chain0 + lo, step, tag0 + TAG_NOISE, xi, buf)
                 else:
                     for r in range(m):
-                        fill_normals(k0, k1, lo + r, step, tag0 + TAG_NOISE, xi[r])
+                        fill_normals(k0, k1, chain0 + lo + r, step, tag0 + TAG_NOISE, xi[r])
                 if metropolize:  # the accept uniforms, vectorized across the block
-                    fill_first_uniforms(k0, k1, lo, step, tag0 + TAG_ACCEPT, u_accept)
+                    fill_first_uniforms(k0, k1, chain0 + lo, step, tag0 + TAG_ACCEPT, u_accept)
                 _annealed_proposal_block(beta, h, xc, gc, glqc, xi, u_x, y)
                 if uses_blas(params):
                     blas_energy_grad(params, y, g_y, e_y)
@@ -199,28 +202,31 @@ def ais_langevin(params, base, x, e, g, log_q, grad_log_q, log_w, n_accepted, n_
 
 
 @helper(inline=True)
-def _random_walk_take(i, step, k0, k1, tag, beta, e_x, log_q_x, e_y, log_q_y):
+def _random_walk_take(chain, step, k0, k1, tag, beta, e_x, log_q_x, e_y, log_q_y):
     """(take, bad): Metropolis on U_β; a NaN or +inf energy is rejected and counted."""
     if not (e_y < np.inf):
         return False, True
     log_alpha = annealed_energy(beta, e_x, log_q_x) - annealed_energy(beta, e_y, log_q_y)
     if log_alpha != log_alpha:
         return False, True
-    return log_alpha >= 0.0 or np.log(uniform(k0, k1, i, step, tag, 0)) < log_alpha, False
+    return log_alpha >= 0.0 or np.log(uniform(k0, k1, chain, step, tag, 0)) < log_alpha, False
 
 
 @entry
-def ais_random_walk(params, base, x, e, log_q, log_w, n_accepted, n_divergent, betas,
-                    step_size, n_steps, k_offset, transition_last, start, k0, k1, tag0):
+def ais_random_walk(params, base, chains, counters, schedule, start, streams, tag0):
     """Anneal every chain through ``betas`` with random-walk Metropolis steps
     y = x + σξ (σ = ``step_size[k]``); the arguments are those of ``ais_langevin``."""
+    x, e, _, log_q, _, log_w = chains
+    n_accepted, n_divergent = counters
+    betas, step_size, n_steps, k_offset, transition_last = schedule
+    k0, k1, _, chain0 = streams
     n, d = x.shape
     n_temps = betas.shape[0]
     for i in prange(n):
         xi = np.empty(d)
         y = np.empty(d)
         if start == START_DRAW:
-            proposal_draw(base, k0, k1, i, 0, tag0 + TAG_PROPOSAL, xi, x[i])
+            proposal_draw(base, k0, k1, chain0 + i, 0, tag0 + TAG_PROPOSAL, xi, x[i])
         if start != START_READY:
             e[i] = energy_point(params, x[i])
             log_q[i] = proposal_log_density(base, x[i])
@@ -232,13 +238,13 @@ def ais_random_walk(params, base, x, e, log_q, log_w, n_accepted, n_divergent, b
             sigma = step_size[k]
             for s in range(n_steps):
                 step = (k_offset + k) * n_steps + s
-                fill_normals(k0, k1, i, step, tag0 + TAG_NOISE, xi)
+                fill_normals(k0, k1, chain0 + i, step, tag0 + TAG_NOISE, xi)
                 for j in range(d):
                     y[j] = x[i, j] + sigma * xi[j]
                 e_y = energy_point(params, y)
                 log_q_y = proposal_log_density(base, y)
-                take, bad = _random_walk_take(i, step, k0, k1, tag0 + TAG_ACCEPT, beta, e[i],
-                                              log_q[i], e_y, log_q_y)
+                take, bad = _random_walk_take(chain0 + i, step, k0, k1, tag0 + TAG_ACCEPT, beta,
+                                              e[i], log_q[i], e_y, log_q_y)
                 if take:
                     e[i] = e_y
                     log_q[i] = log_q_y

@@ -19,6 +19,7 @@ from numba.extending import overload
 
 from ..._contract import (DiagGaussianParams, GaussianBernoulliParams, GaussianParams,
                             MixtureParams)
+from .blas import dot_rows
 from ._jit import helper
 
 
@@ -103,7 +104,7 @@ def _gaussian_energy_grad(p, x, g):
 @helper()
 def _gaussian_blas_energy_grad(p, X, G, E):
     """G = β(X - μ)P and E = β/2 rowwise (x-μ)ᵀP(x-μ): one BLAS product, then one pass."""
-    np.dot(X, p.precision, G)
+    dot_rows(X, p.precision, G)
     affine_quadratic_rows(X, G, p.mean, p.precision_mean, 0.0, p.beta, E)
 
 

@@ -100,13 +100,16 @@ def lattice_energy(s, L, M, coupling, field):
 
 
 @kernel(parallel=True)
-def lattice_gibbs_run(s, L, M, coupling, field, checkerboard, n_steps, step0, k0, k1, thin,
-                      record, draws, mean, m2):
+def lattice_gibbs_run(lattice, s, n_steps, streams, records):
     """``n_steps`` Gibbs sweeps of every chain in ``s`` (n_chains, L·M), in place.
 
     Sweep t (global index step0 + t) of chain c takes uniform ``site`` of (c, step0 + t,
-    TAG_ISING_SWEEP); every ``thin``-th state is recorded in draw slot (t+1)//thin - 1.
+    TAG_ISING_SWEEP), c the chain's global index; every ``thin``-th state is recorded in
+    draw slot (t+1)//thin - 1.
     """
+    L, M, coupling, field, checkerboard = lattice
+    k0, k1, step0, chain0 = streams
+    record, thin, draws, mean, m2 = records
     n_chains, n = s.shape
     q = np.empty(5)
     _lattice_odds(coupling, field, q)
@@ -114,7 +117,7 @@ def lattice_gibbs_run(s, L, M, coupling, field, checkerboard, n_steps, step0, k0
         x = s[c]
         u = np.empty(n)
         for t in range(n_steps):
-            fill_uniforms(k0, k1, c, step0 + t, TAG_ISING_SWEEP, u)
+            fill_uniforms(k0, k1, chain0 + c, step0 + t, TAG_ISING_SWEEP, u)
             _lattice_sweep(x, u, q, L, M, checkerboard)
             if (t + 1) % thin == 0:
                 _record(record, (t + 1) // thin - 1, x, False, draws[:, c], mean[c], m2[c])
@@ -129,7 +132,7 @@ def _uniform_spins(k0, k1, chain, u, x):
 
 
 @kernel(parallel=True)
-def lattice_ais_run(L, M, coupling, field, checkerboard, betas, k0, k1, s, log_w):
+def lattice_ais_run(lattice, betas, streams, s, log_w):
     """AIS along exp(-βE), β = betas[0] = 0 → betas[K] = 1, for a lattice.
 
     Chains start at uniform spins (p₀ uniform, Z₀ = 2ⁿ); for k = 1..K
@@ -139,20 +142,22 @@ def lattice_ais_run(L, M, coupling, field, checkerboard, betas, k0, k1, s, log_w
     then (k < K) one Gibbs sweep at βₖ on the stream (chain, k, TAG_ISING_SWEEP) (Neal 2001).
     ``s`` ends at the last states, ``log_w`` holds the log weights.
     """
+    L, M, coupling, field, checkerboard = lattice
+    k0, k1, _, chain0 = streams
     n_chains, n = s.shape
     n_temps = betas.shape[0]
     for c in prange(n_chains):
         x = s[c]
         u = np.empty(n)
         q = np.empty(5)
-        _uniform_spins(k0, k1, c, u, x)
+        _uniform_spins(k0, k1, chain0 + c, u, x)
         lw = 0.0
         for k in range(1, n_temps):
             lw -= (betas[k] - betas[k - 1]) * lattice_energy(x, L, M, coupling, field)
             if k == n_temps - 1:
                 break
             _lattice_odds(betas[k] * coupling, betas[k] * field, q)
-            fill_uniforms(k0, k1, c, k, TAG_ISING_SWEEP, u)
+            fill_uniforms(k0, k1, chain0 + c, k, TAG_ISING_SWEEP, u)
             _lattice_sweep(x, u, q, L, M, checkerboard)
         log_w[c] = lw
 
@@ -194,9 +199,12 @@ def _dense_energy(s, g, h):
 
 
 @kernel(parallel=True)
-def dense_gibbs_run(s, J, h, n_steps, step0, k0, k1, thin, record, draws, mean, m2):
+def dense_gibbs_run(model, s, n_steps, streams, records):
     """``n_steps`` sequential Gibbs sweeps of every chain in ``s`` (n_chains, n), in place
     (streams and recording as in ``lattice_gibbs_run``)."""
+    J, h = model
+    k0, k1, step0, chain0 = streams
+    record, thin, draws, mean, m2 = records
     n_chains, n = s.shape
     for c in prange(n_chains):
         x = s[c]
@@ -204,29 +212,31 @@ def dense_gibbs_run(s, J, h, n_steps, step0, k0, k1, thin, record, draws, mean, 
         g = np.empty(n)
         _local_fields(J, x, g)
         for t in range(n_steps):
-            fill_uniforms(k0, k1, c, step0 + t, TAG_ISING_SWEEP, u)
+            fill_uniforms(k0, k1, chain0 + c, step0 + t, TAG_ISING_SWEEP, u)
             _dense_sweep(x, g, J, h, 1.0, u)
             if (t + 1) % thin == 0:
                 _record(record, (t + 1) // thin - 1, x, False, draws[:, c], mean[c], m2[c])
 
 
 @kernel(parallel=True)
-def dense_ais_run(J, h, betas, k0, k1, s, log_w):
+def dense_ais_run(model, betas, streams, s, log_w):
     """AIS along exp(-βE) for dense couplings, as ``lattice_ais_run``."""
+    J, h = model
+    k0, k1, _, chain0 = streams
     n_chains, n = s.shape
     n_temps = betas.shape[0]
     for c in prange(n_chains):
         x = s[c]
         u = np.empty(n)
         g = np.empty(n)
-        _uniform_spins(k0, k1, c, u, x)
+        _uniform_spins(k0, k1, chain0 + c, u, x)
         _local_fields(J, x, g)
         lw = 0.0
         for k in range(1, n_temps):
             lw -= (betas[k] - betas[k - 1]) * _dense_energy(x, g, h)
             if k == n_temps - 1:
                 break
-            fill_uniforms(k0, k1, c, k, TAG_ISING_SWEEP, u)
+            fill_uniforms(k0, k1, chain0 + c, k, TAG_ISING_SWEEP, u)
             _dense_sweep(x, g, J, h, betas[k], u)
         log_w[c] = lw
 

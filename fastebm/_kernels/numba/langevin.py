@@ -27,6 +27,7 @@ from .chains import copy_rows, copy_values, dual_averaging_update, record_row
 from .dispatch import entry
 from .energies import blas_energy_grad, energy_grad_point, uses_blas
 from .philox import fill_first_uniforms, fill_normals, fill_normals_rows
+from .blas import dot_rows
 from ._jit import helper
 
 DIVERGENCE_RISE = 1000.0
@@ -74,10 +75,8 @@ def log_accept_row(h, e_x, e_y, u_x, u_y, xi, r):
 
 
 @entry
-def langevin_run(params, x, e, g, u, e_start, step_size, n_steps, step0, k0, k1,
-                 metropolize, precond_mode, scale, chol, adapt, adapt_state, target,
-                 record_mode, thin, draws, mean, m2, n_accepted, n_divergent, diverged,
-                 block):
+def langevin_run(params, chains, step_size, n_steps, streams, metropolize, precond,
+                 adaptation, records, counters, block):
     """Advance every chain ``n_steps`` steps in place; see the module docstring.
 
     One parallel region per call: threads take blocks of ``block`` chains and run all
@@ -90,7 +89,15 @@ def langevin_run(params, x, e, g, u, e_start, step_size, n_steps, step0, k0, k1,
     rejected rows copied back, or the accepted rows copied over, whichever is fewer)
     and the two sets of arrays swap roles: ULA, which takes every step, copies nothing.
     Rows are indexed, never sliced, inside the step loop (see ``log_accept_row``).
+    The records (``fastebm._contract``) are unpacked before the parallel loop, which
+    then captures plain arrays and scalars.
     """
+    x, e, g, u, e_start, diverged = chains
+    k0, k1, step0, chain0 = streams
+    precond_mode, scale, chol = precond
+    adapt, adapt_state, target = adaptation
+    record_mode, thin, draws, mean, m2 = records
+    n_accepted, n_divergent = counters
     n, d = x.shape
     chol_t = np.ascontiguousarray(chol.T)  # BLAS needs contiguous operands
     whitened = precond_mode != PRECOND_NONE  # else u is ∇E and one array serves as both
@@ -112,18 +119,18 @@ def langevin_run(params, x, e, g, u, e_start, step_size, n_steps, step0, k0, k1,
         for s in range(n_steps):
             step = step0 + s
             if d <= ROWS_NORMALS_MAX_DIM:  # short rows: draw across the block's chains
-                fill_normals_rows(k0, k1, lo, step, TAG_NOISE, xi, buf)
+                fill_normals_rows(k0, k1, chain0 + lo, step, TAG_NOISE, xi, buf)
             else:
                 for r in range(m):
-                    fill_normals(k0, k1, lo + r, step, TAG_NOISE, xi[r])
+                    fill_normals(k0, k1, chain0 + lo + r, step, TAG_NOISE, xi[r])
             if metropolize:  # the block's accept uniforms, vectorized across its chains
-                fill_first_uniforms(k0, k1, lo, step, TAG_ACCEPT, u_accept)
+                fill_first_uniforms(k0, k1, chain0 + lo, step, TAG_ACCEPT, u_accept)
             if adapt:
                 for r in range(m):
                     h[r] = np.exp(adapt_state[lo + r, 0])
             _propose_block(precond_mode, h, xc, uc, xi, scale, v, y)
             if precond_mode == PRECOND_DENSE:
-                np.dot(v, chol_t, y)
+                dot_rows(v, chol_t, y)
                 y += xc
             if uses_blas(params):
                 blas_energy_grad(params, y, g_y, e_y)
@@ -131,7 +138,7 @@ def langevin_run(params, x, e, g, u, e_start, step_size, n_steps, step0, k0, k1,
                 for r in range(m):
                     e_y[r] = energy_grad_point(params, y[r], g_y[r])
             if precond_mode == PRECOND_DENSE:
-                np.dot(g_y, chol, u_y)
+                dot_rows(g_y, chol, u_y)
             elif precond_mode == PRECOND_DIAG:
                 _whiten_block(scale, g_y, u_y)
             n_take = 0
@@ -216,7 +223,7 @@ def _row_finite(a, r):
 def _transition(i, r, u_accept, h, metropolize, adapt, e_x, e_y, e_start, u_x, u_y,
                 g_y, xi, n_accepted, n_divergent, diverged):
     """Accept or reject chain i's proposal (block row r); returns (accepted, min(1, α)).
-    ``u_accept`` is the chain's uniform of (i, step, TAG_ACCEPT).
+    ``u_accept`` is the chain's uniform of (its global index, step, TAG_ACCEPT).
 
     MALA accepts with probability min(1, α). ULA accepts every proposal whose energy
     and gradient are finite and whose energy stays within ``DIVERGENCE_RISE`` of the

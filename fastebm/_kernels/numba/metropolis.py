@@ -23,9 +23,8 @@ from .proposals import proposal_draw
 
 
 @entry
-def random_walk_run(params, x, e, scale, precond_mode, diag, chol, adapt, adapt_state, target,
-                    n_steps, step0, k0, k1, record_mode, thin, draws, mean, m2, n_accepted,
-                    n_divergent, block):
+def random_walk_run(params, x, e, scale, n_steps, streams, precond, adaptation, records,
+                    counters, block):
     """Advance every chain ``n_steps`` random-walk steps in place.
 
     Threads take blocks of ``block`` chains. A block's positions, energies and counters
@@ -34,6 +33,11 @@ def random_walk_run(params, x, e, scale, precond_mode, diag, chol, adapt, adapt_
     Philox), then moves the chains one by one. Rows are indexed, never sliced, and the
     helpers are inlined: an array view or argument costs atomic reference counts.
     """
+    k0, k1, step0, chain0 = streams
+    precond_mode, diag, chol = precond
+    adapt, adapt_state, target = adaptation
+    record_mode, thin, draws, mean, m2 = records
+    n_accepted, n_divergent = counters
     n, d = x.shape
     for b in prange((n + block - 1) // block):
         lo = b * block
@@ -52,11 +56,11 @@ def random_walk_run(params, x, e, scale, precond_mode, diag, chol, adapt, adapt_
         for s in range(n_steps):
             step = step0 + s
             if d <= ROWS_NORMALS_MAX_DIM:
-                fill_normals_rows(k0, k1, lo, step, TAG_NOISE, xi, buf)
+                fill_normals_rows(k0, k1, chain0 + lo, step, TAG_NOISE, xi, buf)
             else:
                 for r in range(m):
-                    fill_normals(k0, k1, lo + r, step, TAG_NOISE, xi[r])
-            fill_first_uniforms(k0, k1, lo, step, TAG_ACCEPT, u)
+                    fill_normals(k0, k1, chain0 + lo + r, step, TAG_NOISE, xi[r])
+            fill_first_uniforms(k0, k1, chain0 + lo, step, TAG_ACCEPT, u)
             for r in range(m):
                 i = lo + r
                 if adapt:
@@ -106,21 +110,23 @@ def _random_walk_proposal(precond_mode, sigma, x, xi, r, diag, chol, y):
 
 
 @entry
-def independent_run(params, proposal, x, e, log_q, n_steps, step0, k0, k1, record_mode, thin,
-                    draws, mean, m2, n_accepted, n_divergent):
+def independent_run(params, proposal, x, e, log_q, n_steps, streams, records, counters):
     """Advance every chain ``n_steps`` independent-proposal steps in place."""
+    k0, k1, step0, chain0 = streams
+    record_mode, thin, draws, mean, m2 = records
+    n_accepted, n_divergent = counters
     n, d = x.shape
     for i in prange(n):
         xi = np.empty(d)
         y = np.empty(d)
         for s in range(n_steps):
             step = step0 + s
-            log_q_y = proposal_draw(proposal, k0, k1, i, step, TAG_NOISE, xi, y)
+            log_q_y = proposal_draw(proposal, k0, k1, chain0 + i, step, TAG_NOISE, xi, y)
             e_y = energy_point(params, y)
             log_q_x = log_q[i]
             accepted_before = n_accepted[i]
-            _accept(i, step, k0, k1, e[i] - e_y + log_q_x - log_q_y, e_y, y, x, e,
-                    n_accepted, n_divergent, False)
+            _accept(i, chain0 + i, step, k0, k1, e[i] - e_y + log_q_x - log_q_y, e_y, y, x,
+                    e, n_accepted, n_divergent, False)
             if n_accepted[i] != accepted_before:
                 log_q[i] = log_q_y
             if record_mode != RECORD_NONE and (s + 1) % thin == 0:
@@ -129,8 +135,10 @@ def independent_run(params, proposal, x, e, log_q, n_steps, step0, k0, k1, recor
 
 
 @helper()
-def _accept(i, step, k0, k1, log_alpha, e_y, y, x, e, n_accepted, n_divergent, want_prob):
-    """Accept y for chain i with probability min(1, exp(log_alpha)); NaN/+inf is rejected.
+def _accept(i, chain, step, k0, k1, log_alpha, e_y, y, x, e, n_accepted, n_divergent,
+            want_prob):
+    """Accept y for row i (global chain ``chain``) with probability min(1, exp(log_alpha));
+    NaN/+inf is rejected.
 
     Returns min(1, α) when ``want_prob`` (for adaptation), else 0. A proposal with
     log α ≥ 0 is accepted without drawing its uniform: log u < 0 ≤ log α anyway.
@@ -138,7 +146,7 @@ def _accept(i, step, k0, k1, log_alpha, e_y, y, x, e, n_accepted, n_divergent, w
     if not (e_y < np.inf):  # NaN or +inf
         n_divergent[i] += 1
         return 0.0
-    if log_alpha >= 0.0 or np.log(uniform(k0, k1, i, step, TAG_ACCEPT, 0)) < log_alpha:
+    if log_alpha >= 0.0 or np.log(uniform(k0, k1, chain, step, TAG_ACCEPT, 0)) < log_alpha:
         for j in range(y.shape[0]):
             x[i, j] = y[j]
         e[i] = e_y

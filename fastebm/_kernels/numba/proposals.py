@@ -17,6 +17,7 @@ from numba.extending import overload
 from ..._contract import (CHOICE_BIT, GAMMA_BIT, GaussianBaseParams, GaussianProposalParams,
                             MixtureProposalParams, StudentTProposalParams,
                             UniformProposalParams)
+from .blas import dot_rows
 from ._jit import helper
 from .energies import affine_quadratic_rows
 from .philox import fill_normals, fill_uniforms, uniform
@@ -295,7 +296,7 @@ def _gaussian_grad_log_density(pp, x, out):
 def _base_grad_log_density_rows(pp, X, out, log_q):
     """∇ log q = -P(x-μ) and log q = log_norm - ½(x-μ)ᵀP(x-μ) for every row x of X:
     out = XP (BLAS), then one pass per row (``affine_quadratic_rows``)."""
-    np.dot(X, pp.precision, out)
+    dot_rows(X, pp.precision, out)
     affine_quadratic_rows(X, out, pp.mean, pp.precision_mean, pp.log_norm, -1.0, log_q)
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from numba import prange
 
 from ..._contract import TAG_CD_START, TAG_RBM_HIDDEN, TAG_RBM_INIT, TAG_RBM_VISIBLE
+from .blas import rows_product
 from ._jit import helper, kernel
 from .chains import _record
 from .logsumexp import combine, push
@@ -55,8 +56,7 @@ def _gaussian_rows(pre, bias, sigma, k0, k1, first_chain, step, tag, xi, out):
 
 
 @kernel(parallel=True)
-def gibbs_run(W, WT, b, c, sigma, gaussian_visible, v, n_steps, step0, k0, k1, thin,
-              record, draws, mean, m2):
+def gibbs_run(model, v, n_steps, streams, records):
     """``n_steps`` block Gibbs sweeps of every chain in ``v`` (n_chains, V), in place.
 
     Sweep t (global index step0 + t) draws h ~ p(h | v) with the uniforms of (chain,
@@ -66,6 +66,9 @@ def gibbs_run(W, WT, b, c, sigma, gaussian_visible, v, n_steps, step0, k0, k1, t
     its rows for the hidden half: see ``energies.rbm``). Every ``thin``-th state is
     recorded in draw slot (t+1)//thin - 1.
     """
+    W, WT, b, c, sigma, gaussian_visible = model
+    k0, k1, step0, chain0 = streams
+    record, thin, draws, mean, m2 = records
     n_chains, n_vis = v.shape
     n_hid = W.shape[1]
     n_blocks = (n_chains + CHAIN_BLOCK - 1) // CHAIN_BLOCK
@@ -78,11 +81,14 @@ def gibbs_run(W, WT, b, c, sigma, gaussian_visible, v, n_steps, step0, k0, k1, t
         u_v = np.empty(n_vis)
         for t in range(n_steps):
             step = step0 + t
-            _bernoulli_rows(np.dot(vb, W), c, 1.0, k0, k1, lo, step, TAG_RBM_HIDDEN, u_h, hb)
+            first = chain0 + lo
+            _bernoulli_rows(rows_product(vb, W), c, 1.0, k0, k1, first, step, TAG_RBM_HIDDEN, u_h,
+                            hb)
+            pre_v = rows_product(hb, WT)
             if gaussian_visible:
-                _gaussian_rows(np.dot(hb, WT), b, sigma, k0, k1, lo, step, TAG_RBM_VISIBLE, u_v, vb)
+                _gaussian_rows(pre_v, b, sigma, k0, k1, first, step, TAG_RBM_VISIBLE, u_v, vb)
             else:
-                _bernoulli_rows(np.dot(hb, WT), b, 1.0, k0, k1, lo, step, TAG_RBM_VISIBLE, u_v, vb)
+                _bernoulli_rows(pre_v, b, 1.0, k0, k1, first, step, TAG_RBM_VISIBLE, u_v, vb)
             if (t + 1) % thin == 0:
                 slot = (t + 1) // thin - 1
                 for r in range(hi - lo):
@@ -91,7 +97,7 @@ def gibbs_run(W, WT, b, c, sigma, gaussian_visible, v, n_steps, step0, k0, k1, t
 
 
 @kernel(parallel=True)
-def ais_run(W, WT, b, c, b_base, sigma, gaussian, betas, k0, k1, v, log_w):
+def ais_run(model, b_base, betas, streams, v, log_w):
     """AIS for an RBM: Bernoulli from a base-rate model (Salakhutdinov & Murray 2008),
     Gaussian-Bernoulli by annealing the interaction.
 
@@ -111,6 +117,8 @@ def ais_run(W, WT, b, c, b_base, sigma, gaussian, betas, k0, k1, v, log_w):
     2^H times N(b, σ²) (chains start at v = b + σξ, normals of (chain, 0, TAG_RBM_INIT)),
     the same log-weight increments, and Gibbs sweeps with v | h ~ N(b + β σ(Wh), σ²).
     """
+    W, WT, b, c, sigma, gaussian = model
+    k0, k1, _, chain0 = streams
     n_chains, n_vis = v.shape
     n_hid = W.shape[1]
     n_temps = betas.shape[0]
@@ -125,16 +133,16 @@ def ais_run(W, WT, b, c, b_base, sigma, gaussian, betas, k0, k1, v, log_w):
         u_v = np.empty(n_vis)
         zero = np.zeros((m, n_vis))
         if gaussian:
-            _gaussian_rows(zero, b, sigma, k0, k1, lo, 0, TAG_RBM_INIT, u_v, vb)
+            _gaussian_rows(zero, b, sigma, k0, k1, chain0 + lo, 0, TAG_RBM_INIT, u_v, vb)
         else:
-            _bernoulli_rows(zero, b_base, 1.0, k0, k1, lo, 0, TAG_RBM_INIT, u_v, vb)
+            _bernoulli_rows(zero, b_base, 1.0, k0, k1, chain0 + lo, 0, TAG_RBM_INIT, u_v, vb)
         lw = np.zeros(m)
         bias_v = np.empty(n_vis)
         e = np.empty(n_hid)
         bits = np.empty(n_hid, dtype=np.int64)
         for k in range(1, n_temps):
             beta, beta_prev = betas[k], betas[k - 1]
-            pre = np.dot(vb, W)
+            pre = rows_product(vb, W)
             for r in range(m):
                 acc = 0.0
                 for i in range(n_vis):
@@ -143,15 +151,17 @@ def ais_run(W, WT, b, c, b_base, sigma, gaussian, betas, k0, k1, v, log_w):
                           - softplus_sum(pre[r], c, beta_prev, e, bits))
             if k == n_temps - 1:
                 break
-            _bernoulli_rows(pre, c, beta, k0, k1, lo, k, TAG_RBM_HIDDEN, u_h, hb)
+            _bernoulli_rows(pre, c, beta, k0, k1, chain0 + lo, k, TAG_RBM_HIDDEN, u_h, hb)
             for i in range(n_vis):
                 bias_v[i] = (1.0 - beta) * b_base[i] + beta * b[i]
-            pre_v = np.dot(hb, WT)
+            pre_v = rows_product(hb, WT)
             pre_v *= beta
             if gaussian:
-                _gaussian_rows(pre_v, b, sigma, k0, k1, lo, k, TAG_RBM_VISIBLE, u_v, vb)
+                _gaussian_rows(pre_v, b, sigma, k0, k1, chain0 + lo, k, TAG_RBM_VISIBLE, u_v,
+                               vb)
             else:
-                _bernoulli_rows(pre_v, bias_v, 1.0, k0, k1, lo, k, TAG_RBM_VISIBLE, u_v, vb)
+                _bernoulli_rows(pre_v, bias_v, 1.0, k0, k1, chain0 + lo, k, TAG_RBM_VISIBLE, u_v,
+                                vb)
         v[lo:hi] = vb
         log_w[lo:hi] = lw
 
@@ -271,8 +281,8 @@ def _rows(block, n_blocks, n):
 
 
 @kernel(parallel=True)
-def train_epoch(W, b, c, vel_W, vel_b, vel_c, data, order, batch_size, chains_v, chains_h,
-                persistent, k, update0, k0, k1, learning_rate, momentum, weight_decay):
+def train_epoch(params, velocity, data, order, batch_size, chains, persistent, k, update0,
+                key, optimizer):
     """One epoch of CD-k (``persistent`` False) or PCD on a Bernoulli RBM, in place.
 
     Update u on the mini-batch B (rows ``order[start:start+batch_size]`` of ``data``),
@@ -290,7 +300,16 @@ def train_epoch(W, b, c, vel_W, vel_b, vel_c, data, order, batch_size, chains_v,
     ``TRAIN_BLOCKS`` blocks of rows (the chains are independent; each block keeps
     partial sums of the statistics), with 2k + 3 matrix products per block through BLAS
     and one vectorized exp per unit drawn or averaged. Returns the number of updates.
+
+    Grouped arguments: ``params`` (W, b, c) and ``velocity`` (of each) updated in place,
+    ``chains`` (v, h) PCD's fantasy particles, ``key`` (k0, k1), ``optimizer``
+    (learning rate, momentum, weight decay).
     """
+    W, b, c = params
+    vel_W, vel_b, vel_c = velocity
+    chains_v, chains_h = chains
+    k0, k1 = key
+    learning_rate, momentum, weight_decay = optimizer
     n_data, n_vis = data.shape
     n_hid = W.shape[1]
     update = update0

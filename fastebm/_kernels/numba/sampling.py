@@ -1,6 +1,6 @@
 """Batched proposal draws and densities (importance sampling, proposal objects).
 
-Row i of a batch is the draw of stream (chain=i, step, TAG_PROPOSAL). A Gaussian
+Row i of a batch is the draw of stream (chain=first_chain + i, step, TAG_PROPOSAL). A Gaussian
 proposal's draw is written out in its own kernel (the same numbers as ``proposal_draw``,
 without a function call per row, which costs as much as the draw itself at small d).
 """
@@ -15,32 +15,35 @@ from .proposals import proposal_draw, proposal_log_density
 BLOCK = 256  # rows per parallel iteration: one scratch allocation per block, not per row
 
 
-def draw_proposals(proposal, k0, k1, step, out, log_q):
-    """Row i of ``out`` ~ q from stream (chain=i, step, TAG_PROPOSAL); log q into log_q."""
+def draw_proposals(proposal, streams, out, log_q):
+    """Row i of ``out`` ~ q from stream (first_chain + i, first_step, TAG_PROPOSAL) of
+    ``streams``; log q into log_q."""
+    k0, k1, step, first = streams
     if type(proposal) is GaussianProposalParams:
-        _draw_gaussian_rows(proposal.mean, proposal.chol, proposal.log_norm, k0, k1, step, out,
-                            log_q)
+        _draw_gaussian_rows(proposal.mean, proposal.chol, proposal.log_norm, k0, k1, step,
+                            first, out, log_q)
     else:
-        _draw_rows(proposal, k0, k1, step, out, log_q)
+        _draw_rows(proposal, k0, k1, step, first, out, log_q)
 
 
 @kernel(parallel=True)
-def _draw_rows(proposal, k0, k1, step, out, log_q):
+def _draw_rows(proposal, k0, k1, step, first, out, log_q):
     n = out.shape[0]
     for b in prange((n + BLOCK - 1) // BLOCK):
         xi = np.empty(out.shape[1])
         for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
-            log_q[i] = proposal_draw(proposal, k0, k1, i, step, TAG_PROPOSAL, xi, out[i])
+            log_q[i] = proposal_draw(proposal, k0, k1, first + i, step, TAG_PROPOSAL, xi,
+                                     out[i])
 
 
 @kernel(parallel=True)
-def _draw_gaussian_rows(mean, chol, log_norm, k0, k1, step, out, log_q):
+def _draw_gaussian_rows(mean, chol, log_norm, k0, k1, step, first, out, log_q):
     """y = μ + Lξ, log q = log_norm - ½‖ξ‖², as ``proposals._gaussian_draw``."""
     n, d = out.shape
     for b in prange((n + BLOCK - 1) // BLOCK):
         xi = np.empty(d)
         for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
-            fill_normals(k0, k1, i, step, TAG_PROPOSAL, xi)
+            fill_normals(k0, k1, first + i, step, TAG_PROPOSAL, xi)
             sq = 0.0
             for j in range(d):
                 acc = mean[j]
