@@ -28,17 +28,20 @@ def x0():
     return np.random.default_rng(7).standard_normal((N_CHAINS, 2))
 
 
+@pytest.mark.parametrize("path", ["cached", "specialize"])
 @pytest.mark.parametrize("keep", ["draws", "moments"])
-def test_fastebm(benchmark, report, x0, keep):
+def test_fastebm(benchmark, report, x0, keep, path):
+    """``cached``: the default, the cached kernels calling the user's function through
+    its address; ``specialize``: kernels compiled around it in each process (inlined)."""
     benchmark.group = WORKLOAD
-    energy = fe.energy(nb.banana_point, dim=2)
+    energy = fe.energy(nb.banana_point, dim=2, specialize=path == "specialize")
     fe.metropolis(energy, x0, 2, scale=SCALE, rng=0, keep=keep)  # compile outside the timing
     result = benchmark.pedantic(fe.metropolis, args=(energy, x0, STEPS),
                                 kwargs={"scale": SCALE, "rng": 0, "keep": keep},
                                 rounds=3, iterations=1)
     acceptance = float(np.mean(result.acceptance_rate))
     assert 0.1 < acceptance < 0.9, acceptance
-    report(WORKLOAD, f"fastebm keep={keep}, {STEPS} steps", N_CHAINS * STEPS, "evals/s",
+    report(WORKLOAD, f"fastebm {path} keep={keep}, {STEPS} steps", N_CHAINS * STEPS, "evals/s",
            target=TARGET, acceptance=acceptance)
 
 

@@ -97,11 +97,40 @@ COLD_SCRIPT = textwrap.dedent("""
 """)
 
 
-def _run_child(script, cache_dir):
+USER_SCRIPT = textwrap.dedent("""
+    import json, sys, time
+    t0 = time.perf_counter()
+    import numpy as np
+    import fastebm as fe
+    t1 = time.perf_counter()
+
+    def banana(x):
+        return 0.5 * x[0] ** 2 + 0.5 * (x[1] - x[0] ** 2) ** 2
+
+    def banana_grad(x, out):
+        r = x[1] - x[0] ** 2
+        out[0] = x[0] - 2.0 * x[0] * r
+        out[1] = r
+        return 0.5 * x[0] ** 2 + 0.5 * r ** 2
+
+    E = fe.energy(banana, banana_grad, dim=2, specialize=sys.argv[1] == "specialize")
+    x0 = np.random.default_rng(0).normal(size=(1000, 2))
+    t2 = time.perf_counter()
+    fe.metropolis(E, x0, 1000, scale=0.8, rng=1)
+    t3 = time.perf_counter()
+    fe.mala(E, x0, 0.1, 1000, rng=2)
+    t4 = time.perf_counter()
+    print(json.dumps({"import_s": t1 - t0, "metropolis_s": t3 - t2, "mala_s": t4 - t3,
+                      "total_s": t4 - t0}))
+""")
+USER_TARGET_S = {"first": 8.0, "later": 1.5}
+
+
+def _run_child(script, cache_dir, *args):
     env = dict(os.environ)
     env["NUMBA_CACHE_DIR"] = str(cache_dir)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    done = subprocess.run([sys.executable, "-c", script], env=env, cwd=REPO,
+    done = subprocess.run([sys.executable, "-c", script, *args], env=env, cwd=REPO,
                           capture_output=True, text=True, timeout=1800)
     if done.returncode:
         raise RuntimeError(f"child failed ({done.returncode}):\n{done.stderr[-4000:]}")
@@ -139,3 +168,23 @@ def test_cold_compile_core(benchmark, report, tmp_path):
            note=f"in child {pieces['total']:.1f} s; slowest: " +
                 ", ".join(f"{k} {v:.1f} s" for v, k in slowest),
            **{k + "_s": v for k, v in pieces.items()})
+
+
+@pytest.mark.parametrize("path", ["cached", "specialize"])
+def test_user_energy_script(benchmark, report, tmp_path, path):
+    """Issue 12's script: a 2-d banana user energy (fn and grad), fe.metropolis then
+    fe.mala on 1000 chains x 1000 steps, run as a new process: the first run with an empty
+    cache, then later runs (median of 3). ``specialize`` is the kernels compiled around
+    the user's functions (``fe.energy(..., specialize=True)``), in every process."""
+    benchmark.group = "startup: user energy script"
+    first = _run_child(USER_SCRIPT, tmp_path, path)
+    later = []
+    benchmark.pedantic(lambda: later.append(_run_child(USER_SCRIPT, tmp_path, path)),
+                       rounds=3, iterations=1)
+    median = sorted(later, key=lambda r: r["total_s"])[1]
+    report("startup: user energy script", f"{path}: first run / later runs", None, None,
+           note=(f"first {first['total_s']:.2f} s (target {USER_TARGET_S['first']} s), later "
+                 f"{median['total_s']:.2f} s (target {USER_TARGET_S['later']} s): import "
+                 f"{median['import_s']:.2f}, metropolis {median['metropolis_s']:.2f}, "
+                 f"mala {median['mala_s']:.2f}"),
+           first_s=first["total_s"], later_s=median["total_s"])

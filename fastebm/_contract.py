@@ -192,6 +192,13 @@ class UserParams(namedtuple("UserParams", "theta beta")):
     """Parameters of a user energy in compiled code: θ (p,) and the inverse temperature."""
 
 
+class FunctionParams(namedtuple("FunctionParams", "energy energy_grad theta beta")):
+    """A user energy as first-class functions, so that the cached kernels serve every user
+    energy: ``energy(x, θ) -> E`` and ``energy_grad(x, θ, out) -> E`` (writing ∇ₓE into
+    out), compiled with the signatures ``USER_ENERGY_SIGNATURE`` and
+    ``USER_GRAD_SIGNATURE``; E(x) = β energy(x, θ)."""
+
+
 # --- parameter records of the proposals -------------------------------------------------
 
 class GaussianProposalParams(namedtuple("GaussianProposalParams", "mean chol log_norm")):

@@ -40,6 +40,11 @@ class Energy:
     def _kernel_params(self):
         raise NotImplementedError
 
+    def _kernel_form(self, work=0):
+        """(parameter record, kernel family) for a call of about ``work`` energy
+        evaluations (a user energy picks its kernels by the size of the run)."""
+        return self._kernel_params(), self._family
+
     def _point_functions(self):
         """(energy_point, energy_grad_point) callable from compiled code on the params."""
         return _generic.energy_point, _generic.energy_grad_point

@@ -12,8 +12,10 @@ import numpy as np
 from numba import njit
 from numba.core.errors import TypingError
 
-from .._contract import UserParams
+from .._contract import FunctionParams, UserParams
 from .._kernels.numba.dispatch import KernelFamily
+from .._kernels.numba.user_functions import (FD_REL_STEP, compile_user_energy,
+                                              finite_differences)
 from .._validation import as_float_array, int_at_least
 from .base import Energy
 
@@ -22,7 +24,12 @@ class FiniteDifferenceWarning(UserWarning):
     """A gradient is approximated by central finite differences."""
 
 
-_FD_REL_STEP = np.finfo(np.float64).eps ** (1.0 / 3.0)
+SPECIALIZE_WORK = 10**9
+"""Energy evaluations from which a run of a user energy is worth kernels compiled around
+its functions (``specialize=None``): they take about 10 s to compile per sampler and
+process, and save about 6 ns (random walk) to 12 ns (MALA) per evaluation of a cheap
+2-d energy against the cached kernels' call through an address, a break-even between
+8e8 and 1.7e9 evaluations (docs/performance.md)."""
 
 
 def _compile(fn, kind):
@@ -58,19 +65,8 @@ def _gradient_functions(fn, grad, with_theta):
 
 def _finite_difference_gradient(fn, with_theta):
     energy = _energy_functions(fn, with_theta)
-
-    def energy_grad(p, x, out):
-        y = x.copy()
-        for j in range(x.shape[0]):
-            h = _FD_REL_STEP * max(1.0, abs(x[j]))
-            y[j] = x[j] + h
-            up = energy(p, y)
-            y[j] = x[j] - h
-            down = energy(p, y)
-            y[j] = x[j]
-            out[j] = (up - down) / (2.0 * h)
-        return energy(p, x)
-    return njit(energy_grad)
+    differences = njit(finite_differences(njit(lambda x, p: energy(p, x))))
+    return njit(lambda p, x, out: differences(x, p, out))
 
 
 _NO_BLAS = (njit(lambda p: False), njit(lambda p, X, G, E: None))
@@ -95,29 +91,55 @@ def family_of(energy_point, energy_grad_point):
 class CustomEnergy(Energy):
     """An energy from user functions; build it with :func:`fastebm.energy`."""
 
-    def __init__(self, fn, grad=None, *, theta=None, grad_theta=None, dim=None):
+    def __init__(self, fn, grad=None, *, theta=None, grad_theta=None, dim=None,
+                 specialize=None):
         if not callable(fn):
             raise TypeError(f"fn must be callable, got {type(fn).__name__}")
         if grad is not None and not callable(grad):
             raise TypeError(f"grad must be callable or None, got {type(grad).__name__}")
+        if specialize not in (None, True, False):
+            raise TypeError(f"specialize must be None, True or False, got {specialize!r}")
         self._theta = None if theta is None else as_float_array(theta, "theta", ndim=1)
         self.dim = None if dim is None else int_at_least(dim, "dim", 1)
         self.fn, self.grad_fn, self.grad_theta_fn = fn, grad, grad_theta
-        with_theta = self._theta is not None
-        self._energy_point = _energy_functions(fn, with_theta)
-        self._energy_grad_point = _gradient_functions(fn, grad, with_theta)
-        self._family = family_of(self._energy_point, self._energy_grad_point)
+        self.specialize = specialize
+        # the user's functions on their own, for the cached kernels (a fraction of a second)
+        self._functions = compile_user_energy(fn, grad, self._theta is not None)
+        self._specialized = None
         self.has_gradient = grad is not None
         self._warned = False
         self._grad_theta_point = (None if grad_theta is None
                                   else _compile(grad_theta, "grad_theta"))
 
+    def _specialized_form(self):
+        """(point functions, kernel family) compiled around the user's functions: built
+        on first use, compiled in every process (seconds per sampler). A sum of energies
+        builds its own kernels from the generic point functions on ``FunctionParams``."""
+        if self._specialized is None:
+            with_theta = self._theta is not None
+            point = (_energy_functions(self.fn, with_theta),
+                     _gradient_functions(self.fn, self.grad_fn, with_theta))
+            self._specialized = (point, family_of(*point))
+        return self._specialized
+
+    def _uses_specialized(self, work):
+        if self.specialize is None:
+            return work >= SPECIALIZE_WORK
+        return self.specialize
+
     def _kernel_params(self):
         theta = np.zeros(0) if self._theta is None else self._theta
-        return UserParams(theta, self._beta)
+        return FunctionParams(*self._functions, theta, self._beta)
 
-    def _point_functions(self):
-        return self._energy_point, self._energy_grad_point
+    def _kernel_form(self, work=0):
+        """The cached kernels, which call the user's functions through their addresses;
+        or, for a run of at least ``SPECIALIZE_WORK`` evaluations (or ``specialize=True``),
+        kernels compiled around them (inlined: faster per evaluation, seconds to compile
+        in every process)."""
+        if not self._uses_specialized(work):
+            return self._kernel_params(), self._family
+        theta = np.zeros(0) if self._theta is None else self._theta
+        return UserParams(theta, self._beta), self._specialized_form()[1]
 
     def warn_if_finite_differences(self):
         """Warn (once per energy) that gradients come from finite differences."""
@@ -169,7 +191,7 @@ class CustomEnergy(Energy):
                       FiniteDifferenceWarning, stacklevel=3)
         out = np.empty((x.shape[0], self._theta.size))
         for j in range(self._theta.size):
-            h = _FD_REL_STEP * max(1.0, abs(self._theta[j]))
+            h = FD_REL_STEP * max(1.0, abs(self._theta[j]))
             up, down = self._theta.copy(), self._theta.copy()
             up[j] += h
             down[j] -= h
@@ -177,7 +199,7 @@ class CustomEnergy(Energy):
         return out
 
 
-def energy(fn, grad=None, *, theta=None, grad_theta=None, dim=None):
+def energy(fn, grad=None, *, theta=None, grad_theta=None, dim=None, specialize=None):
     """An energy from a user function that Numba can compile.
 
     Parameters
@@ -194,6 +216,14 @@ def energy(fn, grad=None, *, theta=None, grad_theta=None, dim=None):
         ``grad_theta(x, theta, out) -> float``: writes ∇_θE(x) into ``out``.
     dim : int, optional
         The dimension d; when given, inputs are checked against it.
+    specialize : None, True or False, default None
+        How the samplers' kernels run the energy. False: the kernels compiled once and
+        cached on disk call ``fn`` and ``grad`` through their addresses; only these small
+        functions are compiled in each process (a fraction of a second). True: kernels
+        compiled around them (inlined), in every new process (about 10 s per sampler);
+        faster per evaluation for a cheap energy (a 2-d banana: random walk 1.3×, MALA
+        1.4×). None: True for a call of at least ``SPECIALIZE_WORK`` (10⁹) energy
+        evaluations (chains × steps), else False.
 
     Returns
     -------
@@ -206,4 +236,5 @@ def energy(fn, grad=None, *, theta=None, grad_theta=None, dim=None):
     ...     return 0.5 * x[0] ** 2 + 0.5 * (x[1] - x[0] ** 2) ** 2
     >>> E = fe.energy(banana, dim=2)
     """
-    return CustomEnergy(fn, grad, theta=theta, grad_theta=grad_theta, dim=dim)
+    return CustomEnergy(fn, grad, theta=theta, grad_theta=grad_theta, dim=dim,
+                        specialize=specialize)

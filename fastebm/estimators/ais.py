@@ -299,7 +299,8 @@ def ais(energy, base, n_chains, n_temperatures=None, *, schedule="sigmoid", tran
                                   n_steps, key, cess_target, pilot_chains)
     _check_length(betas, n_steps)
     _warn(energy, transition)
-    annealer = CPU.runners.Annealer(energy, base, transition, n_chains, key, 0, first_chain)
+    annealer = CPU.runners.Annealer(energy, base, transition, n_chains, key, 0, first_chain,
+                                    work=n_chains * betas.size * n_steps)
     annealer.run(betas, step_sizes, n_steps, 0, False, START_DRAW)
     return _estimate(annealer, betas, n_steps, "ais", transition)
 
@@ -388,7 +389,8 @@ def reverse_ais(energy, base, x_target, n_temperatures=None, *, schedule="sigmoi
                                   n_steps, key, cess_target, pilot_chains)
     _check_length(betas, n_steps)
     _warn(energy, transition)
-    annealer = CPU.runners.Annealer(energy, base, transition, x.shape[0], key, 0, first_chain)
+    annealer = CPU.runners.Annealer(energy, base, transition, x.shape[0], key, 0, first_chain,
+                                    work=x.shape[0] * betas.size * n_steps)
     annealer.x[:] = x
     annealer.run(betas[::-1].copy(), step_sizes[::-1].copy(), n_steps, 0, False,
                  START_EVAL)

@@ -26,7 +26,8 @@ def _run(energy, x0, step_size, n_steps, burn_in, thin, adapt, precondition, kee
         energy, start.x, start.key, start.step, start.first_chain, metropolize=metropolize,
         target=MALA_TARGET if metropolize else ULA_TARGET,
         inverse_mass=given if given is not None else start.inverse_mass,
-        energy_start=start.energy_start, diverged=start.diverged)
+        energy_start=start.energy_start, diverged=start.diverged,
+        work=start.n_chains * (burn_in + n_steps))
     _common.check_start_energy(runner.e, runner.g)
     return _common.run(start, runner, n_steps, burn_in, thin, keep, adapt, precondition,
                        start.step_size)

@@ -69,7 +69,8 @@ def metropolis(energy, x0, n_steps, *, scale=None, proposal=None, burn_in=0, thi
                                                start)
     runner = start.backend.runners.MetropolisRunner(
         energy, start.x, start.key, start.step, start.first_chain, proposal=proposal,
-        target=RANDOM_WALK_TARGET, inverse_mass=given if given is not None else start.inverse_mass)
+        target=RANDOM_WALK_TARGET, inverse_mass=given if given is not None else start.inverse_mass,
+        work=start.n_chains * (burn_in + n_steps))
     _common.check_start_energy(runner.e)
     if proposal is not None:
         outside = np.flatnonzero(runner.log_q == -np.inf)

@@ -9,6 +9,11 @@ built-in energies reach their code through type dispatch. For any other energy,
 functions and compiles a private copy (Numba cannot cache a function whose code depends
 on a Python object, so this copy is compiled once per energy family and process).
 Energy functions are called only in entry-point bodies, never in shared helpers.
+
+A user energy normally needs no private copy: its functions travel as first-class
+function values in ``FunctionParams`` (``user_functions``), a built-in parameter type of
+the cached kernels. Sums of energies, and user energies asked to (``specialize``), get
+the private copies.
 """
 import types
 

@@ -17,8 +17,8 @@ samplers are specialised to them (see ``dispatch``).
 import numpy as np
 from numba.extending import overload
 
-from ..._contract import (DiagGaussianParams, GaussianBernoulliParams, GaussianParams,
-                            MixtureParams)
+from ..._contract import (DiagGaussianParams, FunctionParams, GaussianBernoulliParams,
+                            GaussianParams, MixtureParams)
 from .blas import dot_rows
 from ._jit import helper
 
@@ -232,12 +232,31 @@ def _gbrbm_energy_grad(p, x, g):
     return e
 
 
+# --- a user's functions, called through their addresses --------------------------------
+
+@helper(inline=True)
+def _function_energy(p, x):
+    """β f(x, θ), f the user's compiled function (a first-class function value)."""
+    return p.beta * p.energy(x, p.theta)
+
+
+@helper(inline=True)
+def _function_energy_grad(p, x, g):
+    """β E and β∇ₓE from the user's gradient function g(x, θ, out) -> E."""
+    e = p.energy_grad(x, p.theta, g)
+    for j in range(g.shape[0]):
+        g[j] *= p.beta
+    return p.beta * e
+
+
 # --- dispatch by parameter type --------------------------------------------------------
 
 _ENERGY = {GaussianParams: _gaussian_energy, DiagGaussianParams: _diag_energy,
-           MixtureParams: _mixture_energy, GaussianBernoulliParams: _gbrbm_energy}
+           MixtureParams: _mixture_energy, GaussianBernoulliParams: _gbrbm_energy,
+           FunctionParams: _function_energy}
 _ENERGY_GRAD = {GaussianParams: _gaussian_energy_grad, DiagGaussianParams: _diag_energy_grad,
-                MixtureParams: _mixture_energy_grad, GaussianBernoulliParams: _gbrbm_energy_grad}
+                MixtureParams: _mixture_energy_grad, GaussianBernoulliParams: _gbrbm_energy_grad,
+                FunctionParams: _function_energy_grad}
 
 
 @overload(energy_point, jit_options={"cache": True}, inline="always")

@@ -106,10 +106,10 @@ class LangevinRunner(_Chains):
     """
 
     def __init__(self, energy, x, key, step, first_chain, *, metropolize, target,
-                 inverse_mass=None, energy_start=None, diverged=None):
+                 inverse_mass=None, energy_start=None, diverged=None, work=0):
         super().__init__(x, key, step, first_chain)
         self.metropolize, self.target = metropolize, target
-        self.params, self.family = energy._kernel_params(), energy._family
+        self.params, self.family = energy._kernel_form(work)
         self.e = np.empty(self.n_chains)
         self.g = np.empty_like(self.x)
         self.family["blocked_energy_grad"](self.params, self.x, self.g, self.e,
@@ -149,9 +149,9 @@ class MetropolisRunner(_Chains):
     ``log_q`` the proposal's log density there, for the caller to check."""
 
     def __init__(self, energy, x, key, step, first_chain, *, proposal=None, target,
-                 inverse_mass=None):
+                 inverse_mass=None, work=0):
         super().__init__(x, key, step, first_chain)
-        self.params, self.family = energy._kernel_params(), energy._family
+        self.params, self.family = energy._kernel_form(work)
         self.proposal, self.target = proposal, target
         self.e = np.empty(self.n_chains)
         self.family["batch_energy"](self.params, self.x, self.e)
@@ -216,8 +216,9 @@ class Annealer:
     estimate's (the adaptive schedule's pilot). Row r is the global chain first_chain + r.
     """
 
-    def __init__(self, energy, base, transition, n_chains, key, tag_shift, first_chain=0):
-        self.params, self.family = energy._kernel_params(), energy._family
+    def __init__(self, energy, base, transition, n_chains, key, tag_shift, first_chain=0,
+                 work=0):
+        self.params, self.family = energy._kernel_form(work)
         self.base = base_params(base._kernel_params())
         self.transition, self.tag_shift = transition, tag_shift
         self.streams = Streams(key[0], key[1], 0, first_chain)
