@@ -136,6 +136,12 @@ class Preconditioner(namedtuple("Preconditioner", "mode scale chol")):
 
 
 
+class PooledMoments(namedtuple("PooledMoments", "count mean m2")):
+    """What a preconditioner is estimated from: the number of states m, their mean (d,)
+    and their sum of squared deviations M2, (d,) for a diagonal Σ or (d, d) for a dense
+    one. Shards of chains merge theirs exactly (``adaptation.merge_moments``)."""
+
+
 class LangevinChains(namedtuple("LangevinChains", "x e g u e_start diverged")):
     """The state of Langevin chains, updated in place: positions x (n, d), energies e (n,),
     gradients g (n, d), whitened gradients u = Lᵀg (n, d; the same array as g without a

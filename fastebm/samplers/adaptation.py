@@ -9,8 +9,12 @@ windows that double in length, as Stan does: a first 15 % (at most 75 steps) tun
 step size only, then windows of 25, 50, 100, ... steps each end with a new Σ (and restart
 the step size adaptation), and the last 10 % (at most 50 steps) tunes the step size
 for the final Σ. Only burn-in steps adapt, so the kept chain is a Markov chain.
+Σ comes from the pooled moments of a window's states (``runner.pooled_moments``), which
+shards of chains merge exactly (``merge_moments``).
 """
 import numpy as np
+
+from .._contract import PooledMoments
 
 _INIT, _TERM, _BASE = 75, 50, 25
 MIN_METRIC_BURN_IN = 20
@@ -46,27 +50,43 @@ def window_thin(n_chains, length, dim):
     return max(1, int(np.ceil(length * per_step / MAX_WINDOW_BYTES)))
 
 
-def estimate_inverse_mass(samples, kind):
-    """Σ from pooled states (m, d): regularised toward its own diagonal.
+def inverse_mass_from_moments(moments, kind):
+    """Σ from the pooled moments of a window's states, regularised toward its diagonal.
 
-    Σ̂ = S + 10⁻³ · 5/(m+5) · diag(S), a relative version of Stan's shrinkage, so that
-    coordinates with scales 10⁻⁴ and 1 are treated alike.
+    With S = M2 / (m - 1) the sample covariance (``kind="dense"``) or variances
+    (``"diag"``) of the m finite states, Σ̂ = S + 10⁻³ · 5/(m+5) · diag(S), a relative
+    version of Stan's shrinkage, so that coordinates with scales 10⁻⁴ and 1 are treated
+    alike. None when there are fewer than two states, or S is not positive definite.
     """
-    samples = samples[np.all(np.isfinite(samples), axis=1)]
-    m = samples.shape[0]
+    m = moments.count
     if m < 2:
         return None
     shrink = 1e-3 * 5.0 / (m + 5.0)
     if kind == "diag":
-        var = samples.var(axis=0, ddof=1)
+        var = moments.m2 / (m - 1)
         return var * (1.0 + shrink) if np.all(var > 0) else None
-    cov = np.cov(samples, rowvar=False).reshape(samples.shape[1], -1)
+    cov = moments.m2 * (1.0 / (m - 1))
     cov += shrink * np.diag(np.diag(cov))
     try:
         np.linalg.cholesky(cov)
     except np.linalg.LinAlgError:
         return None
     return cov
+
+
+def merge_moments(a, b):
+    """The pooled moments of two sets of states from theirs (Chan, Golub & LeVeque 1979):
+    n = nₐ + n_b, μ = μₐ + δ n_b/n, M2 = M2ₐ + M2_b + δδᵀ nₐn_b/n with δ = μ_b - μₐ (δ² for
+    the variances). What an executor all-reduces across shards of chains."""
+    if a.count == 0:
+        return b
+    if b.count == 0:
+        return a
+    n = a.count + b.count
+    delta = b.mean - a.mean
+    correction = (np.outer(delta, delta) if a.m2.ndim == 2 else delta * delta)
+    return PooledMoments(n, a.mean + delta * (b.count / n),
+                         a.m2 + b.m2 + correction * (a.count * b.count / n))
 
 
 def run_burn_in(runner, burn_in, step_size, *, adapt, precondition):
@@ -78,7 +98,8 @@ def run_burn_in(runner, burn_in, step_size, *, adapt, precondition):
         else:
             thin = window_thin(runner.n_chains, length, runner.dim)
             kept = runner.advance(length, step_size, state, keep_draws=True, thin=thin)
-            inverse_mass = estimate_inverse_mass(kept.reshape(-1, runner.dim), precondition)
+            inverse_mass = inverse_mass_from_moments(runner.pooled_moments(kept, precondition),
+                                                     precondition)
             if inverse_mass is not None:
                 runner.set_inverse_mass(inverse_mass)
         if adapt:
