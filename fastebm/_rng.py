@@ -19,8 +19,19 @@ _W = (np.uint64(0x9E3779B9), np.uint64(0xBB67AE85))
 _MASK = np.uint64(0xFFFFFFFF)
 
 
+class PhiloxKey(tuple):
+    """A key already derived from a user's ``rng``: what ``fastebm.dask`` hands to each
+    shard of a run, so that every shard draws from the very same streams (a Generator
+    would advance, and a fresh SeedSequence give another key)."""
+
+    def __new__(cls, key):
+        return super().__new__(cls, (int(key[0]), int(key[1])))
+
+
 def philox_key(rng):
-    """Two 32-bit key words (as Python ints) from a SPEC 7 ``rng``."""
+    """Two 32-bit key words (as Python ints) from a SPEC 7 ``rng`` (or a ``PhiloxKey``)."""
+    if isinstance(rng, PhiloxKey):
+        return rng[0], rng[1]
     if isinstance(rng, np.random.Generator):
         words = rng.integers(0, 2**32, size=2, dtype=np.uint64)
     elif isinstance(rng, np.random.SeedSequence):

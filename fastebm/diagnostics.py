@@ -181,6 +181,13 @@ def weights_ess(log_weights):
 # ----------------------------------------------------------------------------- core
 
 
+def log_z_stderr(log_weights):
+    """The delta-method standard error of log Ẑ = log mean(w) from the log weights (n,):
+    se = sd(w) / (√n · mean(w)), with the weights scaled by their largest."""
+    w = np.exp(log_weights - np.max(log_weights))
+    return float(np.std(w, ddof=1) / (np.sqrt(w.size) * np.mean(w)))
+
+
 def _split_chains(x):
     """(n, m, d) → (n // 2, 2m, d): first and last halves as separate chains."""
     half = x.shape[0] // 2

@@ -31,6 +31,11 @@ def _banana(c):
 
 
 X0 = np.random.default_rng(0).normal(size=(64, 2))
+
+
+def _scaled_square(x, th):
+    return x[0] * x[0] / (2.0 * th[0] * th[0])
+
 needs_jit = pytest.mark.skipif(numba.config.DISABLE_JIT, reason="nothing is compiled or "
                                "cached without the JIT")
 
@@ -178,3 +183,18 @@ def test_the_kernels_are_chosen_by_the_size_of_the_run():
     assert fe.energy(fn, dim=2, specialize=True)._kernel_form(0)[1] is not BUILTIN
     with pytest.raises(TypeError, match="specialize"):
         fe.energy(fn, dim=2, specialize="yes")
+
+
+def test_copies_share_the_compiled_functions_and_pickles_recompile_them():
+    """tempered/with_theta copy the energy without compiling again (a fit or Geyer's
+    estimator makes one per step); a pickled energy (for Dask's workers) compiles its
+    functions again where it is unpickled, with the same temperature and θ."""
+    import pickle
+    energy = fe.energy(_scaled_square, theta=[2.0], dim=1)
+    assert energy.with_theta([3.0])._functions is energy._functions
+    assert energy.tempered(0.5)._functions is energy._functions
+    hot = energy.with_theta([3.0]).tempered(0.5)
+    back = pickle.loads(pickle.dumps(hot))
+    x = np.array([[1.5], [-0.5]])
+    np.testing.assert_array_equal(back.energy(x), hot.energy(x))
+    assert back.beta == 0.5 and back.theta.tolist() == [3.0]

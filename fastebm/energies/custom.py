@@ -111,6 +111,24 @@ class CustomEnergy(Energy):
         self._grad_theta_point = (None if grad_theta is None
                                   else _compile(grad_theta, "grad_theta"))
 
+    def __copy__(self):
+        """A shallow copy sharing the compiled functions (``tempered``, ``with_theta``)."""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        return new
+
+    def __getstate__(self):
+        """Pickled without its compiled functions (cfuncs do not pickle): ``fn`` and
+        ``grad`` travel (by value when they live in a script, as Dask's cloudpickle
+        sends them) and are compiled again where the energy is unpickled."""
+        state = dict(self.__dict__)
+        state["_functions"] = state["_specialized"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._functions = compile_user_energy(self.fn, self.grad_fn, self._theta is not None)
+
     def _specialized_form(self):
         """(point functions, kernel family) compiled around the user's functions: built
         on first use, compiled in every process (seconds per sampler). A sum of energies

@@ -29,7 +29,7 @@ import numpy as np
 from .._contract import AIS_PILOT_SHIFT, START_DRAW, START_EVAL, START_READY
 from .._rng import philox_key
 from .._validation import as_float_array, choice, int_at_least, positive_float
-from ..diagnostics import weights_ess
+from ..diagnostics import log_z_stderr, weights_ess
 from ..energies.base import Energy
 from ..proposals import Proposal
 from ..resampling import log_mean_exp
@@ -185,8 +185,7 @@ def _estimate(annealer, betas, n_steps, method, transition):
                          f"{np.flatnonzero(log_w == np.inf)[:10].tolist()} are +inf (the energy "
                          "reached -inf on the path: exp(-E) is not integrable there)")
     log_mean = float(log_mean_exp(log_w))
-    w = np.exp(log_w - np.max(log_w))
-    stderr = float(np.std(w, ddof=1) / (np.sqrt(w.size) * np.mean(w)))
+    stderr = log_z_stderr(log_w)
     n_moves = (betas.size - 2) * n_steps  # no transition at either end of the schedule
     acceptance = (annealer.n_accepted / n_moves if n_moves
                   else np.full(annealer.n_accepted.shape, np.nan))  # no moves: undefined

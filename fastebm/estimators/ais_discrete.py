@@ -17,7 +17,7 @@ import numpy as np
 
 from .._rng import philox_key
 from .._validation import int_at_least
-from ..diagnostics import weights_ess
+from ..diagnostics import log_z_stderr, weights_ess
 from ..resampling import log_mean_exp
 from ..results import LogZEstimate
 from ..backend import CPU
@@ -74,7 +74,6 @@ def ais_discrete(model, base, n_chains, n_temperatures=None, *, schedule="linear
     if np.any(np.isnan(log_w)) or np.any(log_w == np.inf):
         raise ValueError("AIS produced NaN or +inf log weights: the model's parameters "
                          "overflow")
-    w = np.exp(log_w - log_w.max())
-    stderr = float(np.std(w, ddof=1) / (np.sqrt(w.size) * np.mean(w)))
+    stderr = log_z_stderr(log_w)
     return LogZEstimate(float(log_z0 + log_mean_exp(log_w)), stderr, log_w,
                         float(weights_ess(log_w)), "ais", "lower", temperatures=betas)

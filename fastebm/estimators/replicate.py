@@ -117,14 +117,15 @@ class ImportanceEstimator:
     def __call__(self, rng=None):
         return importance_sample(self.energy, self.proposal, self.n, rng=rng)
 
-    def _replicate(self, children):
-        """(log Ẑ, stderr, ESS), each (R,), for the spawned streams ``children``."""
+    def _replicate(self, children, first=0):
+        """(log Ẑ, stderr, ESS), each (R,), for the spawned streams ``children`` (replicates
+        first, first + 1, ...)."""
         keys = np.array([philox_key(child) for child in children], dtype=np.int64)
         log_z, stderr, ess, status = CPU.runners.replicated_importance(
             self.energy, self.proposal, keys, self.n)
         for r, failure in enumerate(status):
             if failure is not None:
-                raise ValueError(f"replicate {r}: {_STATUS_MESSAGES[failure]}")
+                raise ValueError(f"replicate {first + r}: {_STATUS_MESSAGES[failure]}")
         return log_z, stderr, ess
 
 
@@ -184,6 +185,13 @@ def replicate(estimator, n_rep, *, rng=None, reference=None, level=0.95, name=""
     >>> res = fe.replicate(est, 200, rng=0, reference=E.log_partition())
     >>> print(res.table())  # doctest: +SKIP
     """
+    n_rep, reference = check_replicate(estimator, n_rep, reference, level)
+    children = seed_sequence(rng).spawn(n_rep)
+    return summarize_rows(run_replicates(estimator, children, 0), reference, level, name)
+
+
+def check_replicate(estimator, n_rep, reference, level):
+    """Validated (n_rep, reference) of a :func:`replicate` call."""
     if not callable(estimator):
         raise TypeError(f"estimator must be callable, got {type(estimator).__name__}")
     n_rep = int_at_least(n_rep, "n_rep", 2)
@@ -194,12 +202,20 @@ def replicate(estimator, n_rep, *, rng=None, reference=None, level=0.95, name=""
         reference = float(reference)
     if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < level < 1:
         raise ValueError(f"level must be a number in (0, 1), got {level!r}")
-    children = seed_sequence(rng).spawn(n_rep)
+    return n_rep, reference
+
+
+def run_replicates(estimator, children, first):
+    """(value, reported stderr, ESS) rows (R, 3) of the replicates on the streams
+    ``children``; ``first`` is the index of the first (for error messages)."""
     if isinstance(estimator, ImportanceEstimator):
-        values, reported, ess = estimator._replicate(children)
-    else:
-        rows = np.array([_value(estimator(rng=child), r) for r, child in enumerate(children)])
-        values, reported, ess = rows[:, 0], rows[:, 1], rows[:, 2]
+        return np.stack(estimator._replicate(children, first), axis=1)
+    return np.array([_value(estimator(rng=child), first + r) for r, child in enumerate(children)])
+
+
+def summarize_rows(rows, reference, level, name):
+    """The ReplicationResult of replicate rows (R, 3)."""
+    values, reported, ess = rows[:, 0], rows[:, 1], rows[:, 2]
     return summarize(values, reference=reference, level=level, name=name,
                      reported_stderr=None if np.all(np.isnan(reported)) else reported,
                      ess=None if np.all(np.isnan(ess)) else ess)

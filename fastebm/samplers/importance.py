@@ -10,7 +10,7 @@ import numpy as np
 
 from .._rng import philox_key
 from .._validation import int_at_least
-from ..diagnostics import weights_ess
+from ..diagnostics import log_z_stderr, weights_ess
 from ..energies.base import Energy
 from ..proposals import Proposal
 from ..backend import CPU
@@ -40,11 +40,6 @@ def _weighted(energy, proposal, n, key, first_chain):
     if np.all(log_weights == -np.inf):
         raise ValueError("every importance weight is zero: the proposal misses the target")
     return draws, log_weights
-
-
-def _standard_error(log_weights):
-    w = np.exp(log_weights - np.max(log_weights))
-    return float(np.std(w, ddof=1) / (np.sqrt(w.size) * np.mean(w)))
 
 
 def importance_sample(energy, proposal, n, *, rng=None, first_chain=None):
@@ -78,7 +73,7 @@ def importance_sample(energy, proposal, n, *, rng=None, first_chain=None):
     first_chain = check_first_chain(0 if first_chain is None else first_chain, n)
     draws, log_weights = _weighted(energy, proposal, n, philox_key(rng), first_chain)
     return ImportanceResult(draws, log_weights, float(log_mean_exp(log_weights)),
-                            _standard_error(log_weights), float(weights_ess(log_weights)))
+                            log_z_stderr(log_weights), float(weights_ess(log_weights)))
 
 
 def importance_resample(energy, proposal, n, *, n_out=None, method="systematic", rng=None):
@@ -100,5 +95,5 @@ def importance_resample(energy, proposal, n, *, n_out=None, method="systematic",
     draws, log_weights = _weighted(energy, proposal, n, key, 0)
     indices = CPU.runners.resample(method, key, normalized_weights(log_weights), n_out)
     return ImportanceResult(draws, log_weights, float(log_mean_exp(log_weights)),
-                            _standard_error(log_weights), float(weights_ess(log_weights)),
+                            log_z_stderr(log_weights), float(weights_ess(log_weights)),
                             resampled=draws[indices])

@@ -1,0 +1,249 @@
+"""The public samplers and estimators over a Dask cluster, with one machine's results.
+
+    from dask.distributed import Client
+    import fastebm.dask
+    client = Client()                       # a LocalCluster, or Client("tcp://host:8786")
+    result = fastebm.dask.mala(client, E, x0, 0.1, 1000, rng=0)
+
+Each function takes the client first, then the arguments of its local namesake
+(``fastebm.mala`` and so on), plus ``chains_per_task``. The chains are cut into shards
+[a, b) of ``chains_per_task`` rows; each shard runs on a worker as the local function
+with ``first_chain=a`` and the run's key, so its rows are exactly rows [a, b) of the
+run on one machine (every chain has its own Philox stream keyed by its global index);
+the client concatenates them. Hence, for the same ``rng``, the result equals the local
+one bitwise: draws, states, acceptance, step sizes (adapted per chain), per-chain
+moments, log weights, and log Z with its standard error, computed from all the weights
+as the local function does. A ``state`` continues on the cluster or on one machine.
+
+Identity holds on workers of one CPU type: Numba compiles for the host CPU, and another
+type may round the last bits differently (FMA contraction, vector widths).
+
+Not here yet: a pooled preconditioner (``precondition="diag"`` or ``"dense"``, estimated
+from all chains in each burn-in window: a reduction per window, for which the runners
+give ``pooled_moments``) raises; a fixed Σ (an array) runs. ``reverse_ais`` and ``fit``
+have no cluster version yet.
+
+Install with ``pip install fastebm[dask]``.
+"""
+import math
+
+import numpy as np
+
+from . import estimators as _estimators
+from ._rng import PhiloxKey, philox_key
+from ._validation import int_at_least
+from .diagnostics import log_z_stderr, weights_ess
+from .proposals import Proposal
+from .resampling import log_mean_exp
+from .results import ChainState, ImportanceResult, LogZEstimate, MCMCResult
+
+try:
+    import distributed
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
+    raise ImportError("fastebm.dask needs Dask's distributed scheduler: "
+                      "pip install 'fastebm[dask]' (or dask[distributed])") from exc
+
+MIN_CHAINS_PER_TASK = 256
+"""A task should hold a block of chains, never a few: Dask costs about 1 ms a task."""
+TASKS_PER_THREAD = 2
+
+
+def _check_client(client):
+    if not isinstance(client, distributed.Client):
+        raise TypeError(f"client must be a dask.distributed.Client, got {type(client).__name__}")
+
+
+def _shards(client, n, chains_per_task, min_rows=1):
+    """[(a, b)] cutting n rows into tasks: ``chains_per_task`` rows each (default: enough
+    tasks for ``TASKS_PER_THREAD`` per worker thread, at least ``MIN_CHAINS_PER_TASK``); a
+    last shard of fewer than ``min_rows`` rows joins the one before."""
+    if chains_per_task is None:
+        threads = max(1, sum(client.nthreads().values()))
+        chains_per_task = max(MIN_CHAINS_PER_TASK, math.ceil(n / (TASKS_PER_THREAD * threads)))
+    size = int_at_least(chains_per_task, "chains_per_task", min_rows)
+    bounds = [(a, min(n, a + size)) for a in range(0, n, size)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < min_rows:
+        bounds[-2:] = [(bounds[-2][0], n)]
+    return bounds
+
+
+def _rows(value, a, b, n):
+    """Rows [a, b) of a per-chain array (length n), or the value itself when shared."""
+    if isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == n:
+        return value[a:b]
+    return value
+
+
+def _state_rows(state, a, b):
+    """The ChainState of rows [a, b) of ``state`` (global chains first_chain + a, ...)."""
+    n = state.position.shape[0]
+    return ChainState(state.position[a:b], state.key, state.step,
+                      _rows(state.step_size, a, b, n), state.inverse_mass,
+                      None if state.diverged is None else state.diverged[a:b],
+                      None if state.energy_start is None else state.energy_start[a:b],
+                      state.dtype, state.first_chain + a)
+
+
+def _concat(values, axis=0):
+    return None if values[0] is None else np.concatenate(values, axis=axis)
+
+
+def _merge_mcmc(results):
+    """One MCMCResult from the shards' results, in row order (everything per chain is
+    concatenated; the key, step and preconditioner are the run's)."""
+    first = results[0]
+    states = [r.state for r in results]
+    state = ChainState(np.concatenate([s.position for s in states]), first.state.key,
+                       first.state.step, np.concatenate([s.step_size for s in states]),
+                       first.state.inverse_mass, _concat([s.diverged for s in states]),
+                       _concat([s.energy_start for s in states]), first.state.dtype,
+                       first.state.first_chain)
+    step_size = None if first.step_size is None else _concat([r.step_size for r in results])
+    return MCMCResult(_concat([r.draws for r in results], axis=1),
+                      np.concatenate([r.acceptance_rate for r in results]),
+                      np.concatenate([r.n_divergent for r in results]), step_size, state,
+                      _concat([r.mean for r in results]), _concat([r.variance for r in results]),
+                      first.inverse_mass)
+
+
+def _run_mcmc(client, local, model, x0, per_chain, shared, rng, first_chain,
+              chains_per_task):
+    """Submit ``local(model, x0 rows, *per_chain rows, **shared)`` per shard and merge."""
+    _check_client(client)
+    if isinstance(x0, ChainState):
+        if rng is not None or first_chain is not None:
+            raise ValueError("rng and first_chain must be None when x0 is a ChainState: the "
+                             "state carries its own streams and chain indices")
+        n = x0.position.shape[0]
+        bounds = _shards(client, n, chains_per_task)
+        starts = [(_state_rows(x0, a, b), {}) for a, b in bounds]
+    else:
+        x0 = np.asarray(x0)
+        if x0.ndim != 2:
+            raise ValueError("fastebm.dask runs many chains: x0 must have shape (n_chains, d), "
+                             f"got {x0.shape}")
+        n = x0.shape[0]
+        bounds = _shards(client, n, chains_per_task)
+        key = PhiloxKey(philox_key(rng))
+        offset = 0 if first_chain is None else int_at_least(first_chain, "first_chain", 0)
+        starts = [(x0[a:b], {"rng": key, "first_chain": offset + a}) for a, b in bounds]
+    per_chain = [np.asarray(v) if np.ndim(v) >= 1 else v for v in per_chain]
+    futures = [client.submit(local, model, start, *[_rows(v, a, b, n) for v in per_chain],
+                             **shared, **streams, pure=False)
+               for (start, streams), (a, b) in zip(starts, bounds)]
+    return _merge_mcmc(client.gather(futures))
+
+
+def _no_pooled_preconditioner(precondition):
+    if isinstance(precondition, str):
+        raise ValueError(f'precondition="{precondition}" is estimated from all chains together '
+                         "in each burn-in window, which fastebm.dask does not do yet: pass a "
+                         "fixed inverse mass (an array), or run on one machine")
+
+
+def mala(client, energy, x0, step_size, n_steps, *, burn_in=0, thin=1, adapt=False,
+         precondition=None, keep="draws", rng=None, first_chain=None, chains_per_task=None):
+    """:func:`fastebm.mala` on a Dask cluster, the chains cut into tasks (module docstring)."""
+    _no_pooled_preconditioner(precondition)
+    from .samplers.langevin import mala as local
+    return _run_mcmc(client, local, energy, x0, [step_size, n_steps],
+                     dict(burn_in=burn_in, thin=thin, adapt=adapt, precondition=precondition,
+                          keep=keep), rng, first_chain, chains_per_task)
+
+
+def langevin(client, energy, x0, step_size, n_steps, *, burn_in=0, thin=1, adapt=False,
+             precondition=None, keep="draws", rng=None, first_chain=None,
+             chains_per_task=None):
+    """:func:`fastebm.langevin` on a Dask cluster (module docstring)."""
+    _no_pooled_preconditioner(precondition)
+    from .samplers.langevin import langevin as local
+    return _run_mcmc(client, local, energy, x0, [step_size, n_steps],
+                     dict(burn_in=burn_in, thin=thin, adapt=adapt, precondition=precondition,
+                          keep=keep), rng, first_chain, chains_per_task)
+
+
+def metropolis(client, energy, x0, n_steps, *, scale=None, proposal=None, burn_in=0, thin=1,
+               adapt=False, precondition=None, keep="draws", rng=None, first_chain=None,
+               chains_per_task=None):
+    """:func:`fastebm.metropolis` on a Dask cluster (module docstring)."""
+    _no_pooled_preconditioner(precondition)
+    from .samplers.metropolis import metropolis as local
+    return _run_mcmc(client, local, energy, x0, [n_steps],
+                     dict(scale=scale, proposal=proposal, burn_in=burn_in, thin=thin,
+                          adapt=adapt, precondition=precondition, keep=keep),
+                     rng, first_chain, chains_per_task)
+
+
+def gibbs(client, model, x0, n_steps, *, burn_in=0, thin=1, keep="draws", rng=None,
+          first_chain=None, chains_per_task=None):
+    """:func:`fastebm.gibbs` on a Dask cluster (module docstring)."""
+    from .samplers.gibbs import gibbs as local
+    return _run_mcmc(client, local, model, x0, [n_steps],
+                     dict(burn_in=burn_in, thin=thin, keep=keep), rng, first_chain,
+                     chains_per_task)
+
+
+def importance_sample(client, energy, proposal, n, *, rng=None, first_chain=None,
+                      chains_per_task=None):
+    """:func:`fastebm.importance_sample` on a Dask cluster: draw i of the run is drawn by
+    the task holding it; log Z, its standard error and the ESS from all the weights."""
+    _check_client(client)
+    from .samplers.importance import _check, _weighted
+    n = _check(energy, proposal, n)
+    key = philox_key(rng)
+    offset = 0 if first_chain is None else int_at_least(first_chain, "first_chain", 0)
+    futures = [client.submit(_weighted, energy, proposal, b - a, key, offset + a, pure=False)
+               for a, b in _shards(client, n, chains_per_task, min_rows=2)]
+    parts = client.gather(futures)
+    draws = np.concatenate([p[0] for p in parts])
+    log_weights = np.concatenate([p[1] for p in parts])
+    return ImportanceResult(draws, log_weights, float(log_mean_exp(log_weights)),
+                            log_z_stderr(log_weights), float(weights_ess(log_weights)))
+
+
+def ais(client, energy, base, n_chains, n_temperatures=None, *, chains_per_task=None,
+        rng=None, first_chain=None, **options):
+    """:func:`fastebm.ais` on a Dask cluster: each task anneals its shard of the chains
+    (an adaptive schedule is found by each task from the same pilot chains, so every
+    task uses the same temperatures); log Z and its error from all the log weights.
+    ``options`` are those of :func:`fastebm.ais`."""
+    _check_client(client)
+    n_chains = int_at_least(n_chains, "n_chains", 2)
+    key = PhiloxKey(philox_key(rng))
+    offset = 0 if first_chain is None else int_at_least(first_chain, "first_chain", 0)
+    bounds = _shards(client, n_chains, chains_per_task, min_rows=2)
+    futures = [client.submit(_estimators.ais, energy, base, b - a, n_temperatures, rng=key,
+                             first_chain=offset + a, pure=False, **options)
+               for a, b in bounds]
+    parts = client.gather(futures)
+    log_w = np.concatenate([p.log_weights for p in parts])
+    log_mean = float(log_mean_exp(log_w))
+    first = parts[0]
+    # as fe.ais: a discrete model (or an RBM without a proposal) anneals its own path,
+    # from a known log Z₀
+    own_path = getattr(type(energy), "is_discrete", False) or (
+        hasattr(energy, "_ais_form") and not isinstance(base, Proposal))
+    log_z = float(energy._ais_form(base)[1] + log_mean) if own_path else log_mean
+    acceptance = (None if first.acceptance_rate is None
+                  else np.concatenate([p.acceptance_rate for p in parts]))
+    n_divergent = (None if first.n_divergent is None
+                   else np.concatenate([p.n_divergent for p in parts]))
+    return LogZEstimate(log_z, log_z_stderr(log_w), log_w, float(weights_ess(log_w)),
+                        first.method, first.bound, acceptance, first.temperatures, first.biased,
+                        n_divergent)
+
+
+def replicate(client, estimator, n_rep, *, rng=None, reference=None, level=0.95, name="",
+              replicates_per_task=None):
+    """:func:`fastebm.replicate` on a Dask cluster: replicate r runs on the r-th stream
+    spawned from ``rng`` (as locally), the tasks taking ``replicates_per_task`` each; the
+    summary is computed from all the replicates, so it equals the local one."""
+    from .estimators.replicate import check_replicate, run_replicates, summarize_rows
+    from ._rng import seed_sequence
+    _check_client(client)
+    n_rep, reference = check_replicate(estimator, n_rep, reference, level)
+    children = seed_sequence(rng).spawn(n_rep)
+    bounds = _shards(client, n_rep, replicates_per_task, min_rows=1)
+    futures = [client.submit(run_replicates, estimator, children[a:b], a, pure=False)
+               for a, b in bounds]
+    return summarize_rows(np.concatenate(client.gather(futures)), reference, level, name)

@@ -1,0 +1,192 @@
+"""fastebm.dask gives, for the same rng, exactly what the local functions give."""
+import subprocess
+import sys
+
+import numba
+import numpy as np
+import pytest
+
+import fastebm as fe
+
+distributed = pytest.importorskip("distributed")
+fe_dask = pytest.importorskip("fastebm.dask")
+
+N = 37
+X0 = np.random.default_rng(1).normal(size=(N, 2))
+GAUSS = fe.Gaussian(np.array([0.5, -1.0]), covariance=[[1.0, 0.3], [0.3, 0.5]])
+Q = fe.proposals.Gaussian(np.zeros(2), 4.0 * np.eye(2))
+RBM = fe.BernoulliRBM(np.random.default_rng(2).normal(size=(6, 4)) * 0.5, np.zeros(6),
+                      np.zeros(4))
+
+
+def banana(x):
+    return 0.5 * x[0] ** 2 + 0.5 * (x[1] - x[0] ** 2) ** 2
+
+
+def _cluster():
+    """Two worker processes of one thread each, on free ports (no dashboard)."""
+    return distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                    dashboard_address=":0", scheduler_port=0,
+                                    env={"NUMBA_NUM_THREADS": "1"})
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = _cluster()
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+def _same(a, b):
+    for name in ("draws", "acceptance_rate", "n_divergent", "step_size", "mean", "variance",
+                 "inverse_mass"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert (x is None) == (y is None), name
+        if x is not None:
+            np.testing.assert_array_equal(x, y, err_msg=name)
+    for name in ("position", "step_size", "diverged", "energy_start"):
+        x, y = getattr(a.state, name), getattr(b.state, name)
+        if x is not None:
+            np.testing.assert_array_equal(x, y, err_msg=name)
+    assert (a.state.key, a.state.step, a.state.first_chain) == (
+        b.state.key, b.state.step, b.state.first_chain)
+
+
+CASES = {
+    "mala-adapt": (fe.mala, fe_dask.mala, (GAUSS, X0, 0.3, 30),
+                   dict(burn_in=20, adapt=True, rng=3)),
+    "langevin-moments": (fe.langevin, fe_dask.langevin, (GAUSS, X0, 0.1, 30),
+                         dict(keep="moments", rng=3)),
+    "random-walk": (fe.metropolis, fe_dask.metropolis, (GAUSS, X0, 30),
+                    dict(scale=0.8, burn_in=10, adapt=True, rng=4)),
+    "independent": (fe.metropolis, fe_dask.metropolis, (GAUSS, X0, 30),
+                    dict(proposal=Q, rng=4)),
+    "user-energy": (fe.mala, fe_dask.mala, (fe.energy(banana, dim=2), X0, 0.2, 30),
+                    dict(rng=np.random.SeedSequence(5))),
+    "fixed-inverse-mass": (fe.mala, fe_dask.mala, (GAUSS, X0, 0.3, 30),
+                           dict(precondition=np.array([1.0, 0.5]), rng=6)),
+    "gibbs": (fe.gibbs, fe_dask.gibbs,
+              (RBM, (np.arange(N * 6).reshape(N, 6) % 3 == 0).astype(float), 20),
+              dict(thin=2, rng=7)),
+}
+
+
+@pytest.mark.filterwarnings("ignore::fastebm.FiniteDifferenceWarning")
+@pytest.mark.parametrize("name", CASES)
+def test_a_cluster_run_is_the_local_run(client, name):
+    local, remote, args, kwargs = CASES[name]
+    expected = local(*args, **kwargs)
+    got = remote(client, *args, chains_per_task=7, **kwargs)
+    _same(got, expected)
+
+
+def test_a_state_continues_on_the_cluster_or_locally(client):
+    first = fe_dask.mala(client, GAUSS, X0, 0.3, 20, burn_in=10, adapt=True, rng=8,
+                         chains_per_task=10)
+    local_first = fe.mala(GAUSS, X0, 0.3, 20, burn_in=10, adapt=True, rng=8)
+    _same(fe_dask.mala(client, GAUSS, first.state, None, 20, chains_per_task=9),
+          fe.mala(GAUSS, local_first.state, None, 20))
+    _same(fe.mala(GAUSS, first.state, None, 20), fe.mala(GAUSS, local_first.state, None, 20))
+
+
+def test_first_chain_offsets_the_whole_cluster_run(client):
+    _same(fe_dask.metropolis(client, GAUSS, X0, 20, rng=9, first_chain=100, chains_per_task=8),
+          fe.metropolis(GAUSS, X0, 20, rng=9, first_chain=100))
+
+
+def test_importance_sampling_on_the_cluster(client):
+    local = fe.importance_sample(GAUSS, Q, 5000, rng=10)
+    got = fe_dask.importance_sample(client, GAUSS, Q, 5000, rng=10, chains_per_task=900)
+    np.testing.assert_array_equal(got.draws, local.draws)
+    np.testing.assert_array_equal(got.log_weights, local.log_weights)
+    assert (got.log_z, got.stderr, got.ess) == (local.log_z, local.stderr, local.ess)
+
+
+@pytest.mark.parametrize("model", ["continuous", "rbm"])
+def test_ais_on_the_cluster(client, model):
+    if model == "continuous":
+        args, kwargs = (GAUSS, Q, N, 30), dict(step_size=0.3, rng=11)
+    else:
+        args, kwargs = (RBM, None, N, 30), dict(rng=11)
+    local = fe.ais(*args, **kwargs)
+    got = fe_dask.ais(client, *args, chains_per_task=9, **kwargs)
+    np.testing.assert_array_equal(got.log_weights, local.log_weights)
+    assert (got.log_z, got.stderr, got.ess) == (local.log_z, local.stderr, local.ess)
+    for name in ("acceptance_rate", "n_divergent", "temperatures"):
+        x, y = getattr(got, name), getattr(local, name)
+        if x is not None:
+            np.testing.assert_array_equal(x, y)
+
+
+def test_bad_arguments(client):
+    with pytest.raises(TypeError, match="dask.distributed.Client"):
+        fe_dask.mala("tcp://nowhere:8786", GAUSS, X0, 0.3, 5, rng=0)
+    with pytest.raises(ValueError, match="precondition"):
+        fe_dask.mala(client, GAUSS, X0, 0.3, 5, burn_in=50, precondition="diag", rng=0)
+    with pytest.raises(ValueError, match="n_chains, d"):
+        fe_dask.mala(client, GAUSS, X0[0], 0.3, 5, rng=0)
+    with pytest.raises(ValueError, match="chains_per_task"):
+        fe_dask.mala(client, GAUSS, X0, 0.3, 5, rng=0, chains_per_task=0)
+
+
+def test_without_dask_the_import_error_names_the_extra():
+    code = ("import sys; sys.modules['distributed'] = None\n"
+            "import fastebm\n"
+            "try:\n    import fastebm.dask\nexcept ImportError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert "fastebm[dask]" in out
+
+
+def test_import_fastebm_does_not_import_dask():
+    code = "import sys, fastebm; assert 'distributed' not in sys.modules and 'dask' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="a run long enough to be killed "
+                    "mid-way takes minutes in pure Python")
+def test_a_worker_killed_mid_run_costs_only_its_tasks():
+    """A worker process of the test's own cluster is killed while its tasks run: Dask
+    recomputes them elsewhere, and the result is still the local one."""
+    import os
+    import signal
+    import threading
+    import time
+
+    cluster = _cluster()
+    try:
+        with distributed.Client(cluster) as c:
+            x0 = np.random.default_rng(3).normal(size=(64, 2))
+            fe_dask.metropolis(c, GAUSS, x0[:4], 2, rng=0, chains_per_task=2)  # warm workers
+            pids = list(c.run(os.getpid).values())
+            victim = pids[0]
+            killer = threading.Timer(0.5, lambda: os.kill(victim, signal.SIGKILL))
+            killer.start()
+            start = time.perf_counter()
+            got = fe_dask.metropolis(c, GAUSS, x0, 800_000, keep="moments", rng=12,
+                                     chains_per_task=16)
+            killer.join()
+            # both workers were still busy when the kill came (two tasks each)
+            assert time.perf_counter() - start > 1.5, "the run ended too soon after the kill"
+            assert victim not in c.run(os.getpid).values()  # the worker did die
+    finally:
+        cluster.close()
+    _same(got, fe.metropolis(GAUSS, x0, 800_000, keep="moments", rng=12))
+
+
+def test_replicate_on_the_cluster(client):
+    estimator = fe.ImportanceEstimator(GAUSS, Q, 500)
+    local = fe.replicate(estimator, 40, rng=13, reference=GAUSS.log_partition())
+    got = fe_dask.replicate(client, estimator, 40, rng=13, reference=GAUSS.log_partition(),
+                            replicates_per_task=7)
+    np.testing.assert_array_equal(got.values, local.values)
+    assert got.table() == local.table()
+
+
+def test_replicate_a_callable_on_the_cluster(client):
+    import functools
+    estimator = functools.partial(fe.importance_sample, GAUSS, Q, 300)
+    local = fe.replicate(estimator, 12, rng=14)
+    got = fe_dask.replicate(client, estimator, 12, rng=14, replicates_per_task=5)
+    np.testing.assert_array_equal(got.values, local.values)
