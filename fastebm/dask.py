@@ -20,8 +20,8 @@ type may round the last bits differently (FMA contraction, vector widths).
 
 Not here yet: a pooled preconditioner (``precondition="diag"`` or ``"dense"``, estimated
 from all chains in each burn-in window: a reduction per window, for which the runners
-give ``pooled_moments``) raises; a fixed Σ (an array) runs. ``reverse_ais`` and ``fit``
-have no cluster version yet.
+give ``pooled_moments``) raises; a fixed Σ (an array) runs. ``fit`` has no cluster
+version yet.
 
 Install with ``pip install fastebm[dask]``.
 """
@@ -216,21 +216,47 @@ def ais(client, energy, base, n_chains, n_temperatures=None, *, chains_per_task=
                              first_chain=offset + a, pure=False, **options)
                for a, b in bounds]
     parts = client.gather(futures)
-    log_w = np.concatenate([p.log_weights for p in parts])
-    log_mean = float(log_mean_exp(log_w))
-    first = parts[0]
     # as fe.ais: a discrete model (or an RBM without a proposal) anneals its own path,
     # from a known log Z₀
     own_path = getattr(type(energy), "is_discrete", False) or (
         hasattr(energy, "_ais_form") and not isinstance(base, Proposal))
-    log_z = float(energy._ais_form(base)[1] + log_mean) if own_path else log_mean
+    log_z0 = energy._ais_form(base)[1] if own_path else None
+    return _merge_log_z(parts, lambda log_mean: (log_mean if log_z0 is None
+                                                 else float(log_z0 + log_mean)))
+
+
+def reverse_ais(client, energy, base, x_target, n_temperatures=None, *, chains_per_task=None,
+                rng=None, first_chain=None, **options):
+    """:func:`fastebm.reverse_ais` on a Dask cluster: each task anneals its rows of
+    ``x_target`` backwards; the upper bound log Ẑ = -log mean(w) and its error from all
+    the log weights. ``options`` are those of :func:`fastebm.reverse_ais`."""
+    _check_client(client)
+    x_target = np.asarray(x_target)
+    if x_target.ndim != 2:
+        raise ValueError("x_target must have shape (n_chains, d), got "
+                         f"{x_target.shape}")
+    key = PhiloxKey(philox_key(rng))
+    offset = 0 if first_chain is None else int_at_least(first_chain, "first_chain", 0)
+    bounds = _shards(client, x_target.shape[0], chains_per_task, min_rows=2)
+    futures = [client.submit(_estimators.reverse_ais, energy, base, x_target[a:b],
+                             n_temperatures, rng=key, first_chain=offset + a, pure=False,
+                             **options)
+               for a, b in bounds]
+    return _merge_log_z(client.gather(futures), lambda log_mean: -log_mean)
+
+
+def _merge_log_z(parts, log_z_of):
+    """One LogZEstimate from the shards' ones: the per-chain arrays concatenated, and
+    log Z (``log_z_of(log mean(w))``), its standard error and the ESS from all weights."""
+    first = parts[0]
+    log_w = np.concatenate([p.log_weights for p in parts])
     acceptance = (None if first.acceptance_rate is None
                   else np.concatenate([p.acceptance_rate for p in parts]))
     n_divergent = (None if first.n_divergent is None
                    else np.concatenate([p.n_divergent for p in parts]))
-    return LogZEstimate(log_z, log_z_stderr(log_w), log_w, float(weights_ess(log_w)),
-                        first.method, first.bound, acceptance, first.temperatures, first.biased,
-                        n_divergent)
+    return LogZEstimate(log_z_of(float(log_mean_exp(log_w))), log_z_stderr(log_w), log_w,
+                        float(weights_ess(log_w)), first.method, first.bound, acceptance,
+                        first.temperatures, first.biased, n_divergent)
 
 
 def replicate(client, estimator, n_rep, *, rng=None, reference=None, level=0.95, name="",

@@ -190,3 +190,14 @@ def test_replicate_a_callable_on_the_cluster(client):
     local = fe.replicate(estimator, 12, rng=14)
     got = fe_dask.replicate(client, estimator, 12, rng=14, replicates_per_task=5)
     np.testing.assert_array_equal(got.values, local.values)
+
+
+def test_reverse_ais_on_the_cluster(client):
+    x_target = np.random.default_rng(15).multivariate_normal([0.5, -1.0],
+                                                             [[1.0, 0.3], [0.3, 0.5]], size=N)
+    local = fe.reverse_ais(GAUSS, Q, x_target, 30, step_size=0.3, rng=16)
+    got = fe_dask.reverse_ais(client, GAUSS, Q, x_target, 30, step_size=0.3, rng=16,
+                              chains_per_task=10)
+    np.testing.assert_array_equal(got.log_weights, local.log_weights)
+    assert (got.log_z, got.stderr, got.ess, got.bound) == (local.log_z, local.stderr,
+                                                           local.ess, local.bound)
