@@ -239,8 +239,8 @@ def energy(fn, grad=None, *, theta=None, grad_theta=None, dim=None, specialize=N
         cached on disk call ``fn`` and ``grad`` through their addresses; only these small
         functions are compiled in each process (a fraction of a second). True: kernels
         compiled around them (inlined), in every new process (about 10 s per sampler);
-        faster per evaluation for a cheap energy (a 2-d banana: random walk 1.3×, MALA
-        1.4×). None: True for a call of at least ``SPECIALIZE_WORK`` (10⁹) energy
+        faster per evaluation for a cheap energy (a 2-d banana: random walk 1.1-1.3×,
+        MALA 1.4×). None: True for a call of at least ``SPECIALIZE_WORK`` (10⁹) energy
         evaluations (chains × steps), else False.
 
     Returns
