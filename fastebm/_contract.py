@@ -232,3 +232,24 @@ class GaussianBaseParams(namedtuple("GaussianBaseParams",
     """A Gaussian proposal prepared for annealing: N(μ, LLᵀ) with its precision
     P = (LLᵀ)⁻¹ and Pμ, so that log q and ∇ log q = -P(x-μ) of a block of points take
     one matrix product instead of two triangular solves per point."""
+
+
+# --- finite differences ------------------------------------------------------------------
+
+FD_REL_STEP = float.fromhex("0x1.965fea53d6e41p-18")
+"""ε^(1/3) for float64 (ε = 2⁻⁵²): central differences step h = ε^(1/3) max(1, |xⱼ|) on
+every backend (the CUDA kernels read this value through FASTEBM_FD_REL_STEP)."""
+
+
+# --- errors and the CUDA form of an energy ------------------------------------------------
+
+class BackendUnavailableError(RuntimeError):
+    """The arrays given (or the GPU emulation) ask for a backend, an algorithm or an energy
+    that this installation cannot run; nothing falls back to another backend silently."""
+
+
+class CudaForm(namedtuple("CudaForm", "kind source arrays beta")):
+    """How an energy runs in the CUDA kernels (``fastebm/_kernels/cuda/energies.cuh``):
+    ``kind`` "dense_gaussian" (arrays μ, P, Pμ; gradients by one matrix product),
+    "diag_gaussian" (arrays [μ, p]) or "user" (the snippet ``source``; arrays [θ]); E is
+    β times the form's energy."""

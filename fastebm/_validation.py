@@ -8,10 +8,14 @@ import operator
 
 import numpy as np
 
+from .backend import array_module
+
 
 def as_float_array(value, name, *, ndim=None, finite=True):
-    """``value`` as a C-contiguous float64 array; checks dimensions and finiteness."""
-    arr = np.asarray(value)
+    """``value`` as a C-contiguous float64 array of its own array module (NumPy, or CuPy
+    for a CuPy array); checks dimensions and finiteness."""
+    xp = array_module(value)
+    arr = xp.asarray(value)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
                                    or arr.dtype == np.bool_):
         raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
@@ -19,8 +23,8 @@ def as_float_array(value, name, *, ndim=None, finite=True):
         raise TypeError(f"{name} must be real, got dtype {arr.dtype}")
     if ndim is not None and arr.ndim not in np.atleast_1d(ndim):
         raise ValueError(f"{name} must have {ndim} dimension(s), got shape {arr.shape}")
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
-    if finite and not np.all(np.isfinite(arr)):
+    arr = xp.ascontiguousarray(arr, dtype=np.float64)
+    if finite and not bool(xp.all(xp.isfinite(arr))):
         raise ValueError(f"{name} must be finite (it contains NaN or inf)")
     return arr
 
@@ -31,7 +35,7 @@ def as_points(x, dim, name="x"):
     ``dtype`` is float32 when the caller passed float32 and float64 otherwise: the
     computation runs in float64 and outputs are cast back to it.
     """
-    raw = np.asarray(x)
+    raw = array_module(x).asarray(x)
     if raw.dtype == np.bool_:
         raise TypeError(f"{name} must be a float array, got dtype bool")
     arr = as_float_array(raw, name, ndim=(1, 2))
@@ -41,7 +45,7 @@ def as_points(x, dim, name="x"):
     if arr.ndim == 2 and arr.shape[0] == 0:
         raise ValueError(f"{name} must hold at least one point, got shape {arr.shape}")
     dtype = np.float32 if raw.dtype == np.float32 else np.float64
-    return np.atleast_2d(arr), arr.ndim == 1, dtype
+    return (arr[None, :] if arr.ndim == 1 else arr), arr.ndim == 1, dtype
 
 
 def positive_float(value, name):

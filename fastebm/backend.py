@@ -1,20 +1,28 @@
 """Which backend runs a call, chosen by the array type of its inputs.
 
-NumPy arrays run the Numba kernels on the CPU; CuPy arrays are meant for the CUDA
-kernels. The public functions call :func:`resolve` on their array inputs and get a
-:class:`Backend`: its array module ``xp`` (for validation and allocation), its number of
-threads, and its runners (one per algorithm, see ``docs/architecture.md``). Nothing here
-imports CuPy: a CuPy array is recognised by its type's module, so ``import fastebm``
-never needs CuPy or a GPU, and CuPy input never falls back to the CPU silently.
+NumPy arrays run the Numba kernels on the CPU; CuPy arrays run the CUDA kernels on the
+GPU, and results come back as CuPy arrays. The public functions call :func:`resolve` on
+their array inputs and get a :class:`Backend`: its array module ``xp`` (for validation
+and allocation), its number of threads, and its runners (one per algorithm, see
+``docs/architecture.md``). CuPy is imported only when a CuPy array is seen (recognised
+by its type's module), so ``import fastebm`` never needs CuPy or a GPU, and nothing ever
+falls back to the CPU silently.
+
+The GPU emulation (:func:`emulate_gpu`, or ``FASTEBM_GPU_EMULATION=1`` in the
+environment) runs the CUDA backend's very kernels and glue on the host, over NumPy
+arrays: the CUDA sources built by g++ (``docs/gpu.md``). It is how the GPU path is
+tested without a GPU, and how a CUDA energy snippet is checked on a laptop.
 """
 import contextlib
 import importlib
+import os
+import sys
+import threading
 
 import numpy as np
 
 
-class BackendUnavailableError(RuntimeError):
-    """The arrays given ask for a backend that this installation cannot run."""
+from ._contract import BackendUnavailableError  # noqa: F401  (part of this module's API)
 
 
 class Backend:
@@ -68,6 +76,12 @@ def _set_numba_threads(n):
 
 
 CPU = Backend("numba", np, "fastebm._kernels.numba.runners", _numba_threads, _set_numba_threads)
+CUDA_RUNNERS = "fastebm._kernels.cuda.runners"
+CUDA_HOST = Backend("cuda-host", np, CUDA_RUNNERS, lambda: 1, lambda n: None)
+"""The GPU emulation: the CUDA kernels built for the host, over NumPy arrays."""
+
+EMULATION_VARIABLE = "FASTEBM_GPU_EMULATION"
+_emulation = threading.local()
 
 
 def is_cupy_array(x):
@@ -75,21 +89,97 @@ def is_cupy_array(x):
     return type(x).__module__.split(".")[0] == "cupy"
 
 
+def array_module(x):
+    """``cupy`` for a CuPy array (already imported, since the array exists), else NumPy."""
+    return sys.modules["cupy"] if is_cupy_array(x) else np
+
+
+def to_numpy(a):
+    """``a`` as a NumPy array: a CuPy array is copied to the host (explicitly)."""
+    return a.get() if is_cupy_array(a) else np.asarray(a)
+
+
+@contextlib.contextmanager
+def emulate_gpu(enabled=True):
+    """Run the CUDA backend on the host, over NumPy arrays, inside the ``with`` block.
+
+    NumPy inputs then go to the CUDA kernels built by the host C++ compiler instead of the
+    Numba kernels: same sources, same glue, same random streams as on a GPU. Functions
+    without CUDA kernels raise ``BackendUnavailableError`` inside the block. The variable
+    ``FASTEBM_GPU_EMULATION=1`` turns it on for a whole process.
+
+    Examples
+    --------
+    >>> import numpy as np, fastebm as fe
+    >>> from fastebm.backend import emulate_gpu
+    >>> with emulate_gpu():
+    ...     r = fe.mala(fe.Gaussian(np.zeros(2), np.eye(2)), np.zeros((8, 2)), 0.5, 10, rng=0)
+    """
+    before = getattr(_emulation, "on", None)
+    _emulation.on = bool(enabled)
+    try:
+        yield
+    finally:
+        _emulation.on = before
+
+
+def emulating_gpu():
+    """Whether NumPy arrays run the CUDA backend on the host (:func:`emulate_gpu`)."""
+    on = getattr(_emulation, "on", None)
+    if on is None:
+        return os.environ.get(EMULATION_VARIABLE, "") not in ("", "0")
+    return on
+
+
+_DEVICE_BACKEND = None
+
+
+def _device_backend():
+    """The CUDA backend on the current CuPy device; raises where none is usable."""
+    global _DEVICE_BACKEND
+    if _DEVICE_BACKEND is None:
+        try:
+            import cupy
+        except ImportError:
+            raise BackendUnavailableError(
+                "the GPU backend needs CuPy: pip install cupy-cuda12x (or the package for "
+                "your CUDA version; see docs/gpu.md)") from None
+        try:
+            count = cupy.cuda.runtime.getDeviceCount()
+        except Exception as exc:  # CUDARuntimeError, or a driver missing altogether
+            raise BackendUnavailableError(
+                f"CuPy arrays were given, but CuPy finds no usable CUDA device ({exc})") from None
+        if count == 0:
+            raise BackendUnavailableError("CuPy arrays were given, but there is no CUDA device")
+        _DEVICE_BACKEND = Backend("cuda", cupy, CUDA_RUNNERS, lambda: 1, lambda n: None)
+    return _DEVICE_BACKEND
+
+
 def resolve(*arrays):
-    """The backend for a call whose array inputs are ``arrays`` (others are ignored).
+    """The backend for a call whose array inputs are ``arrays`` (others are ignored):
+    CUDA for CuPy arrays, the GPU emulation for NumPy arrays inside :func:`emulate_gpu`,
+    else the Numba kernels.
 
     Raises
     ------
     BackendUnavailableError
-        For CuPy arrays: this version of fastebm runs on the CPU only (pass NumPy arrays,
-        e.g. ``cupy.asnumpy(x)``); nothing is moved between devices behind the caller's
-        back.
+        CuPy arrays without a usable CUDA device; CuPy arrays mixed with NumPy arrays
+        (nothing is moved between devices behind the caller's back).
     """
-    if any(is_cupy_array(a) for a in arrays):
-        raise BackendUnavailableError(
-            "CuPy arrays were given, but this version of fastebm has no CUDA backend yet: "
-            "pass NumPy arrays (cupy.asnumpy(x)) to run on the CPU")
-    return CPU
+    cupy_given = [is_cupy_array(a) for a in arrays if a is not None]
+    if any(cupy_given):
+        if not all(cupy_given):
+            raise BackendUnavailableError(
+                "CuPy and NumPy arrays were mixed in one call: move them to one device "
+                "(cupy.asarray or cupy.asnumpy) first")
+        return _device_backend()
+    return CUDA_HOST if emulating_gpu() else CPU
+
+
+def require_gpu():
+    """The CUDA backend on the current device, or a ``BackendUnavailableError`` saying
+    what is missing (CuPy, or a device): for code that asks for the GPU explicitly."""
+    return _device_backend()
 
 
 def get_array_module(*arrays):

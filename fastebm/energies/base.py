@@ -16,7 +16,9 @@ from numba import njit
 from .._kernels.numba import energies as _generic
 from .._kernels.numba import evaluate as _evaluate  # noqa: F401  (registers the kernels)
 from .._kernels.numba.dispatch import BUILTIN
+from .._contract import BackendUnavailableError
 from .._validation import as_points, positive_float
+from ..backend import CPU, resolve
 
 
 @functools.lru_cache(maxsize=None)
@@ -60,18 +62,34 @@ class Energy:
     def warn_if_finite_differences(self):
         """Warn once when gradients come from finite differences (no-op here)."""
 
+    def _cuda_form(self):
+        """How the CUDA kernels evaluate this energy (``fastebm._contract.CudaForm``)."""
+        raise BackendUnavailableError(
+            f"{type(self).__name__} has no CUDA kernels yet (the CUDA backend runs Gaussian "
+            "energies and user energies given with cuda=...): pass NumPy arrays to run it "
+            "on the CPU")
+
     def _points(self, x, name="x"):
         if self.dim is None:
-            arr = np.asarray(x)
-            dim = arr.shape[-1] if arr.ndim in (1, 2) else -1
+            dim = x.shape[-1] if getattr(x, "ndim", np.ndim(x)) in (1, 2) else -1
         else:
             dim = self.dim
         return as_points(x, dim, name)
 
     # -- batched evaluation ------------------------------------------------------------
+    def _evaluated_elsewhere(self, pts, grad):
+        """(E, ∇E or None) through the CUDA backend when ``pts`` resolve to it, else None."""
+        backend = resolve(pts)
+        if backend is CPU:
+            return None
+        return backend.runners.energy_and_grad(self, pts, grad)
+
     def energy(self, x):
         """E(x) for x of shape (n, d) → (n,), or (d,) → float."""
         pts, single, dtype = self._points(x)
+        elsewhere = self._evaluated_elsewhere(pts, grad=False)
+        if elsewhere is not None:
+            return _shaped(elsewhere[0], single, dtype)
         out = np.empty(pts.shape[0])
         self._family["batch_energy"](self._kernel_params(), pts, out)
         return _shaped(out, single, dtype)
@@ -79,6 +97,9 @@ class Energy:
     def energy_and_grad(self, x):
         """(E(x), ∇ₓE(x)) with shapes (n,), (n, d) — from one pass over the points."""
         pts, single, dtype = self._points(x)
+        elsewhere = self._evaluated_elsewhere(pts, grad=True)
+        if elsewhere is not None:
+            return _shaped(elsewhere[0], single, dtype), _shaped(elsewhere[1], single, dtype)
         out, grad = np.empty(pts.shape[0]), np.empty_like(pts)
         self._family["batch_energy_grad"](self._kernel_params(), pts, grad, out)
         return _shaped(out, single, dtype), _shaped(grad, single, dtype)

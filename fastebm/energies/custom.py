@@ -6,13 +6,14 @@ into ``out`` and returns E, so one call gives both. Without ``grad``, gradient-b
 samplers use central finite differences and warn once per energy. The samplers are
 specialised to the compiled functions once per energy and process (uncached).
 """
+import re
 import warnings
 
 import numpy as np
 from numba import njit
 from numba.core.errors import TypingError
 
-from .._contract import FunctionParams, UserParams
+from .._contract import BackendUnavailableError, CudaForm, FunctionParams, UserParams
 from .._kernels.numba.dispatch import KernelFamily
 from .._kernels.numba.user_functions import (FD_REL_STEP, compile_user_energy,
                                               finite_differences)
@@ -88,11 +89,28 @@ def family_of(energy_point, energy_grad_point):
     return _FAMILY_CACHE[key]
 
 
+_CUDA_ENERGY = re.compile(r"\benergy\s*\(")
+_CUDA_GRAD = re.compile(r"\benergy_grad\s*\(")
+
+
+def _check_cuda_snippet(cuda):
+    """A CUDA C snippet defining ``energy`` (and optionally ``energy_grad``), or None."""
+    if cuda is None:
+        return None
+    if not isinstance(cuda, str):
+        raise TypeError(f"cuda must be a string of CUDA C source, got {type(cuda).__name__}")
+    if not _CUDA_ENERGY.search(cuda):
+        raise ValueError("cuda must define __device__ double energy(const double *x, const "
+                         "double *theta) (and optionally energy_grad(x, theta, g), which "
+                         "writes the gradient into g and returns E)")
+    return cuda
+
+
 class CustomEnergy(Energy):
     """An energy from user functions; build it with :func:`fastebm.energy`."""
 
     def __init__(self, fn, grad=None, *, theta=None, grad_theta=None, dim=None,
-                 specialize=None):
+                 specialize=None, cuda=None):
         if not callable(fn):
             raise TypeError(f"fn must be callable, got {type(fn).__name__}")
         if grad is not None and not callable(grad):
@@ -103,6 +121,7 @@ class CustomEnergy(Energy):
         self.dim = None if dim is None else int_at_least(dim, "dim", 1)
         self.fn, self.grad_fn, self.grad_theta_fn = fn, grad, grad_theta
         self.specialize = specialize
+        self.cuda = _check_cuda_snippet(cuda)
         # the user's functions on their own, for the cached kernels (a fraction of a second)
         self._functions = compile_user_energy(fn, grad, self._theta is not None)
         self._specialized = None
@@ -139,6 +158,17 @@ class CustomEnergy(Energy):
                      _gradient_functions(self.fn, self.grad_fn, with_theta))
             self._specialized = (point, family_of(*point))
         return self._specialized
+
+    def _cuda_form(self):
+        """The user's CUDA snippet (``cuda=``): E = β energy(x, θ)."""
+        if self.cuda is None:
+            raise BackendUnavailableError(
+                "this energy has no CUDA version: build it with fastebm.energy(fn, grad, "
+                "cuda=...) (a CUDA C snippet defining energy(x, theta); see docs/gpu.md) to "
+                "run it on a GPU")
+        theta = np.zeros(1) if self._theta is None else self._theta
+        kind = "user_grad" if _CUDA_GRAD.search(self.cuda) else "user"
+        return CudaForm(kind, self.cuda, (theta,), self._beta)
 
     def _uses_specialized(self, work):
         if self.specialize is None:
@@ -217,7 +247,8 @@ class CustomEnergy(Energy):
         return out
 
 
-def energy(fn, grad=None, *, theta=None, grad_theta=None, dim=None, specialize=None):
+def energy(fn, grad=None, *, theta=None, grad_theta=None, dim=None, specialize=None,
+           cuda=None):
     """An energy from a user function that Numba can compile.
 
     Parameters
@@ -242,6 +273,14 @@ def energy(fn, grad=None, *, theta=None, grad_theta=None, dim=None, specialize=N
         faster per evaluation for a cheap energy (a 2-d banana: random walk 1.1-1.3×,
         MALA 1.4×). None: True for a call of at least ``SPECIALIZE_WORK`` (10⁹) energy
         evaluations (chains × steps), else False.
+    cuda : str, optional
+        The same energy in CUDA C, for the GPU backend (CuPy arrays) and its host
+        emulation: a snippet defining ``__device__ double energy(const double *x, const
+        double *theta)`` and, optionally, ``__device__ double energy_grad(const double *x,
+        const double *theta, double *g)`` that writes ∇ₓE into ``g`` and returns E
+        (without it, central differences as on the CPU). ``theta`` points to the
+        energy's θ (a dummy array when there is none); the dimension is the macro
+        ``FASTEBM_DIM``. Check it on the host with ``fastebm.backend.emulate_gpu()``.
 
     Returns
     -------
@@ -255,4 +294,4 @@ def energy(fn, grad=None, *, theta=None, grad_theta=None, dim=None, specialize=N
     >>> E = fe.energy(banana, dim=2)
     """
     return CustomEnergy(fn, grad, theta=theta, grad_theta=grad_theta, dim=dim,
-                        specialize=specialize)
+                        specialize=specialize, cuda=cuda)

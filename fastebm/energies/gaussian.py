@@ -4,7 +4,7 @@ import functools
 
 import numpy as np
 
-from .._contract import DiagGaussianParams, GaussianParams
+from .._contract import CudaForm, DiagGaussianParams, GaussianParams
 from .._validation import as_float_array, symmetric_positive_definite
 from .base import Energy
 
@@ -66,6 +66,13 @@ class Gaussian(Energy):
         if self.diagonal:
             return DiagGaussianParams(self.mean, self.precision, self._beta)
         return GaussianParams(self.mean, self.precision, self._precision_mean, self._beta)
+
+    def _cuda_form(self):
+        if self.diagonal:
+            return CudaForm("diag_gaussian", "", (np.concatenate([self.mean, self.precision]),),
+                            self._beta)
+        return CudaForm("dense_gaussian", "", (self.mean, self.precision, self._precision_mean),
+                        self._beta)
 
     @property
     def covariance(self):

@@ -20,6 +20,8 @@ import numpy as np
 from numba import cfunc, config, float64, njit
 from numba.core.errors import NumbaError, NumbaExperimentalFeatureWarning
 
+from ..._contract import FD_REL_STEP
+
 # Numba calls its first-class function types experimental (since 0.49); fastebm uses only
 # calls through fixed signatures, which its tests cover. Without this filter every
 # script with a user energy would print the warning once per compiled kernel.
@@ -28,7 +30,6 @@ warnings.filterwarnings("ignore", message="First-class function type feature is 
 
 ENERGY_SIGNATURE = float64(float64[::1], float64[::1])
 GRAD_SIGNATURE = float64(float64[::1], float64[::1], float64[::1])
-FD_REL_STEP = np.finfo(np.float64).eps ** (1.0 / 3.0)
 
 
 def _jitted(fn):

@@ -1,0 +1,112 @@
+/* What every fastebm CUDA kernel shares: the entry-point macro that makes one per-chain
+ * body both a __global__ kernel (device build) and a loop over chains (host build), the
+ * contract's constants, and the MCMC helpers (recording a kept state, dual averaging).
+ *
+ * One source, two builds (docs/gpu.md): under nvcc/NVRTC (__CUDACC__) an entry is
+ *     extern "C" __global__ void name(uint64_t n, ...)  -- one thread per chain i < n;
+ * under g++ (the host emulation) it is
+ *     extern "C" void name(uint64_t n, ...)             -- for i in [0, n): body(i, ...).
+ * Bodies touch only their chain's rows, so the host loop is an exact emulation. The loop
+ * is serial: the emulation is for checking, not speed, and OpenMP's spinning workers
+ * fought BLAS's threads between launches (12x slower on 2 cores, measured).
+ * Compiled after philox.cuh (which defines FASTEBM_HD and the integer types).
+ */
+#ifndef FASTEBM_COMMON_CUH
+#define FASTEBM_COMMON_CUH
+
+#define FASTEBM_EXPAND(...) __VA_ARGS__
+
+#if defined(__CUDACC_RTC__) && !defined(FASTEBM_HAVE_STDINT)
+typedef unsigned char uint8_t; /* NVRTC has no <stdint.h> (philox.cuh defines the rest) */
+#endif
+
+/* A user's snippet declares its functions __device__, as any CUDA device function; the
+ * host build reads the CUDA qualifiers as nothing. */
+#ifndef __CUDACC__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#endif
+
+#ifdef __CUDACC__
+#define FASTEBM_ENTRY(name, PARAMS, ARGS)                                                  \
+    extern "C" __global__ void name PARAMS                                                 \
+    {                                                                                      \
+        uint64_t fastebm_i = blockIdx.x * (uint64_t)blockDim.x + threadIdx.x;              \
+        if (fastebm_i < n)                                                                 \
+            name##_body(fastebm_i, FASTEBM_EXPAND ARGS);                                   \
+    }
+#else
+#define FASTEBM_ENTRY(name, PARAMS, ARGS)                                                  \
+    extern "C" void name PARAMS                                                            \
+    {                                                                                      \
+        for (int64_t fastebm_i = 0; fastebm_i < (int64_t)n; ++fastebm_i)                   \
+            name##_body((uint64_t)fastebm_i, FASTEBM_EXPAND ARGS);                         \
+    }
+#endif
+
+#ifdef __CUDA_ARCH__
+#define FASTEBM_INF __longlong_as_double(0x7ff0000000000000LL)
+#define FASTEBM_NAN __longlong_as_double(0x7ff8000000000000LL)
+#else
+#define FASTEBM_INF HUGE_VAL
+#define FASTEBM_NAN NAN
+#endif
+
+/* Exact tests that no compiler flag short of fast-math changes: x - x is 0 only for a
+ * finite x, and x != x only for NaN. */
+#define FASTEBM_ISFINITE(x) ((x) - (x) == 0.0)
+#define FASTEBM_ISNAN(x) ((x) != (x))
+
+/* fastebm._contract: stream tags, preconditioner and recording modes. */
+#define FASTEBM_TAG_NOISE 0x00u
+#define FASTEBM_TAG_ACCEPT 0x01u
+#define FASTEBM_PRECOND_NONE 0
+#define FASTEBM_PRECOND_DIAG 1
+#define FASTEBM_PRECOND_DENSE 2
+#define FASTEBM_RECORD_NONE 0
+#define FASTEBM_RECORD_DRAWS 1
+#define FASTEBM_RECORD_MOMENTS 2
+
+/* Store chain i's kept state x (d,) as draw `slot` (draws (n_draws, n, d)) or into its
+ * running mean and M2 (Welford 1962), NaN when the chain has diverged: the Numba
+ * backend's record_row, operation for operation. */
+FASTEBM_HD void fastebm_record_row(int mode, int64_t slot, const double *x, int diverged,
+                                   double *draws, double *mean, double *m2, uint64_t i,
+                                   uint64_t n, int d)
+{
+    if (mode == FASTEBM_RECORD_DRAWS) {
+        double *out = draws + ((uint64_t)slot * n + i) * d;
+        for (int j = 0; j < d; ++j)
+            out[j] = diverged ? FASTEBM_NAN : x[j];
+    } else if (mode == FASTEBM_RECORD_MOMENTS) {
+        double *mu = mean + i * d, *s2 = m2 + i * d;
+        if (diverged) {
+            for (int j = 0; j < d; ++j)
+                mu[j] = s2[j] = FASTEBM_NAN;
+            return;
+        }
+        double inv_k = 1.0 / ((double)slot + 1.0);
+        for (int j = 0; j < d; ++j) {
+            double delta = x[j] - mu[j];
+            mu[j] += delta * inv_k;
+            s2[j] += delta * (x[j] - mu[j]);
+        }
+    }
+}
+
+/* One dual-averaging step (Hoffman & Gelman 2014, sec. 3.2, with gamma = 0.05,
+ * t0 = 10, kappa = 0.75) of one chain's state s = [log h, log h_bar, H_bar, t, mu] on
+ * its acceptance probability. */
+FASTEBM_HD void fastebm_dual_averaging(double *s, double accept_prob, double target)
+{
+    const double gamma = 0.05, t0 = 10.0, kappa = 0.75;
+    s[3] += 1.0;
+    double t = s[3];
+    s[2] = (1.0 - 1.0 / (t + t0)) * s[2] + (target - accept_prob) / (t + t0);
+    s[0] = s[4] - sqrt(t) / gamma * s[2];
+    double weight = pow(t, -kappa);
+    s[1] = weight * s[0] + (1.0 - weight) * s[1];
+}
+
+#endif /* FASTEBM_COMMON_CUH */

@@ -1,0 +1,78 @@
+"""An energy as the CUDA kernels see it: its compiled module and its parameters on the
+device (or, in the GPU emulation, on the host), copied there once per energy.
+
+``DeviceEnergy(energy, dim, xp)`` reads ``energy._cuda_form()`` (``fastebm._contract.CudaForm``)
+and gives ``energy_grad(x, g, e)`` / ``energy(x, e)`` over all rows, through the form's
+pointwise kernel (``energy_rows``) or, for the dense Gaussian, a matrix product
+(``xp.matmul``: cuBLAS or BLAS) finished by ``affine_quadratic_rows``.
+"""
+import weakref
+
+import numpy as np
+
+from ..._contract import FD_REL_STEP
+from .build import launcher, module_source
+
+_ON_DEVICE = weakref.WeakKeyDictionary()  # energy -> {(xp name, device): arrays}
+
+
+def _device_key(xp):
+    if xp is np:
+        return ("numpy", None)
+    return ("cupy", xp.cuda.Device().id)
+
+
+def _arrays_on(energy, form, xp):
+    """The form's arrays in ``xp``, copied there on first use and kept with the energy."""
+    per_energy = _ON_DEVICE.setdefault(energy, {})
+    key = _device_key(xp)
+    if key not in per_energy:
+        per_energy[key] = tuple(xp.ascontiguousarray(xp.asarray(a, dtype=np.float64))
+                                for a in form.arrays)
+    return per_energy[key]
+
+
+def _defines(form, dim):
+    defines = {"FASTEBM_DIM": int(dim), "FASTEBM_FD_REL_STEP": FD_REL_STEP.hex()}
+    if form.kind == "diag_gaussian":
+        defines["FASTEBM_ENERGY_DIAG_GAUSSIAN"] = None
+    elif form.kind in ("user", "user_grad"):
+        defines["FASTEBM_ENERGY_USER"] = None
+        if form.kind == "user_grad":
+            defines["FASTEBM_USER_HAS_GRAD"] = None
+    return defines
+
+
+class DeviceEnergy:
+    """``energy`` on ``dim``-dimensional points held in arrays of module ``xp``."""
+
+    def __init__(self, energy, dim, xp):
+        form = energy._cuda_form()
+        self.xp, self.dim, self.kind, self.beta = xp, dim, form.kind, np.float64(form.beta)
+        self.pointwise = form.kind != "dense_gaussian"
+        self.launch = launcher(xp, module_source(_defines(form, dim), form.source))
+        self.arrays = _arrays_on(energy, form, xp)
+
+    @property
+    def theta(self):
+        """The pointwise kernels' parameter array (θ of a user energy, [μ, p] of a diagonal
+        Gaussian)."""
+        return self.arrays[0]
+
+    def energy_grad(self, x, g, e):
+        """e[i] = E(x_i), g[i] = ∇E(x_i) for every row of x (n, d)."""
+        n = x.shape[0]
+        if self.pointwise:
+            self.launch("energy_rows", n, x, g, e, self.theta, self.beta, np.int32(1))
+            return
+        mean, precision, shift = self.arrays
+        self.xp.matmul(x, precision, out=g)
+        self.launch("affine_quadratic_rows", n, np.int32(self.dim), x, g, mean, shift,
+                    np.float64(0.0), self.beta, e)
+
+    def energy(self, x, e, scratch=None):
+        """e[i] = E(x_i) (the dense Gaussian uses ``scratch`` (n, d) for its product)."""
+        if self.pointwise:
+            self.launch("energy_rows", x.shape[0], x, x, e, self.theta, self.beta, np.int32(0))
+        else:
+            self.energy_grad(x, self.xp.empty_like(x) if scratch is None else scratch, e)

@@ -1,0 +1,163 @@
+/* Random-walk Metropolis, one thread a chain.
+ *
+ * y = x + sigma L xi, xi ~ N(0, I) (sigma: the chain's scale, Sigma = L L' the
+ * preconditioner: identity, diagonal or dense lower L), accepted with probability
+ * min(1, exp(E(x) - E(y))) (Metropolis et al. 1953); with adaptation each chain tunes its
+ * own log sigma by dual averaging on its acceptance probability. A proposal with a NaN or
+ * +inf energy is rejected and counted as divergent. The arithmetic is that of the Numba
+ * backend (fastebm/_kernels/numba/metropolis.py); the noise is (chain, step, TAG_NOISE),
+ * the accept uniform number 0 of (chain, step, TAG_ACCEPT).
+ *
+ * Two ways to run a step, as for Langevin: three launches (random_walk_propose, the
+ * energy's pass, random_walk_accept), or every step in one launch (random_walk_fused) for
+ * a pointwise energy.
+ */
+
+/* y = x + sigma L xi; xi gets the chain's normals of the step. */
+FASTEBM_HD void fastebm_random_walk_row(int d, uint32_t k0, uint32_t k1, uint32_t chain,
+                                        uint32_t step, int precond, double sigma,
+                                        const double *x, const double *diag,
+                                        const double *chol, double *xi, double *y)
+{
+    fastebm_fill_normals(k0, k1, chain, step, FASTEBM_TAG_NOISE, (uint32_t)d, xi);
+    for (int j = 0; j < d; ++j) {
+        if (precond == FASTEBM_PRECOND_DENSE) {
+            double acc = 0.0;
+            for (int k = 0; k <= j; ++k)
+                acc += chol[j * d + k] * xi[k];
+            y[j] = x[j] + sigma * acc;
+        } else if (precond == FASTEBM_PRECOND_DIAG) {
+            y[j] = x[j] + sigma * diag[j] * xi[j];
+        } else {
+            y[j] = x[j] + sigma * xi[j];
+        }
+    }
+}
+
+/* Accept y (energy e_y) with probability min(1, exp(e_x - e_y)); returns whether it is
+ * taken and writes min(1, alpha) into *prob (0 for a NaN or +inf energy). */
+FASTEBM_HD int fastebm_random_walk_accept(double e_x, double e_y, double u_accept,
+                                          int64_t *n_accepted, int64_t *n_divergent,
+                                          double *prob)
+{
+    double log_alpha = e_x - e_y;
+    int take = 0;
+    if (!(e_y < FASTEBM_INF)) {
+        *n_divergent += 1;
+        log_alpha = -FASTEBM_INF;
+    } else if (log_alpha >= 0.0 || log(u_accept) < log_alpha) {
+        take = 1;
+        *n_accepted += 1;
+    }
+    *prob = log_alpha >= 0.0 ? 1.0 : exp(log_alpha);
+    return take;
+}
+
+FASTEBM_HD void random_walk_propose_body(uint64_t i, int d, uint32_t k0, uint32_t k1,
+                                         uint32_t chain0, uint32_t step, int precond,
+                                         int adapt, const double *scale,
+                                         const double *adapt_state, const double *x,
+                                         const double *diag, const double *chol, double *xi,
+                                         double *y)
+{
+    double sigma = adapt ? exp(adapt_state[i * 5]) : scale[i];
+    uint64_t row = i * d;
+    fastebm_random_walk_row(d, k0, k1, chain0 + (uint32_t)i, step, precond, sigma, x + row,
+                            diag, chol, xi + row, y + row);
+}
+FASTEBM_ENTRY(random_walk_propose,
+              (uint64_t n, int d, uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t step,
+               int precond, int adapt, const double *scale, const double *adapt_state,
+               const double *x, const double *diag, const double *chol, double *xi,
+               double *y),
+              (d, k0, k1, chain0, step, precond, adapt, scale, adapt_state, x, diag, chol, xi,
+               y))
+
+FASTEBM_HD void random_walk_accept_body(uint64_t i, uint64_t n, int d, uint32_t k0,
+                                        uint32_t k1, uint32_t chain0, uint32_t step,
+                                        int adapt, double target, double *x, double *e,
+                                        const double *y, const double *e_y,
+                                        double *adapt_state, int64_t *n_accepted,
+                                        int64_t *n_divergent, int record_mode, int64_t slot,
+                                        double *draws, double *mean, double *m2)
+{
+    uint64_t row = i * d;
+    double u_accept = fastebm_uniform(k0, k1, chain0 + (uint32_t)i, step, FASTEBM_TAG_ACCEPT, 0);
+    double prob;
+    if (fastebm_random_walk_accept(e[i], e_y[i], u_accept, n_accepted + i, n_divergent + i,
+                                   &prob)) {
+        for (int j = 0; j < d; ++j)
+            x[row + j] = y[row + j];
+        e[i] = e_y[i];
+    }
+    if (adapt)
+        fastebm_dual_averaging(adapt_state + i * 5, prob, target);
+    if (slot >= 0)
+        fastebm_record_row(record_mode, slot, x + row, 0, draws, mean, m2, i, n, d);
+}
+FASTEBM_ENTRY(random_walk_accept,
+              (uint64_t n, int d, uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t step,
+               int adapt, double target, double *x, double *e, const double *y,
+               const double *e_y, double *adapt_state, int64_t *n_accepted,
+               int64_t *n_divergent, int record_mode, int64_t slot, double *draws,
+               double *mean, double *m2),
+              (n, d, k0, k1, chain0, step, adapt, target, x, e, y, e_y, adapt_state,
+               n_accepted, n_divergent, record_mode, slot, draws, mean, m2))
+
+#if defined(FASTEBM_ENERGY_DIAG_GAUSSIAN) || defined(FASTEBM_ENERGY_USER)
+/* Chain i for `n_steps` steps from `step0`, its state in the thread's registers. */
+FASTEBM_HD void random_walk_fused_body(uint64_t i, uint64_t n, uint32_t k0, uint32_t k1,
+                                       uint32_t chain0, uint32_t step0, uint32_t n_steps,
+                                       int precond, int adapt, double target,
+                                       const double *scale, double *x_all, double *e_all,
+                                       const double *diag, const double *chol,
+                                       double *adapt_state, int64_t *n_accepted,
+                                       int64_t *n_divergent, int record_mode, int64_t thin,
+                                       double *draws, double *mean, double *m2,
+                                       const double *theta, double beta)
+{
+    const int d = FASTEBM_DIM;
+    uint64_t row = i * d;
+    uint32_t chain = chain0 + (uint32_t)i;
+    double x[FASTEBM_DIM], y[FASTEBM_DIM], xi[FASTEBM_DIM];
+    for (int j = 0; j < d; ++j)
+        x[j] = x_all[row + j];
+    double e = e_all[i];
+    int64_t acc = 0, div = 0, until_kept = thin, slot = 0;
+    for (uint32_t s = 0; s < n_steps; ++s) {
+        uint32_t step = step0 + s;
+        double sigma = adapt ? exp(adapt_state[i * 5]) : scale[i];
+        fastebm_random_walk_row(d, k0, k1, chain, step, precond, sigma, x, diag, chol, xi, y);
+        double e_y = fastebm_energy(y, theta, beta);
+        double u_accept = fastebm_uniform(k0, k1, chain, step, FASTEBM_TAG_ACCEPT, 0);
+        double prob;
+        if (fastebm_random_walk_accept(e, e_y, u_accept, &acc, &div, &prob)) {
+            for (int j = 0; j < d; ++j)
+                x[j] = y[j];
+            e = e_y;
+        }
+        if (adapt)
+            fastebm_dual_averaging(adapt_state + i * 5, prob, target);
+        if (--until_kept == 0) {
+            until_kept = thin;
+            fastebm_record_row(record_mode, slot, x, 0, draws, mean, m2, i, n, d);
+            ++slot;
+        }
+    }
+    for (int j = 0; j < d; ++j)
+        x_all[row + j] = x[j];
+    e_all[i] = e;
+    n_accepted[i] += acc;
+    n_divergent[i] += div;
+}
+FASTEBM_ENTRY(random_walk_fused,
+              (uint64_t n, uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t step0,
+               uint32_t n_steps, int precond, int adapt, double target, const double *scale,
+               double *x_all, double *e_all, const double *diag, const double *chol,
+               double *adapt_state, int64_t *n_accepted, int64_t *n_divergent,
+               int record_mode, int64_t thin, double *draws, double *mean, double *m2,
+               const double *theta, double beta),
+              (n, k0, k1, chain0, step0, n_steps, precond, adapt, target, scale, x_all, e_all,
+               diag, chol, adapt_state, n_accepted, n_divergent, record_mode, thin, draws,
+               mean, m2, theta, beta))
+#endif

@@ -1,0 +1,293 @@
+"""The CUDA backend's runners: the same protocol as the Numba runners
+(``fastebm._kernels.numba.runners``), over arrays of module ``xp``.
+
+The glue is written once: ``xp`` is CuPy for CuPy arrays (kernels launched on the
+device) and NumPy in the GPU emulation (the same kernels built for the host,
+``fastebm.backend.emulate_gpu``). Which one is decided by the type of the positions the
+runner is given. The driver's small arrays (step sizes, dual-averaging states, the
+preconditioner) stay NumPy and are copied to ``xp`` per call; positions, energies,
+gradients, counters and kept draws stay in ``xp``.
+
+Algorithms without CUDA kernels yet are named by ``__getattr__``: asking for one raises
+``BackendUnavailableError`` instead of running anything on another backend.
+"""
+import sys
+
+import numpy as np
+
+from ..._contract import (PRECOND_DENSE, PRECOND_DIAG, PRECOND_NONE, RECORD_DRAWS,
+                          RECORD_MOMENTS, RECORD_NONE, BackendUnavailableError, PooledMoments)
+from .device_energy import DeviceEnergy
+
+def array_module(x):
+    """CuPy for a CuPy array, else NumPy."""
+    if type(x).__module__.split(".")[0] == "cupy":
+        return sys.modules["cupy"]
+    return np
+
+
+def to_numpy(a):
+    """A NumPy copy (or the array itself) of an array of either module."""
+    return a if isinstance(a, np.ndarray) else a.get()
+
+
+def __getattr__(name):
+    if name.startswith("__"):
+        raise AttributeError(name)
+    raise BackendUnavailableError(
+        f"the CUDA backend has no {name} yet (it runs mala, langevin and the random-walk "
+        "metropolis on Gaussian and user CUDA energies): pass NumPy arrays, outside "
+        "fastebm.backend.emulate_gpu(), to run this on the CPU")
+
+
+def energy_and_grad(energy, x, grad=True):
+    """(E (n,), ∇E (n, d) or None) of the rows of x through the CUDA kernels."""
+    xp = array_module(x)
+    dev = DeviceEnergy(energy, x.shape[1], xp)
+    e, g = xp.empty(x.shape[0]), xp.empty_like(x)
+    if grad:
+        dev.energy_grad(x, g, e)
+        return e, g
+    dev.energy(x, e, g)
+    return e, None
+
+
+def _preconditioner(inverse_mass, dim, xp):
+    """(mode, √diag Σ (d,), lower Cholesky factor L (d, d)) in ``xp``, from NumPy Σ."""
+    if inverse_mass is None:
+        mode, scale, chol = PRECOND_NONE, np.ones(dim), np.eye(dim)
+    elif np.ndim(inverse_mass) == 1:
+        mode, scale, chol = PRECOND_DIAG, np.sqrt(inverse_mass), np.eye(dim)
+    else:
+        mode, scale, chol = (PRECOND_DENSE, np.ones(dim),
+                             np.ascontiguousarray(np.linalg.cholesky(inverse_mass)))
+    return mode, xp.asarray(scale), xp.asarray(chol)
+
+
+def ensure_fits(n_draws, n, d, free_bytes):
+    """Raise before allocating kept draws (n_draws, n, d) of float64 that would not fit in
+    ``free_bytes`` of device memory (CuPy would fail mid-run instead)."""
+    need = 8 * n_draws * n * d
+    if need > free_bytes:
+        raise MemoryError(
+            f"keeping {n_draws} draws of {n} chains x {d} needs {need / 2**30:.2f} GiB, and the "
+            f"device has {free_bytes / 2**30:.2f} GiB free: keep fewer draws (thin=...), or "
+            'keep="moments" (per-chain running mean and variance) instead')
+
+
+class _Records:
+    """What a call keeps: its draws (n_draws, n, d), or running (mean, M2), or nothing."""
+
+    def __init__(self, xp, n_steps, thin, n, d, keep_draws, keep_moments):
+        if keep_draws and xp is not np:
+            ensure_fits(n_steps // thin, n, d, xp.cuda.runtime.memGetInfo()[0])
+        self.mode = (RECORD_DRAWS if keep_draws else RECORD_MOMENTS if keep_moments
+                     else RECORD_NONE)
+        self.thin = thin
+        self.draws = xp.empty((n_steps // thin if keep_draws else 0, n, d))
+        self.mean = xp.zeros((n, d) if keep_moments else (n, 0))
+        self.m2 = xp.zeros_like(self.mean)
+
+    def slot(self, s):
+        """The slot step s (0-based, of this call) records into, or -1."""
+        return (s + 1) // self.thin - 1 if self.mode != RECORD_NONE and (s + 1) % self.thin == 0 else -1
+
+    def args(self):
+        return np.int32(self.mode), self.draws, self.mean, self.m2
+
+    def kept(self):
+        if self.mode == RECORD_DRAWS:
+            return self.draws
+        return (self.mean, self.m2) if self.mode == RECORD_MOMENTS else None
+
+
+class _Chains:
+    """Positions, streams and per-chain counters in ``xp``."""
+
+    def __init__(self, energy, x, key, step, first_chain):
+        self.xp = xp = array_module(x)
+        self.x = xp.ascontiguousarray(x, dtype=np.float64)
+        self.n_chains, self.dim = x.shape
+        self.key, self.step, self.first_chain = key, step, first_chain
+        self.n_accepted = xp.zeros(self.n_chains, dtype=np.int64)
+        self.n_divergent = xp.zeros(self.n_chains, dtype=np.int64)
+        self.energy_form = DeviceEnergy(energy, self.dim, xp)
+        self.launch = self.energy_form.launch
+
+    def _stream_args(self):
+        return np.uint32(self.key[0]), np.uint32(self.key[1]), np.uint32(self.first_chain)
+
+    def _adaptation(self, adapt_state):
+        """(adapt flag, the state in ``xp``): a copy for CuPy, the array itself for NumPy."""
+        if adapt_state is None:
+            return np.int32(0), self.xp.zeros((1, 5))
+        return np.int32(1), self.xp.ascontiguousarray(self.xp.asarray(adapt_state))
+
+    def _adapted(self, adapt_state, on_xp):
+        """Copy the adapted state back into the driver's NumPy array."""
+        if adapt_state is not None and on_xp is not adapt_state:
+            adapt_state[...] = to_numpy(on_xp)
+
+    def pooled_moments(self, kept, kind):
+        """``PooledMoments`` (NumPy) of the finite states in ``kept`` (n_draws, n, d), the
+        same arithmetic as the Numba runners'."""
+        xp = self.xp
+        samples = kept.reshape(-1, self.dim)
+        samples = samples[xp.all(xp.isfinite(samples), axis=1)]
+        if samples.shape[0] == 0:
+            shape = (self.dim,) if kind == "diag" else (self.dim, self.dim)
+            return PooledMoments(0, np.zeros(self.dim), np.zeros(shape))
+        mean = samples.mean(axis=0)
+        centered = samples - mean
+        m2 = (centered * centered).sum(axis=0) if kind == "diag" else centered.T @ centered
+        return PooledMoments(int(samples.shape[0]), to_numpy(mean), to_numpy(m2))
+
+
+class LangevinRunner(_Chains):
+    """All chains of a ULA or MALA run (``metropolize``) in the CUDA kernels of
+    ``langevin.cu``: every step in one launch for a pointwise energy without a dense
+    preconditioner, else three launches (and the products through ``xp.matmul``) a step."""
+
+    def __init__(self, energy, x, key, step, first_chain, *, metropolize, target,
+                 inverse_mass=None, energy_start=None, diverged=None, work=0):
+        super().__init__(energy, x, key, step, first_chain)
+        xp, n, d = self.xp, self.n_chains, self.dim
+        self.metropolize, self.target = metropolize, target
+        self.e, self.g = xp.empty(n), xp.empty((n, d))
+        self.energy_form.energy_grad(self.x, self.g, self.e)
+        self.e_start = self.e.copy() if energy_start is None else xp.asarray(
+            energy_start, dtype=np.float64).copy()
+        self.stopped = (xp.zeros(n, dtype=np.uint8) if diverged is None
+                        else xp.asarray(diverged).astype(np.uint8))
+        self._scratch = None
+        self.set_inverse_mass(inverse_mass)
+
+    @property
+    def diverged(self):
+        """Which ULA chains have stopped (bool); the kernels keep it as bytes."""
+        return self.stopped.astype(bool)
+
+    def set_inverse_mass(self, inverse_mass):
+        self.inverse_mass = inverse_mass
+        self.mode, self.scale, self.chol = _preconditioner(inverse_mass, self.dim, self.xp)
+        if self.mode == PRECOND_DENSE:
+            self.u = self.g @ self.chol
+        elif self.mode == PRECOND_DIAG:
+            self.u = self.g * self.scale
+        else:
+            self.u = self.g
+
+    @property
+    def fused(self):
+        """Whether a call runs every step in one launch."""
+        return self.energy_form.pointwise and self.mode != PRECOND_DENSE
+
+    def advance(self, n_steps, step_size, adapt_state=None, *, keep_draws=False,
+                keep_moments=False, thin=1):
+        """Take ``n_steps`` steps; returns kept draws, (mean, M2), or None (in ``xp``)."""
+        xp = self.xp
+        rec = _Records(xp, n_steps, thin, self.n_chains, self.dim, keep_draws, keep_moments)
+        h = xp.ascontiguousarray(xp.asarray(step_size, dtype=np.float64))
+        adapt, state = self._adaptation(adapt_state)
+        k0, k1, chain0 = self._stream_args()
+        flags = (np.int32(self.metropolize), adapt, np.float64(self.target), np.int32(self.mode))
+        if self.fused:
+            mode, draws, mean, m2 = rec.args()
+            self.launch("langevin_fused", self.n_chains, k0, k1, chain0, np.uint32(self.step),
+                        np.uint32(n_steps), *flags, h, self.e_start, self.stopped, self.x,
+                        self.e, self.g, self.u, self.scale, state, self.n_accepted,
+                        self.n_divergent, mode, np.int64(thin), draws, mean, m2,
+                        self.energy_form.theta, self.energy_form.beta)
+        else:
+            for s in range(n_steps):
+                self._step(np.uint32(self.step + s), flags, h, state, rec, rec.slot(s))
+        self._adapted(adapt_state, state)
+        self.step += n_steps
+        return rec.kept()
+
+    def _buffers(self):
+        if self._scratch is None:
+            xp, n, d = self.xp, self.n_chains, self.dim
+            self._scratch = {name: xp.empty((n, d)) for name in ("y", "g_y", "u_y", "xi", "v")}
+            self._scratch.update(e_y=xp.empty(n), h_now=xp.empty(n))
+        return self._scratch
+
+    def _step(self, step, flags, h, state, rec, slot):
+        """One step in three launches: propose, energy and gradient, accept."""
+        b, n, d = self._buffers(), self.n_chains, np.int32(self.dim)
+        k0, k1, chain0 = self._stream_args()
+        metropolize, adapt, target, mode = flags
+        dense = self.mode == PRECOND_DENSE
+        self.launch("langevin_propose", n, d, k0, k1, chain0, step, mode, adapt, h, state,
+                    b["h_now"], self.x, self.u, self.scale, b["xi"], b["v"] if dense else b["y"])
+        if dense:  # y = x + v L'
+            self.xp.matmul(b["v"], self.chol.T, out=b["y"])
+            b["y"] += self.x
+        self.energy_form.energy_grad(b["y"], b["g_y"], b["e_y"])
+        u_y = b["u_y"] if self.mode != PRECOND_NONE else b["g_y"]
+        if dense:
+            self.xp.matmul(b["g_y"], self.chol, out=u_y)
+        rec_mode, draws, mean, m2 = rec.args()
+        self.launch("langevin_accept", n, d, k0, k1, chain0, step, metropolize,
+                    adapt, target, mode, np.int32(self.mode != PRECOND_NONE), b["h_now"],
+                    self.e_start, self.stopped, self.x, self.e, self.g, self.u, b["y"],
+                    b["e_y"], b["g_y"], u_y, b["xi"], self.scale, state, self.n_accepted,
+                    self.n_divergent, rec_mode, np.int64(slot), draws, mean, m2)
+
+
+class MetropolisRunner(_Chains):
+    """All chains of a random-walk Metropolis run in the CUDA kernels of ``metropolis.cu``
+    (independent proposals have no CUDA kernels yet)."""
+
+    def __init__(self, energy, x, key, step, first_chain, *, proposal=None, target,
+                 inverse_mass=None, work=0):
+        if proposal is not None:
+            raise BackendUnavailableError(
+                "the CUDA backend runs the random-walk metropolis only: independent proposals "
+                "have no CUDA kernels yet")
+        super().__init__(energy, x, key, step, first_chain)
+        self.proposal, self.target = None, target
+        self.e = self.xp.empty(self.n_chains)
+        self.energy_form.energy(self.x, self.e)
+        self._scratch = None
+        self.set_inverse_mass(inverse_mass)
+
+    def set_inverse_mass(self, inverse_mass):
+        self.inverse_mass = inverse_mass
+        self.mode, self.scale, self.chol = _preconditioner(inverse_mass, self.dim, self.xp)
+
+    def advance(self, n_steps, scale, adapt_state=None, *, keep_draws=False,
+                keep_moments=False, thin=1):
+        """Take ``n_steps`` steps; returns kept draws, (mean, M2), or None (in ``xp``)."""
+        xp = self.xp
+        rec = _Records(xp, n_steps, thin, self.n_chains, self.dim, keep_draws, keep_moments)
+        sigma = xp.ascontiguousarray(xp.asarray(scale, dtype=np.float64))
+        adapt, state = self._adaptation(adapt_state)
+        k0, k1, chain0 = self._stream_args()
+        if self.energy_form.pointwise:
+            mode, draws, mean, m2 = rec.args()
+            self.launch("random_walk_fused", self.n_chains, k0, k1, chain0,
+                        np.uint32(self.step), np.uint32(n_steps), np.int32(self.mode), adapt,
+                        np.float64(self.target), sigma, self.x, self.e, self.scale, self.chol,
+                        state, self.n_accepted, self.n_divergent, mode, np.int64(thin), draws,
+                        mean, m2, self.energy_form.theta, self.energy_form.beta)
+        else:
+            if self._scratch is None:
+                self._scratch = tuple(xp.empty((self.n_chains, self.dim)) for _ in range(3)) + (
+                    xp.empty(self.n_chains),)
+            xi, y, product, e_y = self._scratch
+            n, d = self.n_chains, np.int32(self.dim)
+            for s in range(n_steps):
+                step = np.uint32(self.step + s)
+                self.launch("random_walk_propose", n, d, k0, k1, chain0, step,
+                            np.int32(self.mode), adapt, sigma, state, self.x, self.scale,
+                            self.chol, xi, y)
+                self.energy_form.energy(y, e_y, product)
+                rec_mode, draws, mean, m2 = rec.args()
+                self.launch("random_walk_accept", n, d, k0, k1, chain0, step,
+                            adapt, np.float64(self.target), self.x, self.e, y, e_y, state,
+                            self.n_accepted, self.n_divergent, rec_mode,
+                            np.int64(rec.slot(s)), draws, mean, m2)
+        self._adapted(adapt_state, state)
+        self.step += n_steps
+        return rec.kept()

@@ -1,0 +1,152 @@
+"""The GPU path (host emulation; a device when there is one) against the Numba backend.
+
+On the host the CUDA kernels are built by g++ from the same source with the Numba
+kernels' arithmetic, so whole runs must be bit-for-bit equal, except where the energy's
+arithmetic differs by design (the dense Gaussian's energy in the random walk: BLAS there,
+a dot product on the CPU), which only adaptation can amplify. On a device a single step
+agrees to 1e-12; whole runs are compared statistically (test_gpu_statistical.py).
+"""
+import warnings
+
+import numpy as np
+import pytest
+
+import fastebm as fe
+from fastebm.energies.custom import FiniteDifferenceWarning
+from tests.gpu.energies import ENERGIES
+
+OPTIONS = {
+    "plain": dict(),
+    "adapt": dict(burn_in=60, adapt=True),
+    "diag": dict(burn_in=200, precondition="diag", adapt=True),
+    "dense": dict(burn_in=200, precondition="dense"),
+    "moments": dict(keep="moments", thin=3),
+    "thin": dict(thin=4, burn_in=5),
+}
+SAMPLERS = ("mala", "langevin", "metropolis")
+
+
+def _run(sampler, energy, x0, n_steps, **kw):
+    f = getattr(fe, sampler)
+    args = (energy, x0, 0.2, n_steps) if sampler != "metropolis" else (energy, x0, n_steps)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FiniteDifferenceWarning)
+        return f(*args, **kw)
+
+
+def _start(energy, n=40, seed=0):
+    return np.random.default_rng(seed).normal(size=(n, energy.dim or 2))
+
+
+def _kept(result):
+    return result.mean if result.draws is None else result.draws
+
+
+@pytest.mark.parametrize("option", OPTIONS)
+@pytest.mark.parametrize("sampler", SAMPLERS)
+@pytest.mark.parametrize("name", ENERGIES)
+def test_whole_runs_equal_the_numba_backend(name, sampler, option):
+    """Emulated GPU path: the same draws, acceptance and final state, bit for bit."""
+    energy, kw = ENERGIES[name], OPTIONS[option]
+    x0 = _start(energy)
+    cpu = _run(sampler, energy, x0, 50, rng=3, **kw)
+    with fe.backend.emulate_gpu():
+        emulated = _run(sampler, energy, x0, 50, rng=3, **kw)
+    a, b = _kept(cpu), _kept(emulated)
+    if name == "dense" and sampler == "metropolis" and kw.get("adapt"):
+        # E(y) by BLAS against a dot product: 1-ulp differences, amplified by adaptation
+        assert np.max(np.abs(a - b)) < 1e-3
+        return
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(cpu.acceptance_rate, emulated.acceptance_rate)
+    np.testing.assert_array_equal(cpu.state.position, emulated.state.position)
+    np.testing.assert_array_equal(cpu.step_size, emulated.step_size)
+
+
+def test_the_comparison_sees_a_different_stream():
+    """Negative control: another seed, or another first chain, changes the emulated run."""
+    energy = ENERGIES["banana"]
+    x0 = _start(energy)
+    with fe.backend.emulate_gpu():
+        base = fe.mala(energy, x0, 0.2, 20, rng=3).draws
+        assert not np.array_equal(base, fe.mala(energy, x0, 0.2, 20, rng=4).draws)
+        assert not np.array_equal(base, fe.mala(energy, x0, 0.2, 20, rng=3, first_chain=1).draws)
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS)
+@pytest.mark.parametrize("name", ENERGIES)
+def test_one_step_agrees_with_the_numba_backend(gpu, name, sampler):
+    """One step from the same state, on the host emulation and on a device: 1e-12."""
+    energy = ENERGIES[name]
+    x0 = _start(energy, n=300)
+    cpu = _run(sampler, energy, x0, 1, rng=11)
+    with gpu.context():
+        other = _run(sampler, energy, gpu.asarray(x0), 1, rng=11)
+    np.testing.assert_allclose(gpu.numpy(other.draws), cpu.draws, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(gpu.numpy(other.acceptance_rate), cpu.acceptance_rate)
+
+
+@pytest.mark.parametrize("sampler", ["mala", "langevin"])
+@pytest.mark.parametrize("name", ["diag", "banana"])
+def test_fused_kernel_equals_three_launches_a_step(gpu, name, sampler, monkeypatch):
+    """A pointwise energy runs every step in one launch; the general path (propose,
+    energy, accept) must give the same numbers."""
+    from fastebm._kernels.cuda import runners
+    energy = ENERGIES[name]
+    x0 = gpu.asarray(_start(energy))
+    with gpu.context():
+        fused = _run(sampler, energy, x0, 30, rng=5, burn_in=10, adapt=True)
+        monkeypatch.setattr(runners.LangevinRunner, "fused", property(lambda self: False))
+        stepped = _run(sampler, energy, x0, 30, rng=5, burn_in=10, adapt=True)
+    np.testing.assert_array_equal(gpu.numpy(fused.draws), gpu.numpy(stepped.draws))
+
+
+def test_random_walk_paths_agree(gpu, monkeypatch):
+    """The random walk's fused kernel against its three launches a step (a pointwise
+    energy forced onto the general path)."""
+    from fastebm._kernels.cuda import device_energy
+    energy = ENERGIES["banana"]
+    x0 = gpu.asarray(_start(energy))
+    with gpu.context():
+        fused = fe.metropolis(energy, x0, 30, scale=0.7, rng=5)
+        monkeypatch.setattr(device_energy.DeviceEnergy, "pointwise", False, raising=False)
+        monkeypatch.setattr(device_energy.DeviceEnergy, "energy",
+                            lambda self, x, e, scratch=None: self.launch(
+                                "energy_rows", x.shape[0], x, x, e, self.theta, self.beta,
+                                np.int32(0)))
+        stepped = fe.metropolis(energy, x0, 30, scale=0.7, rng=5)
+    np.testing.assert_array_equal(gpu.numpy(fused.draws), gpu.numpy(stepped.draws))
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_continued_run_equals_one_run(gpu, sampler):
+    energy = ENERGIES["banana"]
+    x0 = gpu.asarray(_start(energy))
+    with gpu.context():
+        whole = _run(sampler, energy, x0, 40, rng=9)
+        first = _run(sampler, energy, x0, 25, rng=9)
+        rest = _run(sampler, energy, first.state, 15)
+    np.testing.assert_array_equal(gpu.numpy(whole.draws[25:]), gpu.numpy(rest.draws))
+
+
+def test_rows_of_a_run_are_the_rows_of_the_whole_run(gpu):
+    energy = ENERGIES["dense"]
+    x0 = _start(energy, n=50)
+    with gpu.context():
+        whole = fe.mala(energy, gpu.asarray(x0), 0.2, 20, rng=2)
+        part = fe.mala(energy, gpu.asarray(x0[17:31]), 0.2, 20, rng=2, first_chain=17)
+    np.testing.assert_allclose(gpu.numpy(part.draws), gpu.numpy(whole.draws)[:, 17:31],
+                               rtol=0, atol=0 if gpu.exact else 1e-12)
+
+
+def test_results_stay_in_the_array_module(gpu):
+    energy = ENERGIES["diag"]
+    x0 = gpu.asarray(_start(energy))
+    with gpu.context():
+        r = fe.mala(energy, x0, 0.2, 10, rng=1)
+        e, g = energy.energy_and_grad(x0)
+    assert type(r.draws) is type(x0) and type(r.state.position) is type(x0)
+    assert type(e) is type(x0) and type(g) is type(x0)
+    cpu_e, cpu_g = energy.energy_and_grad(gpu.numpy(x0))
+    np.testing.assert_allclose(gpu.numpy(e), cpu_e, rtol=1e-14)
+    np.testing.assert_allclose(gpu.numpy(g), cpu_g, rtol=1e-14)
