@@ -13,6 +13,7 @@ chain-steps/s (docs/performance.md).
 import argparse
 import json
 import math
+import os
 import platform
 import time
 
@@ -136,6 +137,15 @@ def bench_mala(rows, repeat, d=100, condition=100.0):
 def bench_random_walk(rows, repeat):
     energy = fe.energy(banana, dim=2, cuda=BANANA_CUDA)
     fe.metropolis(energy, cp.zeros((256, 2)), 3, keep="moments", rng=0)  # NVRTC compile
+    x0 = cp.asarray(np.random.default_rng(2).standard_normal((10**7, 2)))
+    os.environ["FASTEBM_CUDA_FMAD"] = "1"  # the cost of the default --fmad=false
+    fe.metropolis(energy, cp.zeros((256, 2)), 3, keep="moments", rng=0)
+    fmad = best_time(lambda: fe.metropolis(energy, x0, 1000, scale=1.0, keep="moments",
+                                           rng=0), repeat)
+    del os.environ["FASTEBM_CUDA_FMAD"]
+    rows.append(dict(bench="random_walk_banana_cuda_snippet_f64_moments_FMAD", chains=10**7,
+                     steps=1000, fastebm_s=fmad, chain_steps_per_s=10**10 / fmad))
+    print(rows[-1], flush=True)
     for n, steps, their_steps in ((10**6, 1000, 200), (10**7, 1000, 100)):
         x0 = cp.asarray(np.random.default_rng(2).standard_normal((n, 2)))
         ours = best_time(lambda: fe.metropolis(energy, x0, steps, scale=1.0, keep="moments",

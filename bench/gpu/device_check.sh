@@ -24,7 +24,7 @@ print("rwm dense", float(r.acceptance_rate.mean()), r.draws.mean(axis=(0, 1)))
 PY
 } 2>&1 | tee "$out/smoke.log"
 echo "== GPU tests (device and host emulation of the GPU path)"
-$py -m pytest -q -p no:cacheprovider -p no:logging -n 8 tests/gpu -k "device or sources or backend" \
+$py -m pytest -q -p no:cacheprovider -p no:logging -W default -n 8 tests/gpu -k "device or sources or backend" \
     --junitxml="$out/tests.xml" 2>&1 | tee "$out/tests.log"
 status=${PIPESTATUS[0]}
 echo "== GPU benchmarks"

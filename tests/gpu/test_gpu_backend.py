@@ -102,7 +102,7 @@ def test_cache_directory_follows_the_environment(tmp_path, monkeypatch):
 
 
 def test_kept_draws_that_cannot_fit_are_refused_before_allocating():
-    runners.ensure_fits(10, 1000, 10, free_bytes=8 * 10 * 1000 * 10)
+    runners.ensure_fits(10, 1000, 10, free_bytes=2 * 8 * 10 * 1000 * 10)
     with pytest.raises(MemoryError, match='thin=.*keep="moments"'):
         runners.ensure_fits(1000, 10**6, 100, free_bytes=2**30)
 

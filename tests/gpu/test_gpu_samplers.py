@@ -111,8 +111,8 @@ def test_random_walk_paths_agree(gpu, monkeypatch):
         fused = fe.metropolis(energy, x0, 30, scale=0.7, rng=5)
         monkeypatch.setattr(device_energy.DeviceEnergy, "pointwise", False, raising=False)
         monkeypatch.setattr(device_energy.DeviceEnergy, "energy",
-                            lambda self, x, e, scratch=None: self.launch(
-                                "energy_rows", x.shape[0], x, x, e, self.theta, self.beta,
+                            lambda self, xt, e, scratch=None: self.launch(
+                                "energy_rows", xt.shape[1], xt, xt, e, self.theta, self.beta,
                                 np.int32(0)))
         stepped = fe.metropolis(energy, x0, 30, scale=0.7, rng=5)
     np.testing.assert_array_equal(gpu.numpy(fused.draws), gpu.numpy(stepped.draws))

@@ -34,7 +34,18 @@ ALGORITHMS = ("langevin.cu", "metropolis.cu")
 THREADS_PER_BLOCK = 256
 HOST_FLAGS = ("-O2", "-std=c++17", "-ffp-contract=off", "-fno-math-errno",
               "-shared", "-fPIC", "-x", "c++")
-DEVICE_OPTIONS = ("--std=c++17",)
+# No fused multiply-add contraction: the device then rounds every + and * as the host
+# build (g++ -ffp-contract=off) and the Numba kernels do, and a run is the same whether
+# its steps are fused into one launch or not. FASTEBM_CUDA_FMAD=1 allows contraction
+# (faster where arithmetic bounds a kernel; the last bits then differ from the CPU).
+DEVICE_OPTIONS = ("--std=c++17", "--fmad=false")
+
+
+def device_options():
+    """NVRTC options: ``DEVICE_OPTIONS``, with contraction where FASTEBM_CUDA_FMAD=1."""
+    if os.environ.get("FASTEBM_CUDA_FMAD", "") not in ("", "0"):
+        return ("--std=c++17", "--fmad=true")
+    return DEVICE_OPTIONS
 
 
 class KernelBuildError(RuntimeError):
@@ -111,12 +122,12 @@ def host_library(source):
 
 
 @functools.lru_cache(maxsize=64)
-def device_module(source, device_id):
+def device_module(source, device_id, options=DEVICE_OPTIONS):
     """The source compiled by NVRTC for device ``device_id`` (cached by CuPy on disk)."""
     import cupy
     with cupy.cuda.Device(device_id):
         try:
-            module = cupy.RawModule(code=source, options=DEVICE_OPTIONS)
+            module = cupy.RawModule(code=source, options=options)
             module.compile()
         except cupy.cuda.compiler.CompileException as exc:
             raise KernelBuildError(f"the CUDA source did not compile for the device:\n{exc}") \
@@ -160,7 +171,7 @@ class DeviceLauncher:
     def __init__(self, source):
         import cupy
         self.xp = cupy
-        self.module = device_module(source, cupy.cuda.Device().id)
+        self.module = device_module(source, cupy.cuda.Device().id, device_options())
         self._functions = {}
 
     def __call__(self, name, n, *args):

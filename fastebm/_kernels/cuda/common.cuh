@@ -68,45 +68,65 @@ typedef unsigned char uint8_t; /* NVRTC has no <stdint.h> (philox.cuh defines th
 #define FASTEBM_RECORD_DRAWS 1
 #define FASTEBM_RECORD_MOMENTS 2
 
-/* Store chain i's kept state x (d,) as draw `slot` (draws (n_draws, n, d)) or into its
+/* Layout. Arrays of the chains are column-major ("structure of arrays"): coordinate j of
+ * chain i of an (n, d) quantity is a[j * n + i], so that the threads of a warp (adjacent
+ * chains) touch adjacent addresses; kept draws are (n_draws, d, n). A chain's own vector
+ * is passed as a pointer to its first coordinate and a stride (n in global memory, 1 in
+ * a thread's registers). */
+
+/* Store chain i's kept state x (its coordinates at x[j * xs]) as draw `slot` or into its
  * running mean and M2 (Welford 1962), NaN when the chain has diverged: the Numba
  * backend's record_row, operation for operation. */
-FASTEBM_HD void fastebm_record_row(int mode, int64_t slot, const double *x, int diverged,
-                                   double *draws, double *mean, double *m2, uint64_t i,
-                                   uint64_t n, int d)
+FASTEBM_HD void fastebm_record_row(int mode, int64_t slot, const double *x, uint64_t xs,
+                                   int diverged, double *draws, double *mean, double *m2,
+                                   uint64_t i, uint64_t n, int d)
 {
     if (mode == FASTEBM_RECORD_DRAWS) {
-        double *out = draws + ((uint64_t)slot * n + i) * d;
+        double *out = draws + (uint64_t)slot * d * n + i;
         for (int j = 0; j < d; ++j)
-            out[j] = diverged ? FASTEBM_NAN : x[j];
+            out[j * n] = diverged ? FASTEBM_NAN : x[j * xs];
     } else if (mode == FASTEBM_RECORD_MOMENTS) {
-        double *mu = mean + i * d, *s2 = m2 + i * d;
+        double *mu = mean + i, *s2 = m2 + i;
         if (diverged) {
             for (int j = 0; j < d; ++j)
-                mu[j] = s2[j] = FASTEBM_NAN;
+                mu[j * n] = s2[j * n] = FASTEBM_NAN;
             return;
         }
         double inv_k = 1.0 / ((double)slot + 1.0);
         for (int j = 0; j < d; ++j) {
-            double delta = x[j] - mu[j];
-            mu[j] += delta * inv_k;
-            s2[j] += delta * (x[j] - mu[j]);
+            double xj = x[j * xs], delta = xj - mu[j * n];
+            mu[j * n] += delta * inv_k;
+            s2[j * n] += delta * (xj - mu[j * n]);
         }
     }
 }
 
 /* One dual-averaging step (Hoffman & Gelman 2014, sec. 3.2, with gamma = 0.05,
- * t0 = 10, kappa = 0.75) of one chain's state s = [log h, log h_bar, H_bar, t, mu] on
- * its acceptance probability. */
-FASTEBM_HD void fastebm_dual_averaging(double *s, double accept_prob, double target)
+ * t0 = 10, kappa = 0.75) of one chain's state [log h, log h_bar, H_bar, t, mu], held at
+ * s[0], s[stride], ..., on its acceptance probability. */
+FASTEBM_HD void fastebm_dual_averaging(double *s, uint64_t stride, double accept_prob,
+                                       double target)
 {
     const double gamma = 0.05, t0 = 10.0, kappa = 0.75;
-    s[3] += 1.0;
-    double t = s[3];
-    s[2] = (1.0 - 1.0 / (t + t0)) * s[2] + (target - accept_prob) / (t + t0);
-    s[0] = s[4] - sqrt(t) / gamma * s[2];
+    s[3 * stride] += 1.0;
+    double t = s[3 * stride];
+    s[2 * stride] = (1.0 - 1.0 / (t + t0)) * s[2 * stride] + (target - accept_prob) / (t + t0);
+    s[0] = s[4 * stride] - sqrt(t) / gamma * s[2 * stride];
     double weight = pow(t, -kappa);
-    s[1] = weight * s[0] + (1.0 - weight) * s[1];
+    s[stride] = weight * s[0] + (1.0 - weight) * s[stride];
+}
+
+/* Normal number `index` of (chain, step, tag) from its Philox block's words: the same
+ * number as fastebm_fill_normals writes at out[index]. */
+FASTEBM_HD double fastebm_normal_of_block(uint32_t k0, uint32_t k1, uint32_t chain,
+                                          uint32_t step, uint32_t tag, uint32_t index,
+                                          fastebm_words w)
+{
+    uint32_t hi = (index & 1) ? w.w2 : w.w0, lo = (index & 1) ? w.w3 : w.w1;
+    double x;
+    if (fastebm_fast_value(hi, lo, &x))
+        return x;
+    return fastebm_finish(k0, k1, chain, step, tag, index, hi, lo);
 }
 
 #endif /* FASTEBM_COMMON_CUH */

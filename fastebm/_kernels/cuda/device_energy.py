@@ -2,9 +2,10 @@
 device (or, in the GPU emulation, on the host), copied there once per energy.
 
 ``DeviceEnergy(energy, dim, xp)`` reads ``energy._cuda_form()`` (``fastebm._contract.CudaForm``)
-and gives ``energy_grad(x, g, e)`` / ``energy(x, e)`` over all rows, through the form's
-pointwise kernel (``energy_rows``) or, for the dense Gaussian, a matrix product
-(``xp.matmul``: cuBLAS or BLAS) finished by ``affine_quadratic_rows``.
+and gives ``energy_grad(xt, gt, e)`` / ``energy(xt, e)`` for every chain of column-major
+points xt (d, n), through the form's pointwise kernel (``energy_rows``) or, for the
+dense Gaussian, a matrix product Gᵀ = P Xᵀ (``xp.matmul``: cuBLAS or BLAS) finished by
+``affine_quadratic_rows``.
 """
 import weakref
 
@@ -59,20 +60,22 @@ class DeviceEnergy:
         Gaussian)."""
         return self.arrays[0]
 
-    def energy_grad(self, x, g, e):
-        """e[i] = E(x_i), g[i] = ∇E(x_i) for every row of x (n, d)."""
-        n = x.shape[0]
+    def energy_grad(self, xt, gt, e):
+        """e[i] = E(x_i) and column i of gt = ∇E(x_i), for the columns of xt (d, n)."""
+        n = xt.shape[1]
         if self.pointwise:
-            self.launch("energy_rows", n, x, g, e, self.theta, self.beta, np.int32(1))
+            self.launch("energy_rows", n, xt, gt, e, self.theta, self.beta, np.int32(1))
             return
         mean, precision, shift = self.arrays
-        self.xp.matmul(x, precision, out=g)
-        self.launch("affine_quadratic_rows", n, np.int32(self.dim), x, g, mean, shift,
+        self.xp.matmul(precision, xt, out=gt)
+        self.launch("affine_quadratic_rows", n, np.int32(self.dim), xt, gt, mean, shift,
                     np.float64(0.0), self.beta, e)
 
-    def energy(self, x, e, scratch=None):
-        """e[i] = E(x_i) (the dense Gaussian uses ``scratch`` (n, d) for its product)."""
+    def energy(self, xt, e, scratch=None):
+        """e[i] = E(x_i) for the columns of xt (the dense Gaussian uses ``scratch`` (d, n)
+        for its product)."""
         if self.pointwise:
-            self.launch("energy_rows", x.shape[0], x, x, e, self.theta, self.beta, np.int32(0))
+            self.launch("energy_rows", xt.shape[1], xt, xt, e, self.theta, self.beta,
+                        np.int32(0))
         else:
-            self.energy_grad(x, self.xp.empty_like(x) if scratch is None else scratch, e)
+            self.energy_grad(xt, self.xp.empty_like(xt) if scratch is None else scratch, e)

@@ -78,53 +78,62 @@ FASTEBM_HD double fastebm_energy_grad(const double *x, const double *theta, doub
 #endif
 
 #if defined(FASTEBM_ENERGY_DIAG_GAUSSIAN) || defined(FASTEBM_ENERGY_USER)
-/* e[i] = E(x_i) and, with `grad`, g_i = grad E(x_i): row i of x (n, d). */
-FASTEBM_HD void energy_rows_body(uint64_t i, const double *x, double *g, double *e,
+/* e[i] = E(x_i) and, with `grad`, g_i = grad E(x_i), for chain i of the column-major
+ * x and g (d, n): the point is gathered into registers for the energy's functions. */
+FASTEBM_HD void energy_rows_body(uint64_t i, uint64_t n, const double *x, double *g, double *e,
                                  const double *theta, double beta, int grad)
 {
-    const double *xr = x + i * FASTEBM_DIM;
-    e[i] = grad ? fastebm_energy_grad(xr, theta, beta, g + i * FASTEBM_DIM)
-                : fastebm_energy(xr, theta, beta);
+    double xr[FASTEBM_DIM], gr[FASTEBM_DIM];
+    for (int j = 0; j < FASTEBM_DIM; ++j)
+        xr[j] = x[j * n + i];
+    if (!grad) {
+        e[i] = fastebm_energy(xr, theta, beta);
+        return;
+    }
+    e[i] = fastebm_energy_grad(xr, theta, beta, gr);
+    for (int j = 0; j < FASTEBM_DIM; ++j)
+        g[j * n + i] = gr[j];
 }
 FASTEBM_ENTRY(energy_rows,
               (uint64_t n, const double *x, double *g, double *e, const double *theta,
                double beta, int grad),
-              (x, g, e, theta, beta, grad))
+              (n, x, g, e, theta, beta, grad))
 #endif
 
-/* Dense Gaussian, after the product G = X P (P symmetric) and with shift = P mu: leaves
- * scale P(x - mu) in row i of G and out[i] = offset + scale/2 (x - mu)' P (x - mu), with
- * the four partial sums of the Numba backend's affine_quadratic_rows (same rounding). */
-FASTEBM_HD void affine_quadratic_rows_body(uint64_t i, int d, const double *x, double *g,
-                                           const double *mean, const double *shift,
+/* Dense Gaussian, after the product G = P X (column-major X and G (d, n), P symmetric)
+ * and with shift = P mu: leaves scale P(x - mu) in chain i's column of G and
+ * out[i] = offset + scale/2 (x - mu)' P (x - mu), with the four partial sums of the
+ * Numba backend's affine_quadratic_rows (same rounding). */
+FASTEBM_HD void affine_quadratic_rows_body(uint64_t i, uint64_t n, int d, const double *x,
+                                           double *g, const double *mean, const double *shift,
                                            double offset, double scale, double *out)
 {
-    const double *xr = x + i * d;
-    double *gr = g + i * d;
+    const double *xr = x + i;
+    double *gr = g + i;
     double e0 = 0.0, e1 = 0.0, e2 = 0.0, e3 = 0.0;
     int tail = d - d % 4;
     for (int j = 0; j < tail; j += 4) {
-        double g0 = gr[j] - shift[j], g1 = gr[j + 1] - shift[j + 1];
-        double g2 = gr[j + 2] - shift[j + 2], g3 = gr[j + 3] - shift[j + 3];
-        e0 += (xr[j] - mean[j]) * g0;
-        e1 += (xr[j + 1] - mean[j + 1]) * g1;
-        e2 += (xr[j + 2] - mean[j + 2]) * g2;
-        e3 += (xr[j + 3] - mean[j + 3]) * g3;
-        gr[j] = scale * g0;
-        gr[j + 1] = scale * g1;
-        gr[j + 2] = scale * g2;
-        gr[j + 3] = scale * g3;
+        double g0 = gr[j * n] - shift[j], g1 = gr[(j + 1) * n] - shift[j + 1];
+        double g2 = gr[(j + 2) * n] - shift[j + 2], g3 = gr[(j + 3) * n] - shift[j + 3];
+        e0 += (xr[j * n] - mean[j]) * g0;
+        e1 += (xr[(j + 1) * n] - mean[j + 1]) * g1;
+        e2 += (xr[(j + 2) * n] - mean[j + 2]) * g2;
+        e3 += (xr[(j + 3) * n] - mean[j + 3]) * g3;
+        gr[j * n] = scale * g0;
+        gr[(j + 1) * n] = scale * g1;
+        gr[(j + 2) * n] = scale * g2;
+        gr[(j + 3) * n] = scale * g3;
     }
     for (int j = tail; j < d; ++j) {
-        double g0 = gr[j] - shift[j];
-        e0 += (xr[j] - mean[j]) * g0;
-        gr[j] = scale * g0;
+        double g0 = gr[j * n] - shift[j];
+        e0 += (xr[j * n] - mean[j]) * g0;
+        gr[j * n] = scale * g0;
     }
     out[i] = offset + 0.5 * scale * ((e0 + e1) + (e2 + e3));
 }
 FASTEBM_ENTRY(affine_quadratic_rows,
               (uint64_t n, int d, const double *x, double *g, const double *mean,
                const double *shift, double offset, double scale, double *out),
-              (d, x, g, mean, shift, offset, scale, out))
+              (n, d, x, g, mean, shift, offset, scale, out))
 
 #endif /* FASTEBM_ENERGIES_CUH */

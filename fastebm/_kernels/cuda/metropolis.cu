@@ -10,13 +10,14 @@
  *
  * Two ways to run a step, as for Langevin: three launches (random_walk_propose, the
  * energy's pass, random_walk_accept), or every step in one launch (random_walk_fused) for
- * a pointwise energy.
+ * a pointwise energy. Chain arrays are column-major (common.cuh).
  */
 
-/* y = x + sigma L xi; xi gets the chain's normals of the step. */
+/* y = x + sigma L xi, for chain `chain`'s x and y (coordinates at [j * s]); xi (the
+ * chain's normals of the step) is a thread-local array of d. */
 FASTEBM_HD void fastebm_random_walk_row(int d, uint32_t k0, uint32_t k1, uint32_t chain,
                                         uint32_t step, int precond, double sigma,
-                                        const double *x, const double *diag,
+                                        const double *x, uint64_t s, const double *diag,
                                         const double *chol, double *xi, double *y)
 {
     fastebm_fill_normals(k0, k1, chain, step, FASTEBM_TAG_NOISE, (uint32_t)d, xi);
@@ -25,11 +26,11 @@ FASTEBM_HD void fastebm_random_walk_row(int d, uint32_t k0, uint32_t k1, uint32_
             double acc = 0.0;
             for (int k = 0; k <= j; ++k)
                 acc += chol[j * d + k] * xi[k];
-            y[j] = x[j] + sigma * acc;
+            y[j * s] = x[j * s] + sigma * acc;
         } else if (precond == FASTEBM_PRECOND_DIAG) {
-            y[j] = x[j] + sigma * diag[j] * xi[j];
+            y[j * s] = x[j * s] + sigma * diag[j] * xi[j];
         } else {
-            y[j] = x[j] + sigma * xi[j];
+            y[j * s] = x[j * s] + sigma * xi[j];
         }
     }
 }
@@ -53,25 +54,24 @@ FASTEBM_HD int fastebm_random_walk_accept(double e_x, double e_y, double u_accep
     return take;
 }
 
-FASTEBM_HD void random_walk_propose_body(uint64_t i, int d, uint32_t k0, uint32_t k1,
+/* Chain i's proposal, for the three-launches path (the energy then has a pass of its
+ * own). The noise lives in a local array of FASTEBM_DIM. adapt_state is (5, n). */
+FASTEBM_HD void random_walk_propose_body(uint64_t i, uint64_t n, uint32_t k0, uint32_t k1,
                                          uint32_t chain0, uint32_t step, int precond,
                                          int adapt, const double *scale,
                                          const double *adapt_state, const double *x,
-                                         const double *diag, const double *chol, double *xi,
-                                         double *y)
+                                         const double *diag, const double *chol, double *y)
 {
-    double sigma = adapt ? exp(adapt_state[i * 5]) : scale[i];
-    uint64_t row = i * d;
-    fastebm_random_walk_row(d, k0, k1, chain0 + (uint32_t)i, step, precond, sigma, x + row,
-                            diag, chol, xi + row, y + row);
+    double xi[FASTEBM_DIM];
+    double sigma = adapt ? exp(adapt_state[i]) : scale[i];
+    fastebm_random_walk_row(FASTEBM_DIM, k0, k1, chain0 + (uint32_t)i, step, precond, sigma,
+                            x + i, n, diag, chol, xi, y + i);
 }
 FASTEBM_ENTRY(random_walk_propose,
-              (uint64_t n, int d, uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t step,
+              (uint64_t n, uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t step,
                int precond, int adapt, const double *scale, const double *adapt_state,
-               const double *x, const double *diag, const double *chol, double *xi,
-               double *y),
-              (d, k0, k1, chain0, step, precond, adapt, scale, adapt_state, x, diag, chol, xi,
-               y))
+               const double *x, const double *diag, const double *chol, double *y),
+              (n, k0, k1, chain0, step, precond, adapt, scale, adapt_state, x, diag, chol, y))
 
 FASTEBM_HD void random_walk_accept_body(uint64_t i, uint64_t n, int d, uint32_t k0,
                                         uint32_t k1, uint32_t chain0, uint32_t step,
@@ -81,19 +81,18 @@ FASTEBM_HD void random_walk_accept_body(uint64_t i, uint64_t n, int d, uint32_t 
                                         int64_t *n_divergent, int record_mode, int64_t slot,
                                         double *draws, double *mean, double *m2)
 {
-    uint64_t row = i * d;
     double u_accept = fastebm_uniform(k0, k1, chain0 + (uint32_t)i, step, FASTEBM_TAG_ACCEPT, 0);
     double prob;
     if (fastebm_random_walk_accept(e[i], e_y[i], u_accept, n_accepted + i, n_divergent + i,
                                    &prob)) {
         for (int j = 0; j < d; ++j)
-            x[row + j] = y[row + j];
+            x[j * n + i] = y[j * n + i];
         e[i] = e_y[i];
     }
     if (adapt)
-        fastebm_dual_averaging(adapt_state + i * 5, prob, target);
+        fastebm_dual_averaging(adapt_state + i, n, prob, target);
     if (slot >= 0)
-        fastebm_record_row(record_mode, slot, x + row, 0, draws, mean, m2, i, n, d);
+        fastebm_record_row(record_mode, slot, x + i, n, 0, draws, mean, m2, i, n, d);
 }
 FASTEBM_ENTRY(random_walk_accept,
               (uint64_t n, int d, uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t step,
@@ -117,17 +116,16 @@ FASTEBM_HD void random_walk_fused_body(uint64_t i, uint64_t n, uint32_t k0, uint
                                        const double *theta, double beta)
 {
     const int d = FASTEBM_DIM;
-    uint64_t row = i * d;
     uint32_t chain = chain0 + (uint32_t)i;
     double x[FASTEBM_DIM], y[FASTEBM_DIM], xi[FASTEBM_DIM];
     for (int j = 0; j < d; ++j)
-        x[j] = x_all[row + j];
+        x[j] = x_all[j * n + i];
     double e = e_all[i];
     int64_t acc = 0, div = 0, until_kept = thin, slot = 0;
     for (uint32_t s = 0; s < n_steps; ++s) {
         uint32_t step = step0 + s;
-        double sigma = adapt ? exp(adapt_state[i * 5]) : scale[i];
-        fastebm_random_walk_row(d, k0, k1, chain, step, precond, sigma, x, diag, chol, xi, y);
+        double sigma = adapt ? exp(adapt_state[i]) : scale[i];
+        fastebm_random_walk_row(d, k0, k1, chain, step, precond, sigma, x, 1, diag, chol, xi, y);
         double e_y = fastebm_energy(y, theta, beta);
         double u_accept = fastebm_uniform(k0, k1, chain, step, FASTEBM_TAG_ACCEPT, 0);
         double prob;
@@ -137,15 +135,15 @@ FASTEBM_HD void random_walk_fused_body(uint64_t i, uint64_t n, uint32_t k0, uint
             e = e_y;
         }
         if (adapt)
-            fastebm_dual_averaging(adapt_state + i * 5, prob, target);
+            fastebm_dual_averaging(adapt_state + i, n, prob, target);
         if (--until_kept == 0) {
             until_kept = thin;
-            fastebm_record_row(record_mode, slot, x, 0, draws, mean, m2, i, n, d);
+            fastebm_record_row(record_mode, slot, x, 1, 0, draws, mean, m2, i, n, d);
             ++slot;
         }
     }
     for (int j = 0; j < d; ++j)
-        x_all[row + j] = x[j];
+        x_all[j * n + i] = x[j];
     e_all[i] = e;
     n_accepted[i] += acc;
     n_divergent[i] += div;

@@ -21,7 +21,7 @@ import numpy as np
 from ..._contract import (PRECOND_DENSE, PRECOND_DIAG, PRECOND_NONE, RECORD_DRAWS,
                           RECORD_MOMENTS, RECORD_NONE, Adaptation, AISChains, Counters,
                           IsingDenseParams, IsingLatticeParams, LangevinChains, Preconditioner,
-                          GaussianProposalParams, PooledMoments, Records, RBMParams,
+                          GaussianProposalParams, Records, RBMParams,
                           Schedule, Streams)
 from . import ais as _ais  # noqa: F401  (importing a module registers its kernels)
 from . import evaluate as _evaluate  # noqa: F401
@@ -31,6 +31,7 @@ from . import metropolis as _metropolis  # noqa: F401
 from . import rbm as _rbm
 from . import resampling as _resampling
 from . import score_noise as _score_noise
+from ..moments import pooled_moments
 from .replicate import STATUS_ALL_ZERO, STATUS_NAN_ENERGY, STATUS_NEG_INF_ENERGY
 from .stein import imq_stein_matrix
 from .proposals import _GRAD_LOG_DENSITY, base_params
@@ -95,17 +96,8 @@ class _Chains:
 
     def pooled_moments(self, kept, kind):
         """``PooledMoments`` of the finite states in ``kept`` (draws of a burn-in window,
-        (n_draws, n, d)): M2 the sum of squared deviations, (d,) for ``kind="diag"`` and
-        the matrix (d, d) for ``"dense"``."""
-        samples = kept.reshape(-1, self.dim)
-        samples = samples[np.all(np.isfinite(samples), axis=1)]
-        if samples.shape[0] == 0:
-            shape = (self.dim,) if kind == "diag" else (self.dim, self.dim)
-            return PooledMoments(0, np.zeros(self.dim), np.zeros(shape))
-        mean = samples.mean(axis=0)
-        centered = samples - mean
-        m2 = (centered * centered).sum(axis=0) if kind == "diag" else centered.T @ centered
-        return PooledMoments(samples.shape[0], mean, m2)
+        (n_draws, n, d)): see ``fastebm._kernels.moments``."""
+        return pooled_moments(kept, self.dim, kind)
 
     def adaptation(self, adapt_state, target):
         if adapt_state is None:
