@@ -21,6 +21,7 @@ import cupy as cp
 import numpy as np
 
 import fastebm as fe
+from fastebm._kernels.cuda import runners
 
 HBM_BYTES_PER_S = 4.3e12
 BANANA_CUDA = r"""
@@ -82,10 +83,15 @@ def cupy_mala(precision, mean, x, h, n_steps, seed):
         x = cp.where(take[:, None], y, x)
         g = cp.where(take[:, None], gy, g)
         e = cp.where(take, ey, e)
-        delta = x - m
-        m += delta / (s + 1)
-        m2 += delta * (x - m)
+        welford(m, m2, x, s)
     return m, m2
+
+
+def welford(m, m2, x, s):
+    """Add the (s+1)-th state x to the running mean m and sum of squared deviations m2."""
+    delta = x - m
+    m += delta / (s + 1)
+    m2 += delta * (x - m)
 
 
 def cupy_random_walk_banana(x, scale, n_steps, seed):
@@ -104,9 +110,7 @@ def cupy_random_walk_banana(x, scale, n_steps, seed):
         take = cp.log(rs.random_sample(x.shape[0])) < e - ey
         x = cp.where(take[:, None], y, x)
         e = cp.where(take, ey, e)
-        delta = x - m
-        m += delta / (s + 1)
-        m2 += delta * (x - m)
+        welford(m, m2, x, s)
     return m, m2
 
 
@@ -126,6 +130,16 @@ def bench_mala(rows, repeat, d=100, condition=100.0):
                          floor_fraction=rate / (HBM_BYTES_PER_S / (48 * d)),
                          acceptance=acc))
         print(rows[-1], flush=True)
+        if n >= 10**5:  # the other way to give MALA's accept its noise (same numbers)
+            runners.LangevinRunner.store_noise = not runners.LangevinRunner.store_noise
+            other = best_time(lambda: fe.mala(energy, x0, h, steps, keep="moments", rng=0),
+                              repeat)
+            runners.LangevinRunner.store_noise = not runners.LangevinRunner.store_noise
+            rows.append(dict(bench="mala_gaussian_d100_cond100_f64_moments_store_noise_"
+                             + str(not runners.LangevinRunner.store_noise), chains=n,
+                             steps=steps, fastebm_s=other, chain_steps_per_s=n * steps / other,
+                             floor_fraction=n * steps / other / (HBM_BYTES_PER_S / (48 * d))))
+            print(rows[-1], flush=True)
     x_cpu = np.random.default_rng(1).standard_normal((10**4, d)) + mean
     fe.mala(energy, x_cpu[:64], h, 2, keep="moments", rng=0)  # Numba compile
     cpu = best_time(lambda: fe.mala(energy, x_cpu, h, 100, keep="moments", rng=0), 1)

@@ -31,14 +31,19 @@ ENTRIES = ["langevin_propose", "langevin_accept", "random_walk_propose", "random
 POINTWISE_ENTRIES = ["energy_rows", "langevin_fused", "random_walk_fused"]
 
 
+def _compiler_and_source(compiler, name, path):
+    """(the compiler's path, module ``name`` written to ``path``); skips without it."""
+    exe = shutil.which(compiler)
+    if exe is None:
+        pytest.skip(f"{compiler} is not on PATH")
+    defines, snippet = MODULES[name]
+    path.write_text(module_source({**BASE, **defines}, snippet))
+    return exe, path
+
+
 @pytest.mark.parametrize("name", MODULES)
 def test_module_compiles_for_sm90(name, tmp_path):
-    nvcc = shutil.which("nvcc")
-    if nvcc is None:
-        pytest.skip("nvcc is not on PATH")
-    defines, snippet = MODULES[name]
-    src = tmp_path / f"{name}.cu"
-    src.write_text(module_source({**BASE, **defines}, snippet))
+    nvcc, src = _compiler_and_source("nvcc", name, tmp_path / f"{name}.cu")
     ptx = tmp_path / f"{name}.ptx"
     proc = subprocess.run([nvcc, "--ptx", "-arch=sm_90", "-std=c++17", "-o", str(ptx), str(src)],
                           capture_output=True, text=True)
@@ -51,12 +56,7 @@ def test_module_compiles_for_sm90(name, tmp_path):
 
 @pytest.mark.parametrize("name", MODULES)
 def test_module_compiles_on_the_host_without_warnings(name, tmp_path):
-    cxx = shutil.which("g++")
-    if cxx is None:
-        pytest.skip("g++ is not on PATH")
-    defines, snippet = MODULES[name]
-    src = tmp_path / f"{name}.cpp"
-    src.write_text(module_source({**BASE, **defines}, snippet))
+    cxx, src = _compiler_and_source("g++", name, tmp_path / f"{name}.cpp")
     proc = subprocess.run([cxx, "-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter",
                            "-fsyntax-only", "-x", "c++", str(src)], capture_output=True, text=True)
     assert proc.returncode == 0 and "warning" not in proc.stderr, proc.stderr

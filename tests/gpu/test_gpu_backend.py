@@ -111,7 +111,7 @@ def test_launcher_refuses_python_scalars_and_strided_arrays():
     lib = build.HostLauncher(build.module_source({"FASTEBM_DIM": 2}))
     x = np.zeros((4, 2))
     with pytest.raises(TypeError, match="NumPy scalars"):
-        lib("affine_quadratic_rows", 4, 2, x, x, x[0], x[0], 0.0, 1.0, x[:, 0].copy())
+        lib("affine_quadratic_rows", 4, x, x, x[0], x[0], 0.0, 1.0, x[:, 0].copy())
     with pytest.raises(ValueError, match="contiguous"):
-        lib("affine_quadratic_rows", 4, np.int32(2), x[:, ::-1], x, x[0], x[0],
+        lib("affine_quadratic_rows", 4, x[:, ::-1], x, x[0], x[0],
             np.float64(0.0), np.float64(1.0), np.zeros(4))

@@ -101,6 +101,21 @@ def test_fused_kernel_equals_three_launches_a_step(gpu, name, sampler, monkeypat
     np.testing.assert_array_equal(gpu.numpy(fused.draws), gpu.numpy(stepped.draws))
 
 
+@pytest.mark.parametrize("precondition", [None, "dense"])
+def test_stored_noise_equals_redrawn_noise(gpu, precondition, monkeypatch):
+    """MALA's accept reads the stored noise or draws it again: the same run."""
+    from fastebm._kernels.cuda import runners
+    energy = ENERGIES["dense"]
+    x0 = gpu.asarray(_start(energy))
+    kw = dict(burn_in=40, adapt=True, precondition=precondition)
+    with gpu.context():
+        monkeypatch.setattr(runners.LangevinRunner, "store_noise", True)
+        stored = fe.mala(energy, x0, 0.2, 20, rng=6, **kw)
+        monkeypatch.setattr(runners.LangevinRunner, "store_noise", False)
+        redrawn = fe.mala(energy, x0, 0.2, 20, rng=6, **kw)
+    np.testing.assert_array_equal(gpu.numpy(redrawn.draws), gpu.numpy(stored.draws))
+
+
 def test_random_walk_paths_agree(gpu, monkeypatch):
     """The random walk's fused kernel against its three launches a step (a pointwise
     energy forced onto the general path)."""

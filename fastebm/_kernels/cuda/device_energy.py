@@ -68,7 +68,7 @@ class DeviceEnergy:
             return
         mean, precision, shift = self.arrays
         self.xp.matmul(precision, xt, out=gt)
-        self.launch("affine_quadratic_rows", n, np.int32(self.dim), xt, gt, mean, shift,
+        self.launch("affine_quadratic_rows", n, xt, gt, mean, shift,
                     np.float64(0.0), self.beta, e)
 
     def energy(self, xt, e, scratch=None):

@@ -12,7 +12,8 @@
  *                                 E; E = beta * energy;
  *   neither                       the dense Gaussian, whose gradients are one matrix
  *                                 product (cuBLAS / BLAS) finished by affine_quadratic_rows.
- * FASTEBM_DIM is the dimension d of the module's points.
+ * FASTEBM_DIM is the dimension d of the module's points (a constant, so that the
+ * compiler unrolls the loops over coordinates).
  */
 #ifndef FASTEBM_ENERGIES_CUH
 #define FASTEBM_ENERGIES_CUH
@@ -104,10 +105,11 @@ FASTEBM_ENTRY(energy_rows,
  * and with shift = P mu: leaves scale P(x - mu) in chain i's column of G and
  * out[i] = offset + scale/2 (x - mu)' P (x - mu), with the four partial sums of the
  * Numba backend's affine_quadratic_rows (same rounding). */
-FASTEBM_HD void affine_quadratic_rows_body(uint64_t i, uint64_t n, int d, const double *x,
+FASTEBM_HD void affine_quadratic_rows_body(uint64_t i, uint64_t n, const double *x,
                                            double *g, const double *mean, const double *shift,
                                            double offset, double scale, double *out)
 {
+    const int d = FASTEBM_DIM;
     const double *xr = x + i;
     double *gr = g + i;
     double e0 = 0.0, e1 = 0.0, e2 = 0.0, e3 = 0.0;
@@ -132,8 +134,8 @@ FASTEBM_HD void affine_quadratic_rows_body(uint64_t i, uint64_t n, int d, const 
     out[i] = offset + 0.5 * scale * ((e0 + e1) + (e2 + e3));
 }
 FASTEBM_ENTRY(affine_quadratic_rows,
-              (uint64_t n, int d, const double *x, double *g, const double *mean,
+              (uint64_t n, const double *x, double *g, const double *mean,
                const double *shift, double offset, double scale, double *out),
-              (n, d, x, g, mean, shift, offset, scale, out))
+              (n, x, g, mean, shift, offset, scale, out))
 
 #endif /* FASTEBM_ENERGIES_CUH */

@@ -22,9 +22,9 @@
  *   - three launches (any energy, any preconditioner): langevin_propose writes y (or, for
  *     the dense L, v = -h u + sqrt(2h) xi, which the glue multiplies by L through BLAS),
  *     the energy's pass (energy_rows, or a matrix product and affine_quadratic_rows)
- *     gives E(y) and grad E(y), and langevin_accept decides, adapts and records. The
- *     noise is not stored: langevin_accept draws it again from its counter, which costs
- *     less than writing and reading it;
+ *     gives E(y) and grad E(y), and langevin_accept decides, adapts and records. MALA's
+ *     accept needs the noise again: stored by langevin_propose (store_xi), or drawn
+ *     again from its counter (the runner picks the faster, docs/performance.md);
  *   - langevin_fused (a pointwise energy, no dense preconditioner): every step of a run
  *     in one launch, the chain's state in registers, the same functions in the same order.
  * Chain arrays are column-major (common.cuh): coordinate j of chain i at a[j * n + i].
@@ -163,12 +163,14 @@ FASTEBM_HD int fastebm_all_finite(int d, const double *g, uint64_t s)
 
 /* Chain i: its step size of this step (h_now[i]: exp(log h) of its dual averaging, or
  * its fixed h) and its proposal y (or v for the dense L). adapt_state is (5, n). */
-FASTEBM_HD void langevin_propose_body(uint64_t i, uint64_t n, int d, uint32_t k0, uint32_t k1,
+FASTEBM_HD void langevin_propose_body(uint64_t i, uint64_t n, uint32_t k0, uint32_t k1,
                                       uint32_t chain0, uint32_t step, int precond, int adapt,
                                       const double *step_size, const double *adapt_state,
                                       double *h_now, const double *x, const double *u,
-                                      const double *scale, double *y)
+                                      const double *scale, double *y, int store_xi,
+                                      double *xi_out)
 {
+    const int d = FASTEBM_DIM;
     double h = adapt ? exp(adapt_state[i]) : step_size[i];
     h_now[i] = h;
     double root = sqrt(2.0 * h);
@@ -180,21 +182,24 @@ FASTEBM_HD void langevin_propose_body(uint64_t i, uint64_t n, int d, uint32_t k0
             double xi = fastebm_normal_of_block(k0, k1, chain, step, FASTEBM_TAG_NOISE,
                                                 (uint32_t)(j + t), w);
             y[c] = fastebm_langevin_coordinate(precond, h, root, x[c], u[c], scale[j + t], xi);
+            if (store_xi)
+                xi_out[c] = xi;
         }
     }
 }
 FASTEBM_ENTRY(langevin_propose,
-              (uint64_t n, int d, uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t step,
+              (uint64_t n, uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t step,
                int precond, int adapt, const double *step_size, const double *adapt_state,
                double *h_now, const double *x, const double *u, const double *scale,
-               double *y),
-              (n, d, k0, k1, chain0, step, precond, adapt, step_size, adapt_state, h_now, x, u,
-               scale, y))
+               double *y, int store_xi, double *xi_out),
+              (n, k0, k1, chain0, step, precond, adapt, step_size, adapt_state, h_now, x, u,
+               scale, y, store_xi, xi_out))
 
 /* Chain i, given E(y) and grad E(y) (whitened u_y for the dense L; for the diagonal L it
  * is computed here): accept or reject, adapt, and record when `slot` >= 0. `whitened`:
- * u and g are separate arrays (a preconditioner), else one. */
-FASTEBM_HD void langevin_accept_body(uint64_t i, uint64_t n, int d, uint32_t k0, uint32_t k1,
+ * u and g are separate arrays (a preconditioner), else one. `xi_stored`: the noise is
+ * read from xi, else drawn again. */
+FASTEBM_HD void langevin_accept_body(uint64_t i, uint64_t n, uint32_t k0, uint32_t k1,
                                      uint32_t chain0, uint32_t step, int metropolize,
                                      int adapt, double target, int precond, int whitened,
                                      const double *h_now, const double *e_start,
@@ -203,17 +208,22 @@ FASTEBM_HD void langevin_accept_body(uint64_t i, uint64_t n, int d, uint32_t k0,
                                      const double *g_y, double *u_y, const double *scale,
                                      double *adapt_state, int64_t *n_accepted,
                                      int64_t *n_divergent, int record_mode, int64_t slot,
-                                     double *draws, double *mean, double *m2)
+                                     double *draws, double *mean, double *m2, int xi_stored,
+                                     const double *xi)
 {
+    const int d = FASTEBM_DIM;
     if (!diverged[i]) {
         if (precond == FASTEBM_PRECOND_DIAG)
             for (int j = 0; j < d; ++j)
                 u_y[j * n + i] = scale[j] * g_y[j * n + i];
         uint32_t chain = chain0 + (uint32_t)i;
         double h = h_now[i];
-        double log_alpha = (metropolize || adapt)
-            ? fastebm_log_accept_redrawn(d, h, e[i], e_y[i], u + i, u_y + i, n, k0, k1, chain, step)
-            : 0.0;
+        double log_alpha = 0.0;
+        if ((metropolize || adapt) && xi_stored)
+            log_alpha = fastebm_log_accept(d, h, e[i], e_y[i], u + i, u_y + i, xi + i, n);
+        else if (metropolize || adapt)
+            log_alpha = fastebm_log_accept_redrawn(d, h, e[i], e_y[i], u + i, u_y + i, n, k0, k1,
+                                                   chain, step);
         int grad_finite = (metropolize || adapt) ? 1 : fastebm_all_finite(d, g_y + i, n);
         double u_accept = metropolize
             ? fastebm_uniform(k0, k1, chain, step, FASTEBM_TAG_ACCEPT, 0) : 0.5;
@@ -238,16 +248,16 @@ FASTEBM_HD void langevin_accept_body(uint64_t i, uint64_t n, int d, uint32_t k0,
         fastebm_record_row(record_mode, slot, x + i, n, diverged[i], draws, mean, m2, i, n, d);
 }
 FASTEBM_ENTRY(langevin_accept,
-              (uint64_t n, int d, uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t step,
+              (uint64_t n, uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t step,
                int metropolize, int adapt, double target, int precond, int whitened,
                const double *h_now, const double *e_start, uint8_t *diverged, double *x,
                double *e, double *g, double *u, const double *y, const double *e_y,
                const double *g_y, double *u_y, const double *scale, double *adapt_state,
                int64_t *n_accepted, int64_t *n_divergent, int record_mode, int64_t slot,
-               double *draws, double *mean, double *m2),
-              (n, d, k0, k1, chain0, step, metropolize, adapt, target, precond, whitened,
+               double *draws, double *mean, double *m2, int xi_stored, const double *xi),
+              (n, k0, k1, chain0, step, metropolize, adapt, target, precond, whitened,
                h_now, e_start, diverged, x, e, g, u, y, e_y, g_y, u_y, scale, adapt_state,
-               n_accepted, n_divergent, record_mode, slot, draws, mean, m2))
+               n_accepted, n_divergent, record_mode, slot, draws, mean, m2, xi_stored, xi))
 
 /* ---- every step in one launch (pointwise energies) --------------------------------- */
 

@@ -73,7 +73,7 @@ FASTEBM_ENTRY(random_walk_propose,
                const double *x, const double *diag, const double *chol, double *y),
               (n, k0, k1, chain0, step, precond, adapt, scale, adapt_state, x, diag, chol, y))
 
-FASTEBM_HD void random_walk_accept_body(uint64_t i, uint64_t n, int d, uint32_t k0,
+FASTEBM_HD void random_walk_accept_body(uint64_t i, uint64_t n, uint32_t k0,
                                         uint32_t k1, uint32_t chain0, uint32_t step,
                                         int adapt, double target, double *x, double *e,
                                         const double *y, const double *e_y,
@@ -81,6 +81,7 @@ FASTEBM_HD void random_walk_accept_body(uint64_t i, uint64_t n, int d, uint32_t 
                                         int64_t *n_divergent, int record_mode, int64_t slot,
                                         double *draws, double *mean, double *m2)
 {
+    const int d = FASTEBM_DIM;
     double u_accept = fastebm_uniform(k0, k1, chain0 + (uint32_t)i, step, FASTEBM_TAG_ACCEPT, 0);
     double prob;
     if (fastebm_random_walk_accept(e[i], e_y[i], u_accept, n_accepted + i, n_divergent + i,
@@ -95,12 +96,12 @@ FASTEBM_HD void random_walk_accept_body(uint64_t i, uint64_t n, int d, uint32_t 
         fastebm_record_row(record_mode, slot, x + i, n, 0, draws, mean, m2, i, n, d);
 }
 FASTEBM_ENTRY(random_walk_accept,
-              (uint64_t n, int d, uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t step,
+              (uint64_t n, uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t step,
                int adapt, double target, double *x, double *e, const double *y,
                const double *e_y, double *adapt_state, int64_t *n_accepted,
                int64_t *n_divergent, int record_mode, int64_t slot, double *draws,
                double *mean, double *m2),
-              (n, d, k0, k1, chain0, step, adapt, target, x, e, y, e_y, adapt_state,
+              (n, k0, k1, chain0, step, adapt, target, x, e, y, e_y, adapt_state,
                n_accepted, n_divergent, record_mode, slot, draws, mean, m2))
 
 #if defined(FASTEBM_ENERGY_DIAG_GAUSSIAN) || defined(FASTEBM_ENERGY_USER)
