@@ -16,6 +16,7 @@ A chain's streams are keyed by its *global* index ``first_chain + row``, so rows
 [a, b) of a run started with ``first_chain=a`` are exactly those rows of the whole run
 (the basis of sharding chains across processes or machines).
 """
+import math
 from collections import namedtuple
 
 # --- random streams ---------------------------------------------------------------------
@@ -239,6 +240,18 @@ class GaussianBaseParams(namedtuple("GaussianBaseParams",
 FD_REL_STEP = float.fromhex("0x1.965fea53d6e41p-18")
 """ε^(1/3) for float64 (ε = 2⁻⁵²): central differences step h = ε^(1/3) max(1, |xⱼ|) on
 every backend (the CUDA kernels read this value through FASTEBM_FD_REL_STEP)."""
+
+
+# --- the RBM kernels' exp ------------------------------------------------------------------
+
+EXP_LOG2E = 1.4426950408889634
+EXP_LN2_HI = 0.6931471803691238
+EXP_LN2_LO = 1.9082149292705877e-10
+EXP_TAYLOR = tuple(1.0 / math.factorial(i) for i in range(14))
+"""exp(t) = 2ᵏ P(r), k = ⌊t log₂e + ½⌋, r = t - k ln2 (Cody & Waite 1980: ln 2 in two
+parts), P the degree-13 Taylor polynomial with coefficients 1/i!: the arithmetic-only exp
+of the RBM kernels (``fastebm/_kernels/numba/vexp.py``), which the CUDA kernels compute
+with the same constants and operations so that a sigmoid rounds the same everywhere."""
 
 
 # --- errors and the CUDA form of an energy ------------------------------------------------

@@ -94,17 +94,19 @@ def symmetric_positive_definite(matrix, name):
 
 def discrete_points(x, n, name, values, what):
     """Points of shape (N, n) or (n,) whose entries all lie in ``values`` (a tuple of
-    floats) → ((N, n) float64 array, was_single); ``what`` ends the error message."""
-    raw = np.asarray(x)
+    floats) → ((N, n) float64 array of x's array module, was_single); ``what`` ends the
+    error message."""
+    xp = array_module(x)
+    raw = xp.asarray(x)
     if raw.dtype == object or not (np.issubdtype(raw.dtype, np.number) or raw.dtype == np.bool_):
         raise TypeError(f"{name} must be a numeric or boolean array, got dtype {raw.dtype}")
     if np.iscomplexobj(raw):
         raise TypeError(f"{name} must be real, got dtype {raw.dtype}")
     if raw.ndim not in (1, 2) or raw.shape[-1] != n:
         raise ValueError(f"{name} must have shape (N, {n}) or ({n},), got {raw.shape}")
-    arr = np.ascontiguousarray(raw, dtype=np.float64)
+    arr = xp.ascontiguousarray(raw, dtype=np.float64)
     if arr.size == 0:
         raise ValueError(f"{name} must hold at least one point, got shape {raw.shape}")
-    if not np.all(np.isin(arr, values)):
+    if not bool(xp.all((arr == values[0]) | (arr == values[1]))):
         raise ValueError(f"{name} must {what}")
-    return np.atleast_2d(arr), raw.ndim == 1
+    return (arr[None, :] if arr.ndim == 1 else arr), raw.ndim == 1

@@ -14,11 +14,9 @@ import subprocess
 
 import pytest
 
-from fastebm._contract import FD_REL_STEP
 from fastebm._kernels.cuda.build import DEVICE_OPTIONS, module_source
 from tests.gpu.energies import BANANA_CUDA, BANANA_GRAD_CUDA
 
-BASE = {"FASTEBM_FD_REL_STEP": FD_REL_STEP.hex()}
 MODULES = {
     "dense_gaussian": ({"FASTEBM_DIM": 100}, ""),
     "diag_gaussian": ({"FASTEBM_DIM": 7, "FASTEBM_ENERGY_DIAG_GAUSSIAN": None}, ""),
@@ -27,7 +25,8 @@ MODULES = {
                   BANANA_GRAD_CUDA),
 }
 ENTRIES = ["langevin_propose", "langevin_accept", "random_walk_propose", "random_walk_accept",
-           "affine_quadratic_rows"]
+           "affine_quadratic_rows", "rbm_bernoulli", "rbm_gaussian", "record_rows",
+           "ising_half_sweep", "ising_sequential_sweep"]
 POINTWISE_ENTRIES = ["energy_rows", "langevin_fused", "random_walk_fused"]
 
 
@@ -37,7 +36,7 @@ def _compiler_and_source(compiler, name, path):
     if exe is None:
         pytest.skip(f"{compiler} is not on PATH")
     defines, snippet = MODULES[name]
-    path.write_text(module_source({**BASE, **defines}, snippet))
+    path.write_text(module_source(defines, snippet))
     return exe, path
 
 
@@ -105,13 +104,13 @@ def nvrtc():
 @pytest.mark.parametrize("name", MODULES)
 def test_module_compiles_with_nvrtc_as_cupy_does(nvrtc, name):
     defines, snippet = MODULES[name]
-    code, log = nvrtc_compile(nvrtc, module_source({**BASE, **defines}, snippet),
+    code, log = nvrtc_compile(nvrtc, module_source(defines, snippet),
                               [*DEVICE_OPTIONS, "--gpu-architecture=compute_90"])
     assert code == 0, log
 
 
 def test_nvrtc_check_catches_a_broken_module(nvrtc):
     """Negative control: a source without NVRTC's missing integer type fails."""
-    source = module_source({**BASE, "FASTEBM_DIM": 3}).replace("typedef unsigned char uint8_t;", "")
+    source = module_source({"FASTEBM_DIM": 3}).replace("typedef unsigned char uint8_t;", "")
     code, log = nvrtc_compile(nvrtc, source, [*DEVICE_OPTIONS, "--gpu-architecture=compute_90"])
     assert code != 0 and "uint8_t" in log

@@ -60,7 +60,7 @@ def test_cupy_without_cupy_installed_is_a_named_error():
 
 
 @pytest.mark.parametrize("call", [
-    lambda: fe.gibbs(fe.Ising.lattice(4, 4, 0.3), np.ones((2, 16)), 3, rng=0),
+    lambda: fe.gibbs(fe.Ising(np.zeros((3, 3)), np.zeros(3)), np.ones((2, 3)), 3, rng=0),
     lambda: fe.mala(fe.GaussianMixture([0.5, 0.5], [[0.0], [1.0]], [[1.0], [1.0]]),
                     np.zeros((2, 1)), 0.1, 3, rng=0),
     lambda: fe.metropolis(fe.energy(lambda x: x[0] ** 2, dim=1), np.zeros((2, 1)), 3, rng=0),

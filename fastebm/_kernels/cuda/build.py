@@ -26,11 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..._contract import BackendUnavailableError
+from ... import _contract
+from ..._contract import (EXP_LN2_HI, EXP_LN2_LO, EXP_LOG2E, EXP_TAYLOR, FD_REL_STEP,
+                          STREAM_TAGS, BackendUnavailableError)
 from .tables import tables_source
 
 HERE = Path(__file__).parent
-ALGORITHMS = ("langevin.cu", "metropolis.cu")
+ALGORITHMS = ("langevin.cu", "metropolis.cu", "rbm.cu", "ising.cu")
+MODES = ("PRECOND_NONE", "PRECOND_DIAG", "PRECOND_DENSE", "RECORD_NONE", "RECORD_DRAWS",
+         "RECORD_MOMENTS")
 THREADS_PER_BLOCK = 256
 HOST_FLAGS = ("-O2", "-std=c++17", "-ffp-contract=off", "-fno-math-errno",
               "-shared", "-fPIC", "-x", "c++")
@@ -52,10 +56,23 @@ class KernelBuildError(RuntimeError):
     """A CUDA source (usually a user's energy snippet) did not compile."""
 
 
+def contract_defines():
+    """What the kernels take from ``fastebm._contract``, as ``#define`` values: the stream
+    tags and modes, and (exact hexadecimal literals) the finite-difference step and the
+    constants of the RBM kernels' exp."""
+    defines = {f"FASTEBM_{t.name}": f"{t.value:#04x}u" for t in STREAM_TAGS}
+    defines.update({f"FASTEBM_{name}": getattr(_contract, name) for name in MODES})
+    defines.update({"FASTEBM_FD_REL_STEP": FD_REL_STEP.hex(), "FASTEBM_EXP_LOG2E": EXP_LOG2E.hex(),
+                    "FASTEBM_EXP_LN2_HI": EXP_LN2_HI.hex(), "FASTEBM_EXP_LN2_LO": EXP_LN2_LO.hex()})
+    defines.update({f"FASTEBM_EXP_C{i}": c.hex() for i, c in enumerate(EXP_TAYLOR)})
+    return defines
+
+
 def module_source(defines, snippet=""):
-    """The full text of a module: ``defines`` (name -> value or None) as ``#define``
-    lines, the generator, the shared helpers, the user's snippet, the energies and the
-    algorithms."""
+    """The full text of a module: the contract's numbers and ``defines`` (name -> value
+    or None) as ``#define`` lines, the generator, the shared helpers, the user's snippet,
+    the energies and the algorithms."""
+    defines = {**contract_defines(), **defines}
     lines = [f"#define {k}" if v is None else f"#define {k} {v}" for k, v in defines.items()]
     parts = ["\n".join(lines), tables_source(), (HERE / "philox.cuh").read_text(),
              (HERE / "common.cuh").read_text(), snippet, (HERE / "energies.cuh").read_text()]

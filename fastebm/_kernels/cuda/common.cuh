@@ -19,6 +19,9 @@
 #if defined(__CUDACC_RTC__) && !defined(FASTEBM_HAVE_STDINT)
 typedef unsigned char uint8_t; /* NVRTC has no <stdint.h> (philox.cuh defines the rest) */
 #endif
+#ifndef __CUDACC_RTC__
+#include <string.h> /* memcpy, for bit casts on the host */
+#endif
 
 /* A user's snippet declares its functions __device__, as any CUDA device function; the
  * host build reads the CUDA qualifiers as nothing. */
@@ -58,15 +61,9 @@ typedef unsigned char uint8_t; /* NVRTC has no <stdint.h> (philox.cuh defines th
 #define FASTEBM_ISFINITE(x) ((x) - (x) == 0.0)
 #define FASTEBM_ISNAN(x) ((x) != (x))
 
-/* fastebm._contract: stream tags, preconditioner and recording modes. */
-#define FASTEBM_TAG_NOISE 0x00u
-#define FASTEBM_TAG_ACCEPT 0x01u
-#define FASTEBM_PRECOND_NONE 0
-#define FASTEBM_PRECOND_DIAG 1
-#define FASTEBM_PRECOND_DENSE 2
-#define FASTEBM_RECORD_NONE 0
-#define FASTEBM_RECORD_DRAWS 1
-#define FASTEBM_RECORD_MOMENTS 2
+/* fastebm._contract's stream tags (FASTEBM_TAG_NOISE, ...), preconditioner and recording
+ * modes (FASTEBM_PRECOND_*, FASTEBM_RECORD_*) are #defined in front of this file by
+ * fastebm/_kernels/cuda/build.py, from the one table every backend reads. */
 
 /* Layout. Arrays of the chains are column-major ("structure of arrays"): coordinate j of
  * chain i of an (n, d) quantity is a[j * n + i], so that the threads of a warp (adjacent

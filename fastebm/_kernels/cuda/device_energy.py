@@ -11,7 +11,6 @@ import weakref
 
 import numpy as np
 
-from ..._contract import FD_REL_STEP
 from .build import launcher, module_source
 
 _ON_DEVICE = weakref.WeakKeyDictionary()  # energy -> {(xp name, device): arrays}
@@ -23,18 +22,19 @@ def _device_key(xp):
     return ("cupy", xp.cuda.Device().id)
 
 
-def _arrays_on(energy, form, xp):
-    """The form's arrays in ``xp``, copied there on first use and kept with the energy."""
-    per_energy = _ON_DEVICE.setdefault(energy, {})
+def arrays_on(model, arrays, xp):
+    """``arrays`` (NumPy, the model's parameters) in ``xp``: copied there on first use and
+    kept with the model (an energy's parameters cross to a device once)."""
+    per_model = _ON_DEVICE.setdefault(model, {})
     key = _device_key(xp)
-    if key not in per_energy:
-        per_energy[key] = tuple(xp.ascontiguousarray(xp.asarray(a, dtype=np.float64))
-                                for a in form.arrays)
-    return per_energy[key]
+    if key not in per_model:
+        per_model[key] = tuple(xp.ascontiguousarray(xp.asarray(a, dtype=np.float64))
+                               for a in arrays)
+    return per_model[key]
 
 
 def _defines(form, dim):
-    defines = {"FASTEBM_DIM": int(dim), "FASTEBM_FD_REL_STEP": FD_REL_STEP.hex()}
+    defines = {"FASTEBM_DIM": int(dim)}
     if form.kind == "diag_gaussian":
         defines["FASTEBM_ENERGY_DIAG_GAUSSIAN"] = None
     elif form.kind in ("user", "user_grad"):
@@ -52,7 +52,7 @@ class DeviceEnergy:
         self.xp, self.dim, self.kind, self.beta = xp, dim, form.kind, np.float64(form.beta)
         self.pointwise = form.kind != "dense_gaussian"
         self.launch = launcher(xp, module_source(_defines(form, dim), form.source))
-        self.arrays = _arrays_on(energy, form, xp)
+        self.arrays = arrays_on(energy, form.arrays, xp)
 
     @property
     def theta(self):

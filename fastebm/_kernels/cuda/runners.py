@@ -16,14 +16,17 @@ returns kept draws (n_draws, n, d) and moments (n, d) as the other backend does.
 Algorithms without CUDA kernels yet are named by ``__getattr__``: asking for one raises
 ``BackendUnavailableError`` instead of running anything on another backend.
 """
+import math
 import sys
 
 import numpy as np
 
 from ..._contract import (PRECOND_DENSE, PRECOND_DIAG, PRECOND_NONE, RECORD_DRAWS,
-                          RECORD_MOMENTS, RECORD_NONE, BackendUnavailableError)
+                          RECORD_MOMENTS, RECORD_NONE, TAG_RBM_HIDDEN, TAG_RBM_VISIBLE,
+                          BackendUnavailableError, IsingLatticeParams, RBMParams)
 from ..moments import pooled_moments
-from .device_energy import DeviceEnergy
+from .build import launcher, module_source
+from .device_energy import DeviceEnergy, arrays_on
 
 def array_module(x):
     """CuPy for a CuPy array, else NumPy."""
@@ -42,8 +45,9 @@ def __getattr__(name):
         raise AttributeError(name)
     raise BackendUnavailableError(
         f"the CUDA backend has no {name} yet (it runs mala, langevin and the random-walk "
-        "metropolis on Gaussian and user CUDA energies): pass NumPy arrays, outside "
-        "fastebm.backend.emulate_gpu(), to run this on the CPU")
+        "metropolis on Gaussian and user CUDA energies, and gibbs on RBMs and lattices): "
+        "pass NumPy "
+        "arrays, outside fastebm.backend.emulate_gpu(), to run this on the CPU")
 
 
 def energy_and_grad(energy, x, grad=True):
@@ -323,3 +327,103 @@ class MetropolisRunner(_Chains):
         self.launch("random_walk_accept", n, k0, k1, chain0, step, adapt, target, self.xt,
                     self.e, y, e_y, state, self.n_accepted, self.n_divergent, rec_mode,
                     np.int64(slot), draws, mean, m2)
+
+
+class GibbsRunner:
+    """All chains of a Gibbs run on an RBM (``rbm.cu``) or a periodic Ising lattice
+    (``ising.cu``). An RBM sweep: the products W'v and Wh through ``xp.matmul`` (cuBLAS on a
+    device) and the fused sigmoid and Bernoulli (or Gaussian) draws of each layer. A
+    lattice sweep: two half-sweeps of one thread per (site, chain) when L and M are even
+    (checkerboard), else a sequential sweep per chain. Ising models with a dense J have no
+    CUDA kernels yet."""
+
+    def __init__(self, model, x, key, step, first_chain):
+        form = model._gibbs_form()
+        if not isinstance(form, (RBMParams, IsingLatticeParams)):
+            raise BackendUnavailableError(
+                f"{type(model).__name__} with dense couplings has no CUDA Gibbs kernels yet "
+                "(RBMs and lattices have): pass NumPy arrays to run it on the CPU")
+        self.xp = xp = array_module(x)
+        self.vt = xp.ascontiguousarray(x.T, dtype=np.float64)
+        self.n_chains, self.dim = x.shape
+        self.key, self.step, self.first_chain = key, step, first_chain
+        self.n_accepted = xp.zeros(self.n_chains, dtype=np.int64)
+        self.n_divergent = xp.zeros(self.n_chains, dtype=np.int64)
+        self.inverse_mass = None
+        self.launch = launcher(xp, module_source({"FASTEBM_DIM": self.dim}))
+        if isinstance(form, RBMParams):
+            # column-major chains: pre_hᵀ = Wᵀ vᵀ (hidden half), pre_vᵀ = (the form's Wᵀ)ᵀ hᵀ
+            # (visible half; the two differ for Gaussian visibles)
+            self.hidden_matrix, self.visible_matrix, self.b, self.c, self.sigma = arrays_on(
+                model, (form.W.T, form.WT.T, form.b, form.c, form.sigma), xp)
+            self.gaussian = bool(form.gaussian)
+            n_hid = self.hidden_matrix.shape[0]
+            self._scratch = (xp.empty((n_hid, self.n_chains)), xp.empty((n_hid, self.n_chains)),
+                             xp.empty((self.dim, self.n_chains)))
+            self._sweep = self._rbm_sweep
+        else:
+            self.lattice = form
+            self.q = xp.asarray(lattice_thresholds(form.coupling, form.field))
+            self._sweep = self._lattice_sweep
+
+    @property
+    def x(self):
+        return self.vt.T
+
+    def set_inverse_mass(self, inverse_mass):
+        raise TypeError("Gibbs sampling has no preconditioner")
+
+    def pooled_moments(self, kept, kind):
+        return pooled_moments(kept, self.dim, kind, self.xp, to_numpy)
+
+    def advance(self, n_steps, step_size=None, adapt_state=None, *, keep_draws=False,
+                keep_moments=False, thin=1):
+        """Take ``n_steps`` sweeps; returns kept draws, (mean, M2), or None (in ``xp``)."""
+        n = self.n_chains
+        rec = _Records(self.xp, n_steps, thin, n, self.dim, keep_draws, keep_moments)
+        streams = (np.uint32(self.key[0]), np.uint32(self.key[1]), np.uint32(self.first_chain))
+        for s in range(n_steps):
+            self._sweep(streams, np.uint32(self.step + s))
+            slot = rec.slot(s)
+            if slot >= 0:
+                mode, draws, mean, m2 = rec.args()
+                self.launch("record_rows", n, np.int32(self.dim), mode, np.int64(slot), self.vt,
+                            draws, mean, m2)
+        self.n_accepted += n_steps  # a Gibbs sweep always moves
+        self.step += n_steps
+        return rec.kept()
+
+    def _rbm_sweep(self, streams, step):
+        """h ~ p(h | v) on (chain, step, TAG_RBM_HIDDEN), then v ~ p(v | h) on TAG_RBM_VISIBLE."""
+        xp, n = self.xp, self.n_chains
+        pre_h, ht, pre_v = self._scratch
+        n_hid, n_vis = np.int32(pre_h.shape[0]), np.int32(self.dim)
+        xp.matmul(self.hidden_matrix, self.vt, out=pre_h)
+        self.launch("rbm_bernoulli", n, n_hid, pre_h, self.c, np.float64(1.0), *streams, step,
+                    np.uint32(TAG_RBM_HIDDEN), ht)
+        xp.matmul(self.visible_matrix, ht, out=pre_v)
+        if self.gaussian:
+            self.launch("rbm_gaussian", n, n_vis, pre_v, self.b, self.sigma, *streams, step,
+                        np.uint32(TAG_RBM_VISIBLE), self.vt)
+        else:
+            self.launch("rbm_bernoulli", n, n_vis, pre_v, self.b, np.float64(1.0), *streams, step,
+                        np.uint32(TAG_RBM_VISIBLE), self.vt)
+
+    def _lattice_sweep(self, streams, step):
+        """One heat-bath sweep of every lattice on (chain, step, TAG_ISING_SWEEP)."""
+        L, M, _, _, checkerboard = self.lattice
+        n = self.n_chains
+        if checkerboard:
+            for parity in (0, 1):
+                self.launch("ising_half_sweep", n * (L * M // 2), np.uint64(n), np.int32(L),
+                            np.int32(M), np.int32(parity), self.q, *streams, step, self.vt)
+        else:
+            self.launch("ising_sequential_sweep", n, np.int32(L), np.int32(M), self.q, *streams,
+                        step, self.vt)
+
+
+def lattice_thresholds(coupling, field):
+    """q[k] = 1 + exp(-2(coupling (2k - 4) + field)), k = 0..4: the heat-bath thresholds of
+    the five neighbour sums, with the C library's exp (as the Numba kernels')."""
+    return np.array([1.0 + math.exp(-2.0 * (coupling * (2.0 * k - 4.0) + field))
+                     for k in range(5)])

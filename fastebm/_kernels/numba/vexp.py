@@ -14,17 +14,15 @@ relative) and 2ᵏ built from its IEEE-754 bits (exponent field k + 1023). Again
 e^709 ≈ 8e307 (a sigmoid of 1e-308 instead of a smaller number) and for t < -708 into
 e^-708 (a sigmoid that rounds to 1 either way). NaN stays NaN.
 """
-import math
-
 import numpy as np
 
+from ..._contract import EXP_LN2_HI as LN2_HI
+from ..._contract import EXP_LN2_LO as LN2_LO
+from ..._contract import EXP_LOG2E as LOG2E
+from ..._contract import EXP_TAYLOR
 from ._jit import helper
 
-LOG2E = 1.4426950408889634
-LN2_HI = 0.6931471803691238
-LN2_LO = 1.9082149292705877e-10
-C2, C3, C4, C5, C6, C7, C8, C9, C10, C11, C12, C13 = (1.0 / math.factorial(i)
-                                                      for i in range(2, 14))
+C2, C3, C4, C5, C6, C7, C8, C9, C10, C11, C12, C13 = EXP_TAYLOR[2:]
 
 
 @helper(inline=True)
