@@ -21,6 +21,14 @@ def states(n):
     return np.array(list(itertools.product([0.0, 1.0], repeat=n)))
 
 
+def visible_marginals(rbm):
+    """(mean, variance) of every visible unit of a Bernoulli RBM, by enumeration."""
+    vs = states(rbm.n_visible)
+    p = np.exp(-rbm.energy(vs) - rbm.log_partition())
+    mean = p @ vs
+    return mean, mean * (1 - mean)
+
+
 def joint_energy(W, b, c, v, h):
     """E(v, h) = -vᵀb - hᵀc - vᵀWh for every pair of rows: shape (len(v), len(h))."""
     return -(v @ b)[:, None] - (h @ c)[None, :] - v @ W @ h.T
