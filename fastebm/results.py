@@ -136,6 +136,9 @@ class LogZEstimate:
         with unadjusted Langevin): then E Ẑ ≠ Z and ``bound`` does not hold.
     n_divergent : ndarray of shape (n,), or None
         AIS: rejected proposals with a non-finite energy or gradient, per chain.
+    step_size : ndarray of shape (K + 1,), or None
+        Continuous AIS: the step used at each temperature (given, or tuned on the pilot
+        chains when ``step_size=None``; entry k at βₖ).
     """
 
     log_z: float
@@ -148,3 +151,4 @@ class LogZEstimate:
     temperatures: Optional[np.ndarray] = None
     biased: bool = False
     n_divergent: Optional[np.ndarray] = None
+    step_size: Optional[np.ndarray] = None

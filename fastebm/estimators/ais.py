@@ -1,7 +1,7 @@
 """Annealed importance sampling (AIS) of log Z for continuous energies, forward and reverse.
 
-    fe.ais(E, base, n_chains, n_temperatures, *, schedule="sigmoid", transition="mala",
-           step_size, n_steps_per_temperature=1, rng=None)
+    fe.ais(E, base, n_chains, n_temperatures=None, *, schedule=None, transition="mala",
+           step_size=None, n_steps_per_temperature=1, rng=None)
     fe.reverse_ais(E, base, x_target, n_temperatures, *, ...)   # same options
 
 Both anneal along the geometric path π_β ∝ q^{1-β} exp(-βE) between a normalized base
@@ -37,12 +37,18 @@ from ..results import LogZEstimate
 from ..backend import CPU
 from ..samplers._common import check_first_chain
 from . import schedules
+from .ais_tuning import WARMUP_MOVES, StepTuner, tuned_steps
 
 TRANSITIONS = ("mala", "rwm", "ula")
 SCHEDULES = ("sigmoid", "linear", "geometric", "adaptive")
 MAX_STEPS = 2**32 - 1
 DEFAULT_PILOT_CHAINS = 1000
 DEFAULT_MAX_TEMPERATURES = 100_000
+# 0.99 left the chains of harder targets behind the schedule: on a 50-d Gaussian of
+# condition 10 (base N(0, 4I), 500 chains, tuned MALA) log Z was 2.8 standard errors low
+# with an ESS of 8; 0.999 took 414 temperatures instead of 127 (2.7 s) and was within 1.0
+# with an ESS of 40 (docs/performance.md, "AIS without a step size").
+DEFAULT_CESS_TARGET = 0.999
 
 
 class BiasedAISWarning(UserWarning):
@@ -71,6 +77,8 @@ def _discrete_ais(energy, base, n_chains, n_temperatures, schedule, transition, 
     if step_size is not None or n_steps != 1:
         raise ValueError("step_size and n_steps_per_temperature do not apply to a discrete "
                          "model (one Gibbs sweep per temperature)")
+    if schedule is None:
+        schedule = "sigmoid"
     if isinstance(schedule, str) and schedule == "adaptive":
         raise ValueError("the adaptive schedule is for continuous energies; use 'linear', "
                          "'geometric', 'sigmoid' or an array for a discrete model")
@@ -104,8 +112,6 @@ def _warn(energy, transition):
 
 def _step_sizes(step_size, n_temps):
     """h (or σ) per temperature, shape (n_temps,), from a float or such an array."""
-    if step_size is None:
-        raise TypeError("step_size is required (MALA/ULA: h > 0; rwm: the walk's scale σ)")
     if np.ndim(step_size) == 0:
         value = step_size.item() if isinstance(step_size, np.ndarray) else step_size
         return np.full(n_temps, positive_float(value, "step_size"))
@@ -130,48 +136,72 @@ def _fixed_schedule(schedule, n_temperatures):
 
 def _schedule(energy, base, schedule, n_temperatures, transition, step_size, n_steps, key,
               cess_target, pilot_chains):
-    """(betas, step sizes per temperature) of a fixed, given or adaptive schedule."""
-    if not (isinstance(schedule, str) and schedule == "adaptive"):
+    """(betas, step sizes per temperature) of a fixed, given or adaptive schedule; the
+    steps tuned on a pilot run when ``step_size`` is None (``ais_tuning``)."""
+    if schedule is None:
+        schedule = "adaptive" if n_temperatures is None else "sigmoid"
+    adaptive = isinstance(schedule, str) and schedule == "adaptive"
+    if step_size is None and transition == "ula":
+        raise TypeError("transition='ula' needs a step_size (h > 0): its moves have no "
+                        "acceptance to tune one on")
+    if adaptive or step_size is None:
+        cap = DEFAULT_MAX_TEMPERATURES if n_temperatures is None else int_at_least(
+            n_temperatures, "n_temperatures", 2)
+        pilot = CPU.runners.Annealer(energy, base, transition,
+                                     int_at_least(pilot_chains, "pilot_chains", 2), key,
+                                     AIS_PILOT_SHIFT)
+        tuner = None if step_size is not None else StepTuner(pilot, transition, n_steps, cap + 1)
+    if not adaptive:
         betas = _fixed_schedule(schedule, n_temperatures)
+        if step_size is None:
+            _check_length(np.empty(cap + 2 * WARMUP_MOVES + 3), n_steps)
+            return betas, tuned_steps(tuner, betas)
         return betas, _step_sizes(step_size, betas.size)
     if np.ndim(step_size) != 0:
         raise ValueError('schedule="adaptive" needs one step_size (a float) for all temperatures')
-    h = _step_sizes(step_size, 1)[0]
     target = positive_float(cess_target, "cess_target")
     if target >= 1.0:
         raise ValueError(f"cess_target must be in (0, 1), got {target}")
-    cap = DEFAULT_MAX_TEMPERATURES if n_temperatures is None else int_at_least(
-        n_temperatures, "n_temperatures", 2)
-    pilot = CPU.runners.Annealer(energy, base, transition,
-                                 int_at_least(pilot_chains, "pilot_chains", 2), key,
-                                 AIS_PILOT_SHIFT)
-    betas = adaptive_pilot(pilot, h, n_steps, target, cap)
-    return betas, np.full(betas.size, h)
+    if tuner is None:
+        return adaptive_pilot(pilot, _step_sizes(step_size, 1)[0], n_steps, target, cap)
+    _check_length(np.empty(cap + 2 * WARMUP_MOVES + 3), n_steps)
+    return adaptive_pilot(pilot, None, n_steps, target, cap, tuner)
 
 
-def adaptive_pilot(pilot, step_size, n_steps, target, cap):
-    """The adaptive schedule from a pilot run on its own streams.
+def adaptive_pilot(pilot, step_size, n_steps, target, cap, tuner=None):
+    """(betas, steps) of the adaptive schedule from a pilot run on its own streams.
 
     A Python loop over temperatures (the next β needs every pilot chain's weights):
     bisection on the conditional ESS (``schedules.next_temperature``), then one compiled
-    call that adds the increments and moves the pilot chains at the new β. The estimate
-    itself then runs on this fixed schedule and fresh streams, so Ẑ stays unbiased.
+    call that adds the increments and moves the pilot chains at the new β, with
+    ``step_size``, or with the step ``tuner`` tunes as it goes (``ais_tuning``). The
+    estimate itself then runs on this fixed schedule and fresh streams, so Ẑ stays
+    unbiased.
     """
-    h = np.array([step_size, step_size])
-    pilot.run(np.zeros(1), h[:1], n_steps, 0, False, START_DRAW)
+    if tuner is None:
+        h = np.array([step_size, step_size])
+        pilot.run(np.zeros(1), h[:1], n_steps, 0, False, START_DRAW)
+        steps = [step_size]
+    else:
+        tuner.start()
+        steps = [float(np.exp(tuner.log_h))]
     betas = [0.0]
     while betas[-1] < 1.0:
         if len(betas) >= cap:
             raise ValueError(f"the adaptive schedule needs more than n_temperatures={cap} "
                              "temperatures; allow more or lower cess_target")
         beta = schedules.next_temperature(betas[-1], pilot.log_w, -pilot.e - pilot.log_q, target)
-        pilot.run(np.array([betas[-1], beta]), h, n_steps, len(betas) - 1, beta < 1.0,
-                  START_READY)
+        pair = np.array([betas[-1], beta])
+        if tuner is None:
+            pilot.run(pair, h, n_steps, len(betas) - 1, beta < 1.0, START_READY)
+            steps.append(step_size)
+        else:
+            steps.append(tuner.move(pair, len(betas) - 1, beta < 1.0))
         betas.append(beta)
-    return np.array(betas)
+    return np.array(betas), np.array(steps)
 
 
-def _estimate(annealer, betas, n_steps, method, transition):
+def _estimate(annealer, betas, n_steps, method, transition, step_sizes=None):
     """Package the chains' log weights as a LogZEstimate."""
     log_w = annealer.log_w
     if np.any(np.isnan(log_w)):
@@ -192,11 +222,12 @@ def _estimate(annealer, betas, n_steps, method, transition):
     reverse = method == "reverse_ais"
     return LogZEstimate(-log_mean if reverse else log_mean, stderr, log_w.copy(),
                         float(weights_ess(log_w)), method, "upper" if reverse else "lower",
-                        acceptance, betas, transition == "ula", annealer.n_divergent.copy())
+                        acceptance, betas, transition == "ula", annealer.n_divergent.copy(),
+                        None if step_sizes is None else np.array(step_sizes, dtype=np.float64))
 
 
-def ais(energy, base, n_chains, n_temperatures=None, *, schedule="sigmoid", transition=None,
-        step_size=None, n_steps_per_temperature=1, rng=None, cess_target=0.99,
+def ais(energy, base, n_chains, n_temperatures=None, *, schedule=None, transition=None,
+        step_size=None, n_steps_per_temperature=1, rng=None, cess_target=DEFAULT_CESS_TARGET,
         pilot_chains=DEFAULT_PILOT_CHAINS, first_chain=None):
     """Annealed importance sampling: an estimate of log Z with its standard error.
 
@@ -227,8 +258,10 @@ def ais(energy, base, n_chains, n_temperatures=None, *, schedule="sigmoid", tran
         K + 1, the number of temperatures (both ends included) of a named fixed schedule;
         for an array schedule, None or its length; for ``"adaptive"``, the most it may
         use (default 100,000).
-    schedule : {"sigmoid", "linear", "geometric", "adaptive"} or array_like, default "sigmoid"
+    schedule : {"sigmoid", "linear", "geometric", "adaptive"}, array_like, or None
         The temperatures 0 = β₀ < … < β_K = 1 (see ``fastebm.estimators.schedules``).
+        None (the default): "adaptive" when ``n_temperatures`` is None, else "sigmoid"
+        ("sigmoid" always for a discrete model).
         ``"adaptive"`` picks each next β by bisection so that the conditional ESS of the
         incremental weights stays at ``cess_target``, on a pilot run of ``pilot_chains``
         chains with their own streams (a Python loop over temperatures, each one compiled
@@ -237,18 +270,22 @@ def ais(energy, base, n_chains, n_temperatures=None, *, schedule="sigmoid", tran
         discrete model)
         The moves at each temperature: MALA or random-walk Metropolis on π_β (exact), or
         unadjusted Langevin (biased: ``BiasedAISWarning`` and ``result.biased``).
-    step_size : float or array_like of shape (n_temperatures,)
-        Required. MALA/ULA: h in y = x - h∇U_β(x) + √(2h)ξ; rwm: σ in y = x + σξ. One
-        value, or one per temperature (entry k is used at βₖ).
+    step_size : None, float or array_like of shape (n_temperatures,)
+        MALA/ULA: h in y = x - h∇U_β(x) + √(2h)ξ; rwm: σ in y = x + σξ. One value, or one
+        per temperature (entry k is used at βₖ). None (the default; MALA and rwm): tuned
+        per temperature on the pilot chains to the acceptance 0.574 (MALA) or 0.234 (rwm),
+        then frozen for the estimate, which runs on fresh streams and so stays unbiased
+        (``fastebm.estimators.ais_tuning``); ``result.step_size`` holds them. ULA needs one.
     n_steps_per_temperature : int, default 1
         Transitions at each intermediate temperature.
     rng : None, int, SeedSequence or Generator
         Seeds the per-chain Philox streams (SPEC 7).
-    cess_target : float, default 0.99
-        Adaptive schedule only: the conditional ESS fraction kept per temperature.
+    cess_target : float, default 0.999
+        Adaptive schedule only: the conditional ESS fraction kept per temperature. Higher
+        means more temperatures: about √10 times more per extra 9 (0.99 → 0.999 → 0.9999).
     pilot_chains : int, default 1000
-        Adaptive schedule only: chains of the pilot run (independent of ``n_chains``, so
-        chain i of the estimate does not depend on how many chains run).
+        Chains of the pilot run of an adaptive schedule or of tuned steps (independent of
+        ``n_chains``, so chain i of the estimate does not depend on how many chains run).
     first_chain : int, optional
         The global index of chain 0 (default 0): chain i runs on the streams of chain
         first_chain + i, so chains [a, b) run with ``first_chain=a`` have exactly the log
@@ -282,6 +319,9 @@ def ais(energy, base, n_chains, n_temperatures=None, *, schedule="sigmoid", tran
     >>> est = fe.ais(E, q, 500, 200, step_size=0.5, rng=0)
     >>> bool(abs(est.log_z - E.log_partition()) < 5 * est.stderr)
     True
+    >>> est = fe.ais(E, q, 500, rng=0)      # adaptive schedule, tuned steps
+    >>> bool(abs(est.log_z - E.log_partition()) < 5 * est.stderr)
+    True
     """
     if _is_discrete(energy) or (hasattr(energy, "_ais_form")
                                 and not isinstance(base, Proposal)):
@@ -301,12 +341,13 @@ def ais(energy, base, n_chains, n_temperatures=None, *, schedule="sigmoid", tran
     annealer = CPU.runners.Annealer(energy, base, transition, n_chains, key, 0, first_chain,
                                     work=n_chains * betas.size * n_steps)
     annealer.run(betas, step_sizes, n_steps, 0, False, START_DRAW)
-    return _estimate(annealer, betas, n_steps, "ais", transition)
+    return _estimate(annealer, betas, n_steps, "ais", transition, step_sizes)
 
 
-def reverse_ais(energy, base, x_target, n_temperatures=None, *, schedule="sigmoid",
+def reverse_ais(energy, base, x_target, n_temperatures=None, *, schedule=None,
                 transition="mala", step_size=None, n_steps_per_temperature=1, rng=None,
-                cess_target=0.99, pilot_chains=DEFAULT_PILOT_CHAINS, first_chain=None):
+                cess_target=DEFAULT_CESS_TARGET, pilot_chains=DEFAULT_PILOT_CHAINS,
+                first_chain=None):
     """Reverse AIS: a stochastic upper bound on log Z from exact target draws.
 
     Each row of ``x_target`` (an exact draw of p ∝ exp(-E)) starts a chain that visits
@@ -329,8 +370,10 @@ def reverse_ais(energy, base, x_target, n_temperatures=None, *, schedule="sigmoi
         K + 1, the number of temperatures (both ends included) of a named fixed schedule;
         for an array schedule, None or its length; for ``"adaptive"``, the most it may
         use (default 100,000).
-    schedule : {"sigmoid", "linear", "geometric", "adaptive"} or array_like, default "sigmoid"
+    schedule : {"sigmoid", "linear", "geometric", "adaptive"}, array_like, or None
         The temperatures 0 = β₀ < … < β_K = 1 (see ``fastebm.estimators.schedules``).
+        None (the default): "adaptive" when ``n_temperatures`` is None, else "sigmoid"
+        ("sigmoid" always for a discrete model).
         ``"adaptive"`` picks each next β by bisection so that the conditional ESS of the
         incremental weights stays at ``cess_target``, on a pilot run of ``pilot_chains``
         chains with their own streams (a Python loop over temperatures, each one compiled
@@ -339,18 +382,22 @@ def reverse_ais(energy, base, x_target, n_temperatures=None, *, schedule="sigmoi
         discrete model)
         The moves at each temperature: MALA or random-walk Metropolis on π_β (exact), or
         unadjusted Langevin (biased: ``BiasedAISWarning`` and ``result.biased``).
-    step_size : float or array_like of shape (n_temperatures,)
-        Required. MALA/ULA: h in y = x - h∇U_β(x) + √(2h)ξ; rwm: σ in y = x + σξ. One
-        value, or one per temperature (entry k is used at βₖ).
+    step_size : None, float or array_like of shape (n_temperatures,)
+        MALA/ULA: h in y = x - h∇U_β(x) + √(2h)ξ; rwm: σ in y = x + σξ. One value, or one
+        per temperature (entry k is used at βₖ). None (the default; MALA and rwm): tuned
+        per temperature on the pilot chains to the acceptance 0.574 (MALA) or 0.234 (rwm),
+        then frozen for the estimate, which runs on fresh streams and so stays unbiased
+        (``fastebm.estimators.ais_tuning``); ``result.step_size`` holds them. ULA needs one.
     n_steps_per_temperature : int, default 1
         Transitions at each intermediate temperature.
     rng : None, int, SeedSequence or Generator
         Seeds the per-chain Philox streams (SPEC 7).
-    cess_target : float, default 0.99
-        Adaptive schedule only: the conditional ESS fraction kept per temperature.
+    cess_target : float, default 0.999
+        Adaptive schedule only: the conditional ESS fraction kept per temperature. Higher
+        means more temperatures: about √10 times more per extra 9 (0.99 → 0.999 → 0.9999).
     pilot_chains : int, default 1000
-        Adaptive schedule only: chains of the pilot run (independent of ``n_chains``, so
-        chain i of the estimate does not depend on how many chains run).
+        Chains of the pilot run of an adaptive schedule or of tuned steps (independent of
+        ``n_chains``, so chain i of the estimate does not depend on how many chains run).
     first_chain : int, optional
         The global index of chain 0 (default 0): chain i runs on the streams of chain
         first_chain + i, so chains [a, b) run with ``first_chain=a`` have exactly the log
@@ -393,7 +440,7 @@ def reverse_ais(energy, base, x_target, n_temperatures=None, *, schedule="sigmoi
     annealer.x[:] = x
     annealer.run(betas[::-1].copy(), step_sizes[::-1].copy(), n_steps, 0, False,
                  START_EVAL)
-    return _estimate(annealer, betas, n_steps, "reverse_ais", transition)
+    return _estimate(annealer, betas, n_steps, "reverse_ais", transition, step_sizes)
 
 
 def _check_length(betas, n_steps):

@@ -69,8 +69,8 @@ def test_negative_control_is_with_wrong_proposal_density(seed):
     (lambda: fe.log_partition(E, proposal=Q), TypeError, "exact"),
     (lambda: fe.log_partition(E, method="is", n=10), TypeError, "proposal"),
     (lambda: fe.log_partition(E, method="is", proposal=Q, n=1), ValueError, "n"),
-    (lambda: fe.log_partition(E, method="ais", base=Q, n_chains=10, n_temperatures=5),
-     TypeError, "step_size"),
+    (lambda: fe.log_partition(E, method="ais", base=Q, n_chains=10, n_temperatures=5,
+                              transition="ula"), TypeError, "step_size"),
     (lambda: fe.log_partition(E, method="ais", base=Q, n_chains=10, n_temperatures=5,
                               step_size=0.5, schedule=[0.0, 1.2]), ValueError, "schedule"),
 ])
