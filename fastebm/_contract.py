@@ -154,10 +154,13 @@ class AISChains(namedtuple("AISChains", "x e g log_q grad_log_q log_w")):
     ∇log q(x) and the accumulated log weights (n,)."""
 
 
-class Schedule(namedtuple("Schedule", "betas step_size n_steps k_offset transition_last")):
+class Schedule(namedtuple("Schedule",
+                          "betas step_size n_steps k_offset transition_last chol chol_t")):
     """The temperatures an AIS call visits, h (or σ) at each, transitions per temperature,
     the index of ``betas[0]`` in the whole schedule (step counters are (k_offset + k) ·
-    n_steps + s), and whether the chains also move at the last temperature."""
+    n_steps + s), whether the chains also move at the last temperature, and the Langevin
+    moves' preconditioner at each temperature: lower Cholesky factors L (K+1, d, d) of Σₖ
+    and their transposes (contiguous, for BLAS), or arrays of shape (0, 1, 1) for none."""
 
 
 class RBMParams(namedtuple("RBMParams", "W WT b c sigma gaussian")):

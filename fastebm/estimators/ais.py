@@ -26,7 +26,7 @@ import warnings
 
 import numpy as np
 
-from .._contract import AIS_PILOT_SHIFT, START_DRAW, START_EVAL, START_READY
+from .._contract import AIS_PILOT_SHIFT, START_DRAW, START_EVAL
 from .._rng import philox_key
 from .._validation import as_float_array, choice, int_at_least, positive_float
 from ..diagnostics import log_z_stderr, weights_ess
@@ -40,6 +40,10 @@ from . import schedules
 from .ais_tuning import WARMUP_MOVES, StepTuner, tuned_steps
 
 TRANSITIONS = ("mala", "rwm", "ula")
+PRECONDITION = ("auto", "dense", None)
+# "auto" preconditions the tuned Langevin moves up to this dimension: the estimate keeps
+# two (K+1, d, d) arrays (at d = 64 and K = 3000, 200 MB)
+DENSE_MAX_DIM = 64
 SCHEDULES = ("sigmoid", "linear", "geometric", "adaptive")
 MAX_STEPS = 2**32 - 1
 DEFAULT_PILOT_CHAINS = 1000
@@ -134,71 +138,76 @@ def _fixed_schedule(schedule, n_temperatures):
     return betas
 
 
+def _preconditioned(precondition, step_size, transition, dim):
+    """Whether the Langevin moves use a per-temperature covariance from the pilot."""
+    choice(precondition, "precondition", PRECONDITION)
+    if precondition == "auto":
+        return step_size is None and transition != "rwm" and dim <= DENSE_MAX_DIM
+    if precondition == "dense" and transition == "rwm":
+        raise ValueError('precondition="dense" applies to Langevin moves (transition "mala" '
+                         'or "ula"), not to the random walk')
+    return precondition == "dense"
+
+
 def _schedule(energy, base, schedule, n_temperatures, transition, step_size, n_steps, key,
-              cess_target, pilot_chains):
-    """(betas, step sizes per temperature) of a fixed, given or adaptive schedule; the
-    steps tuned on a pilot run when ``step_size`` is None (``ais_tuning``)."""
+              cess_target, pilot_chains, precondition):
+    """(betas, step sizes per temperature, Cholesky factors of the moves' covariance per
+    temperature or None) of a fixed, given or adaptive schedule; a pilot run chooses what
+    is not given (``ais_tuning``)."""
     if schedule is None:
         schedule = "adaptive" if n_temperatures is None else "sigmoid"
     adaptive = isinstance(schedule, str) and schedule == "adaptive"
     if step_size is None and transition == "ula":
         raise TypeError("transition='ula' needs a step_size (h > 0): its moves have no "
                         "acceptance to tune one on")
-    if adaptive or step_size is None:
-        cap = DEFAULT_MAX_TEMPERATURES if n_temperatures is None else int_at_least(
-            n_temperatures, "n_temperatures", 2)
-        pilot = CPU.runners.Annealer(energy, base, transition,
-                                     int_at_least(pilot_chains, "pilot_chains", 2), key,
-                                     AIS_PILOT_SHIFT)
-        tuner = None if step_size is not None else StepTuner(pilot, transition, n_steps, cap + 1)
+    precondition = _preconditioned(precondition, step_size, transition, base.dim)
     if not adaptive:
         betas = _fixed_schedule(schedule, n_temperatures)
-        if step_size is None:
-            _check_length(np.empty(cap + 2 * WARMUP_MOVES + 3), n_steps)
-            return betas, tuned_steps(tuner, betas)
-        return betas, _step_sizes(step_size, betas.size)
-    if np.ndim(step_size) != 0:
-        raise ValueError('schedule="adaptive" needs one step_size (a float) for all temperatures')
+        if step_size is not None and not precondition:
+            return betas, _step_sizes(step_size, betas.size), None
+    if step_size is not None and np.ndim(step_size) != 0:
+        raise ValueError("an adaptive schedule or a preconditioner needs one step_size (a "
+                         "float) for all temperatures, or None")
+    cap = DEFAULT_MAX_TEMPERATURES if n_temperatures is None else int_at_least(
+        n_temperatures, "n_temperatures", 2)
+    pilot = CPU.runners.Annealer(energy, base, transition,
+                                 int_at_least(pilot_chains, "pilot_chains", 2), key,
+                                 AIS_PILOT_SHIFT)
+    fixed = None if step_size is None else _step_sizes(step_size, 1)[0]
+    tuner = StepTuner(pilot, transition, n_steps, cap + 1, step_size=fixed,
+                      precondition=precondition)
+    _check_length(np.empty(cap + 2 * WARMUP_MOVES + 3), n_steps)
+    if not adaptive:
+        return (betas,) + tuned_steps(tuner, betas)
     target = positive_float(cess_target, "cess_target")
     if target >= 1.0:
         raise ValueError(f"cess_target must be in (0, 1), got {target}")
-    if tuner is None:
-        return adaptive_pilot(pilot, _step_sizes(step_size, 1)[0], n_steps, target, cap)
-    _check_length(np.empty(cap + 2 * WARMUP_MOVES + 3), n_steps)
-    return adaptive_pilot(pilot, None, n_steps, target, cap, tuner)
+    return adaptive_pilot(pilot, n_steps, target, cap, tuner)
 
 
-def adaptive_pilot(pilot, step_size, n_steps, target, cap, tuner=None):
-    """(betas, steps) of the adaptive schedule from a pilot run on its own streams.
+def adaptive_pilot(pilot, n_steps, target, cap, tuner):
+    """(betas, steps, Cholesky factors or None) of the adaptive schedule from a pilot run
+    on its own streams.
 
     A Python loop over temperatures (the next β needs every pilot chain's weights):
     bisection on the conditional ESS (``schedules.next_temperature``), then one compiled
-    call that adds the increments and moves the pilot chains at the new β, with
-    ``step_size``, or with the step ``tuner`` tunes as it goes (``ais_tuning``). The
+    call that adds the increments and moves the pilot chains at the new β, with the step
+    (and preconditioner) the ``tuner`` keeps or tunes as it goes (``ais_tuning``). The
     estimate itself then runs on this fixed schedule and fresh streams, so Ẑ stays
     unbiased.
     """
-    if tuner is None:
-        h = np.array([step_size, step_size])
-        pilot.run(np.zeros(1), h[:1], n_steps, 0, False, START_DRAW)
-        steps = [step_size]
-    else:
-        tuner.start()
-        steps = [float(np.exp(tuner.log_h))]
-    betas = [0.0]
+    tuner.start()
+    betas, steps, chols = [0.0], [tuner.h], [tuner.chol]
     while betas[-1] < 1.0:
         if len(betas) >= cap:
             raise ValueError(f"the adaptive schedule needs more than n_temperatures={cap} "
                              "temperatures; allow more or lower cess_target")
         beta = schedules.next_temperature(betas[-1], pilot.log_w, -pilot.e - pilot.log_q, target)
-        pair = np.array([betas[-1], beta])
-        if tuner is None:
-            pilot.run(pair, h, n_steps, len(betas) - 1, beta < 1.0, START_READY)
-            steps.append(step_size)
-        else:
-            steps.append(tuner.move(pair, len(betas) - 1, beta < 1.0))
+        h, chol = tuner.move(np.array([betas[-1], beta]), len(betas) - 1, beta < 1.0)
         betas.append(beta)
-    return np.array(betas), np.array(steps)
+        steps.append(h)
+        chols.append(chol)
+    return np.array(betas), np.array(steps), None if chols[0] is None else np.stack(chols)
 
 
 def _estimate(annealer, betas, n_steps, method, transition, step_sizes=None):
@@ -228,7 +237,7 @@ def _estimate(annealer, betas, n_steps, method, transition, step_sizes=None):
 
 def ais(energy, base, n_chains, n_temperatures=None, *, schedule=None, transition=None,
         step_size=None, n_steps_per_temperature=1, rng=None, cess_target=DEFAULT_CESS_TARGET,
-        pilot_chains=DEFAULT_PILOT_CHAINS, first_chain=None):
+        pilot_chains=DEFAULT_PILOT_CHAINS, first_chain=None, precondition="auto"):
     """Annealed importance sampling: an estimate of log Z with its standard error.
 
     Each of ``n_chains`` independent chains starts at a draw of the base q and visits
@@ -291,6 +300,12 @@ def ais(energy, base, n_chains, n_temperatures=None, *, schedule=None, transitio
         first_chain + i, so chains [a, b) run with ``first_chain=a`` have exactly the log
         weights [a, b) of the whole run (log Z and its error pool the chains of the call;
         an adaptive schedule comes from its own pilot chains either way).
+    precondition : {"auto", "dense", None}, default "auto"
+        "dense": the Langevin moves at each temperature βₖ use a covariance Σₖ estimated
+        from the pilot's chains there (y = x - hΣₖ∇U_β + √(2h) Lₖξ, MALA's ratio with
+        Σₖ), so a badly scaled path costs no more than an isotropic one; needs MALA or ULA
+        and a pilot run. "auto": "dense" when the steps are tuned (``step_size=None``),
+        the moves are Langevin and d ≤ 64; None otherwise.
 
     Returns
     -------
@@ -334,20 +349,21 @@ def ais(energy, base, n_chains, n_temperatures=None, *, schedule=None, transitio
     n_chains = int_at_least(n_chains, "n_chains", 2)
     first_chain = check_first_chain(0 if first_chain is None else first_chain, n_chains)
     key = philox_key(rng)
-    betas, step_sizes = _schedule(energy, base, schedule, n_temperatures, transition, step_size,
-                                  n_steps, key, cess_target, pilot_chains)
+    betas, step_sizes, chol = _schedule(energy, base, schedule, n_temperatures, transition,
+                                        step_size, n_steps, key, cess_target, pilot_chains,
+                                        precondition)
     _check_length(betas, n_steps)
     _warn(energy, transition)
     annealer = CPU.runners.Annealer(energy, base, transition, n_chains, key, 0, first_chain,
                                     work=n_chains * betas.size * n_steps)
-    annealer.run(betas, step_sizes, n_steps, 0, False, START_DRAW)
+    annealer.run(betas, step_sizes, n_steps, 0, False, START_DRAW, chol)
     return _estimate(annealer, betas, n_steps, "ais", transition, step_sizes)
 
 
 def reverse_ais(energy, base, x_target, n_temperatures=None, *, schedule=None,
                 transition="mala", step_size=None, n_steps_per_temperature=1, rng=None,
                 cess_target=DEFAULT_CESS_TARGET, pilot_chains=DEFAULT_PILOT_CHAINS,
-                first_chain=None):
+                first_chain=None, precondition="auto"):
     """Reverse AIS: a stochastic upper bound on log Z from exact target draws.
 
     Each row of ``x_target`` (an exact draw of p ∝ exp(-E)) starts a chain that visits
@@ -403,6 +419,12 @@ def reverse_ais(energy, base, x_target, n_temperatures=None, *, schedule=None,
         first_chain + i, so chains [a, b) run with ``first_chain=a`` have exactly the log
         weights [a, b) of the whole run (log Z and its error pool the chains of the call;
         an adaptive schedule comes from its own pilot chains either way).
+    precondition : {"auto", "dense", None}, default "auto"
+        "dense": the Langevin moves at each temperature βₖ use a covariance Σₖ estimated
+        from the pilot's chains there (y = x - hΣₖ∇U_β + √(2h) Lₖξ, MALA's ratio with
+        Σₖ), so a badly scaled path costs no more than an isotropic one; needs MALA or ULA
+        and a pilot run. "auto": "dense" when the steps are tuned (``step_size=None``),
+        the moves are Langevin and d ≤ 64; None otherwise.
 
     Returns
     -------
@@ -431,15 +453,16 @@ def reverse_ais(energy, base, x_target, n_temperatures=None, *, schedule=None,
                          "exact draws of the target")
     first_chain = check_first_chain(0 if first_chain is None else first_chain, x.shape[0])
     key = philox_key(rng)
-    betas, step_sizes = _schedule(energy, base, schedule, n_temperatures, transition, step_size,
-                                  n_steps, key, cess_target, pilot_chains)
+    betas, step_sizes, chol = _schedule(energy, base, schedule, n_temperatures, transition,
+                                        step_size, n_steps, key, cess_target, pilot_chains,
+                                        precondition)
     _check_length(betas, n_steps)
     _warn(energy, transition)
     annealer = CPU.runners.Annealer(energy, base, transition, x.shape[0], key, 0, first_chain,
                                     work=x.shape[0] * betas.size * n_steps)
     annealer.x[:] = x
     annealer.run(betas[::-1].copy(), step_sizes[::-1].copy(), n_steps, 0, False,
-                 START_EVAL)
+                 START_EVAL, None if chol is None else chol[::-1].copy())
     return _estimate(annealer, betas, n_steps, "reverse_ais", transition, step_sizes)
 
 

@@ -34,6 +34,7 @@ from ._jit import helper
 from .dispatch import entry
 from .energies import blas_energy_grad, energy_grad_point, energy_point, uses_blas
 from .chains import add_block_counts, copy_rows, copy_values
+from .blas import dot_rows
 from .langevin import ROWS_NORMALS_MAX_DIM, log_accept_row
 from .philox import fill_first_uniforms, fill_normals, fill_normals_rows, uniform
 from .proposals import proposal_draw, proposal_grad_log_density_rows, proposal_log_density
@@ -66,6 +67,17 @@ def _annealed_proposal_block(beta, h, x, g, grad_log_q, xi, u, y):
         for j in range(d):
             u[r, j] = beta * g[r, j] - c * grad_log_q[r, j]
             y[r, j] = x[r, j] - h * u[r, j] + root * xi[r, j]
+
+
+@helper()
+def _whitened_step_block(h, u, xi, v):
+    """Row r: v = -h u + √(2h) ξ, the whitened move of preconditioned Langevin (the glue
+    multiplies it by Lᵀ from the right: y = x + v Lᵀ)."""
+    m, d = u.shape
+    root = np.sqrt(2.0 * h)
+    for r in range(m):
+        for j in range(d):
+            v[r, j] = -h * u[r, j] + root * xi[r, j]
 
 
 @helper()
@@ -109,15 +121,21 @@ def ais_langevin(params, base, chains, counters, schedule, start, metropolize, s
     uses step counters (k_offset + k)·n_steps + s. ``transition_last`` also moves the
     chains at the last temperature (the adaptive pilot continues from there).
 
+    With a preconditioner (``chol`` holds one Lₖ per temperature, Σₖ = LₖLₖᵀ) the moves at
+    βₖ are those of ``langevin.langevin_run`` with Σₖ on U_β: whitened drift u = Lₖᵀ∇U_β,
+    y = x + Lₖ(-h u + √(2h) ξ), and log α with the whitened drifts at x and y (Roberts &
+    Stramer 2002, preconditioned Langevin); the products are BLAS calls per block.
+
     As in ``langevin.langevin_run``, a block's current and proposed states are arrays of
     its thread, indexed by row, and swap roles after each step (``copy_rows``).
     """
     x, e, g, log_q, grad_log_q, log_w = chains
     n_accepted, n_divergent = counters
-    betas, step_size, n_steps, k_offset, transition_last = schedule
+    betas, step_size, n_steps, k_offset, transition_last, chol, chol_t = schedule
     k0, k1, _, chain0 = streams
     n, d = x.shape
     n_temps = betas.shape[0]
+    precondition = chol.shape[0] > 0
     for b in prange((n + block - 1) // block):
         lo = b * block
         hi = min(n, lo + block)
@@ -139,6 +157,8 @@ def ais_langevin(params, base, chains, counters, schedule, start, metropolize, s
         y, e_y, g_y = np.empty((m, d)), np.empty(m), np.empty((m, d))
         lq_y, glq_y = np.empty(m), np.empty((m, d))
         u_x, u_y = np.empty((m, d)), np.empty((m, d))
+        shape = (m, d) if precondition else (1, 1)
+        raw, v = np.empty(shape), np.empty(shape)
         lw = log_w[lo:hi].copy()
         accepted = np.zeros(m, dtype=np.int64)
         divergent = np.zeros(m, dtype=np.int64)
@@ -160,14 +180,25 @@ def ais_langevin(params, base, chains, counters, schedule, start, metropolize, s
                         fill_normals(k0, k1, chain0 + lo + r, step, tag0 + TAG_NOISE, xi[r])
                 if metropolize:  # the accept uniforms, vectorized across the block
                     fill_first_uniforms(k0, k1, chain0 + lo, step, tag0 + TAG_ACCEPT, u_accept)
-                _annealed_proposal_block(beta, h, xc, gc, glqc, xi, u_x, y)
+                if precondition:
+                    _drift_block(beta, gc, glqc, raw)
+                    dot_rows(raw, chol[k], u_x)
+                    _whitened_step_block(h, u_x, xi, v)
+                    dot_rows(v, chol_t[k], y)
+                    y += xc
+                else:
+                    _annealed_proposal_block(beta, h, xc, gc, glqc, xi, u_x, y)
                 if uses_blas(params):
                     blas_energy_grad(params, y, g_y, e_y)
                 else:
                     for r in range(m):
                         e_y[r] = energy_grad_point(params, y[r], g_y[r])
                 proposal_grad_log_density_rows(base, y, glq_y, lq_y)
-                _drift_block(beta, g_y, glq_y, u_y)
+                if precondition:
+                    _drift_block(beta, g_y, glq_y, raw)
+                    dot_rows(raw, chol[k], u_y)
+                else:
+                    _drift_block(beta, g_y, glq_y, u_y)
                 n_take = 0
                 for r in range(m):
                     take[r], bad = _langevin_take(r, u_accept[r], beta, h, metropolize, ec[r],
@@ -218,7 +249,7 @@ def ais_random_walk(params, base, chains, counters, schedule, start, streams, ta
     y = x + σξ (σ = ``step_size[k]``); the arguments are those of ``ais_langevin``."""
     x, e, _, log_q, _, log_w = chains
     n_accepted, n_divergent = counters
-    betas, step_size, n_steps, k_offset, transition_last = schedule
+    betas, step_size, n_steps, k_offset, transition_last, _, _ = schedule
     k0, k1, _, chain0 = streams
     n, d = x.shape
     n_temps = betas.shape[0]

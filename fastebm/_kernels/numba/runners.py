@@ -236,10 +236,16 @@ class Annealer:
         self.n_accepted = np.zeros(n_chains, dtype=np.int64)
         self.n_divergent = np.zeros(n_chains, dtype=np.int64)
 
-    def run(self, betas, step_size, n_steps, k_offset, transition_last, start):
-        """Visit ``betas`` (see ``Schedule``), starting as ``start`` (START_*) says."""
+    def run(self, betas, step_size, n_steps, k_offset, transition_last, start, chol=None):
+        """Visit ``betas`` (see ``Schedule``), starting as ``start`` (START_*) says; ``chol``
+        (len(betas), d, d): lower Cholesky factors of the Langevin moves' preconditioner at
+        each temperature, or None."""
         chains = AISChains(self.x, self.e, self.g, self.log_q, self.grad_log_q, self.log_w)
-        schedule = Schedule(betas, step_size, n_steps, k_offset, transition_last)
+        if chol is None:
+            chol = chol_t = np.zeros((0, 1, 1))
+        else:
+            chol_t = np.ascontiguousarray(chol.transpose(0, 2, 1))
+        schedule = Schedule(betas, step_size, n_steps, k_offset, transition_last, chol, chol_t)
         counters = Counters(self.n_accepted, self.n_divergent)
         if self.transition == "rwm":
             self.family["ais_random_walk"](self.params, self.base, chains, counters, schedule,
