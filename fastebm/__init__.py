@@ -27,6 +27,8 @@ from .training import (FitResult, fit, GradientError, GradientEstimate, KSDResul
                        exact_mle_gradient, ksd, mle_gradient, nce_logit, nce_loss,
                        score_matching_loss, dsm_loss, ssm_loss)
 
+from .warnings import LowAcceptanceWarning, LowESSWarning
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -40,5 +42,5 @@ __all__ = [
     "log_partition", "ais", "reverse_ais", "BiasedAISWarning", "LogZEstimate",
     "replicate", "compare", "ReplicationResult", "ImportanceEstimator",
     "geyer_nll", "fit_geyer", "GeyerNLL", "GeyerFit", "independent_mh_gradient",
-    "importance_resampling_gradient",
+    "importance_resampling_gradient", "LowAcceptanceWarning", "LowESSWarning",
 ]

@@ -16,7 +16,6 @@ A chain's streams are keyed by its *global* index ``first_chain + row``, so rows
 [a, b) of a run started with ``first_chain=a`` are exactly those rows of the whole run
 (the basis of sharding chains across processes or machines).
 """
-import math
 from collections import namedtuple
 
 # --- random streams ---------------------------------------------------------------------
@@ -250,7 +249,8 @@ every backend (the CUDA kernels read this value through FASTEBM_FD_REL_STEP)."""
 EXP_LOG2E = 1.4426950408889634
 EXP_LN2_HI = 0.6931471803691238
 EXP_LN2_LO = 1.9082149292705877e-10
-EXP_TAYLOR = tuple(1.0 / math.factorial(i) for i in range(14))
+EXP_TAYLOR = tuple(1.0 / f for f in (1, 1, 2, 6, 24, 120, 720, 5040, 40320, 362880, 3628800,
+                                      39916800, 479001600, 6227020800))  # 1/i!, i < 14
 """exp(t) = 2ᵏ P(r), k = ⌊t log₂e + ½⌋, r = t - k ln2 (Cody & Waite 1980: ln 2 in two
 parts), P the degree-13 Taylor polynomial with coefficients 1/i!: the arithmetic-only exp
 of the RBM kernels (``fastebm/_kernels/numba/vexp.py``), which the CUDA kernels compute

@@ -38,6 +38,9 @@ def as_points(x, dim, name="x"):
     raw = array_module(x).asarray(x)
     if raw.dtype == np.bool_:
         raise TypeError(f"{name} must be a float array, got dtype bool")
+    if raw.dtype == np.float16:
+        raise TypeError(f"{name} has dtype float16, which fastebm does not compute in: pass "
+                        "float32 (results in float32) or float64")
     arr = as_float_array(raw, name, ndim=(1, 2))
     if arr.shape[-1] != dim:
         raise ValueError(f"{name} must have {dim} columns (the energy's dimension), "

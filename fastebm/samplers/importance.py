@@ -16,6 +16,7 @@ from ..proposals import Proposal
 from ..backend import CPU
 from ..resampling import _check_method, log_mean_exp, normalized_weights
 from ..results import ImportanceResult
+from ..warnings import check_ess
 from ._common import check_first_chain
 
 
@@ -72,8 +73,10 @@ def importance_sample(energy, proposal, n, *, rng=None, first_chain=None):
     n = _check(energy, proposal, n)
     first_chain = check_first_chain(0 if first_chain is None else first_chain, n)
     draws, log_weights = _weighted(energy, proposal, n, philox_key(rng), first_chain)
+    ess = float(weights_ess(log_weights))
+    check_ess(ess, n, "importance_sample", stacklevel=3)
     return ImportanceResult(draws, log_weights, float(log_mean_exp(log_weights)),
-                            log_z_stderr(log_weights), float(weights_ess(log_weights)))
+                            log_z_stderr(log_weights), ess)
 
 
 def importance_resample(energy, proposal, n, *, n_out=None, method="systematic", rng=None):
@@ -94,6 +97,7 @@ def importance_resample(energy, proposal, n, *, n_out=None, method="systematic",
     key = philox_key(rng)
     draws, log_weights = _weighted(energy, proposal, n, key, 0)
     indices = CPU.runners.resample(method, key, normalized_weights(log_weights), n_out)
+    ess = float(weights_ess(log_weights))
+    check_ess(ess, n, "importance_resample", stacklevel=3)
     return ImportanceResult(draws, log_weights, float(log_mean_exp(log_weights)),
-                            log_z_stderr(log_weights), float(weights_ess(log_weights)),
-                            resampled=draws[indices])
+                            log_z_stderr(log_weights), ess, resampled=draws[indices])

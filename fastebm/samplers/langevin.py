@@ -6,6 +6,7 @@ law is p ∝ exp(-E). ULA keeps every step and so samples a biased law (on N(0, 
 variance is σ² / (1 - h/(2σ²))); MALA accepts with the Metropolis-Hastings ratio and is
 exact. Step-size convention: h = ``step_size`` (BlackJAX's; seed 001's ε is 2h).
 """
+from ..warnings import check_acceptance
 from . import _common
 
 MALA_TARGET = 0.574
@@ -29,8 +30,11 @@ def _run(energy, x0, step_size, n_steps, burn_in, thin, adapt, precondition, kee
         energy_start=start.energy_start, diverged=start.diverged,
         work=start.n_chains * (burn_in + n_steps))
     _common.check_start_energy(runner.e, runner.g)
-    return _common.run(start, runner, n_steps, burn_in, thin, keep, adapt, precondition,
-                       start.step_size)
+    result = _common.run(start, runner, n_steps, burn_in, thin, keep, adapt, precondition,
+                         start.step_size)
+    if metropolize and n_steps:
+        check_acceptance(result.acceptance_rate, n_steps, "MALA")
+    return result
 
 
 def mala(energy, x0, step_size, n_steps, *, burn_in=0, thin=1, adapt=False,

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..proposals import Proposal
 from ..results import ChainState
+from ..warnings import check_acceptance
 from . import _common
 
 RANDOM_WALK_TARGET = 0.234
@@ -77,5 +78,9 @@ def metropolis(energy, x0, n_steps, *, scale=None, proposal=None, burn_in=0, thi
         if outside.size:
             raise ValueError("x0 lies outside the proposal's support for chains "
                              f"{outside[:10].tolist()}: those chains could never move")
-    return _common.run(start, runner, n_steps, burn_in, thin, keep, adapt, precondition,
-                       start.step_size)
+    result = _common.run(start, runner, n_steps, burn_in, thin, keep, adapt, precondition,
+                         start.step_size)
+    if n_steps:
+        check_acceptance(result.acceptance_rate, n_steps, "the random walk" if proposal is None
+                         else "the independent proposal", stacklevel=3)
+    return result

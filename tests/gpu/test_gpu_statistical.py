@@ -89,7 +89,7 @@ def test_negative_control_ula_at_mala_step_is_biased(gpu, seed):
 
 def test_negative_control_always_rejecting_sampler(gpu, seed):
     energy, mean, var = targets.correlated_2d()
-    with gpu.context():
+    with gpu.context(), pytest.warns(fe.LowAcceptanceWarning):
         stuck = fe.mala(energy, gpu.asarray(_cold_start(mean, var, N_CHAINS, seed)), 1e3, 1,
                         burn_in=500, rng=seed)
     assert gpu.numpy(stuck.acceptance_rate).mean() < 1e-3

@@ -84,7 +84,9 @@ def test_negative_control_mala_without_accept_step(seed):
 
 def test_negative_control_always_rejecting_sampler(seed):
     energy, mean, var = targets.correlated_2d()
-    stuck = fe.mala(energy, _cold_start(mean, var, N_CHAINS, seed), 1e3, 1, burn_in=500, rng=seed)
+    with pytest.warns(fe.LowAcceptanceWarning, match="barely move"):
+        stuck = fe.mala(energy, _cold_start(mean, var, N_CHAINS, seed), 1e3, 1, burn_in=500,
+                        rng=seed)
     assert stuck.acceptance_rate.mean() < 1e-3
     assert moments_z(stuck.state.position, mean, var) > Z_CRIT
 

@@ -26,15 +26,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ... import _contract
 from ..._contract import (EXP_LN2_HI, EXP_LN2_LO, EXP_LOG2E, EXP_TAYLOR, FD_REL_STEP,
-                          STREAM_TAGS, BackendUnavailableError)
+                          PRECOND_DENSE, PRECOND_DIAG, PRECOND_NONE, RECORD_DRAWS,
+                          RECORD_MOMENTS, RECORD_NONE, STREAM_TAGS, BackendUnavailableError)
 from .tables import tables_source
 
 HERE = Path(__file__).parent
 ALGORITHMS = ("langevin.cu", "metropolis.cu", "rbm.cu", "ising.cu")
-MODES = ("PRECOND_NONE", "PRECOND_DIAG", "PRECOND_DENSE", "RECORD_NONE", "RECORD_DRAWS",
-         "RECORD_MOMENTS")
+MODES = {"PRECOND_NONE": PRECOND_NONE, "PRECOND_DIAG": PRECOND_DIAG,
+         "PRECOND_DENSE": PRECOND_DENSE, "RECORD_NONE": RECORD_NONE, "RECORD_DRAWS": RECORD_DRAWS,
+         "RECORD_MOMENTS": RECORD_MOMENTS}
 THREADS_PER_BLOCK = 256
 HOST_FLAGS = ("-O2", "-std=c++17", "-ffp-contract=off", "-fno-math-errno",
               "-shared", "-fPIC", "-x", "c++")
@@ -61,7 +62,7 @@ def contract_defines():
     tags and modes, and (exact hexadecimal literals) the finite-difference step and the
     constants of the RBM kernels' exp."""
     defines = {f"FASTEBM_{t.name}": f"{t.value:#04x}u" for t in STREAM_TAGS}
-    defines.update({f"FASTEBM_{name}": getattr(_contract, name) for name in MODES})
+    defines.update({f"FASTEBM_{name}": value for name, value in MODES.items()})
     defines.update({"FASTEBM_FD_REL_STEP": FD_REL_STEP.hex(), "FASTEBM_EXP_LOG2E": EXP_LOG2E.hex(),
                     "FASTEBM_EXP_LN2_HI": EXP_LN2_HI.hex(), "FASTEBM_EXP_LN2_LO": EXP_LN2_LO.hex()})
     defines.update({f"FASTEBM_EXP_C{i}": c.hex() for i, c in enumerate(EXP_TAYLOR)})
