@@ -90,16 +90,25 @@ def test_gibbs_numpy(benchmark, report, n_hidden):
 PCD = "PCD-1 on digits, 64x100, batch 100, 10 epochs"
 
 
-def test_pcd_fastebm(benchmark, report, digits):
+MONITORING = {"no monitor": dict(monitor=()),
+              "default monitor (128 rows)": dict(),
+              "monitor every row": dict(monitor_rows=None)}
+
+
+@pytest.mark.parametrize("monitoring", MONITORING)
+def test_pcd_fastebm(benchmark, report, digits, monitoring):
+    """fe.fit with its default per-epoch reconstruction error (on a fixed subsample), with
+    none, and on every row (the default until 2026-12-04)."""
     benchmark.group = PCD
     rbm = fe.BernoulliRBM(np.random.default_rng(0).normal(size=(64, 100)) * 0.01, np.zeros(64),
                           np.zeros(100))
-    kwargs = dict(method="pcd", learning_rate=0.05, batch_size=100, monitor=(), rng=0)
+    kwargs = dict(method="pcd", learning_rate=0.05, batch_size=100, rng=0,
+                  **MONITORING[monitoring])
     fe.fit(rbm, digits, n_epochs=1, **kwargs)  # compile
     result = benchmark.pedantic(fe.fit, args=(rbm, digits), kwargs=dict(n_epochs=10, **kwargs),
                                 rounds=5, iterations=1)
     per_epoch = result.history["seconds"][-1] / 10
-    report(PCD, "fastebm fe.fit", 10, "epochs/s", target=1 / 0.003,
+    report(PCD, f"fastebm fe.fit, {monitoring}", 10, "epochs/s", target=1 / 0.003,
            note=f"training loop alone {per_epoch * 1e3:.2f} ms/epoch")
 
 

@@ -100,3 +100,20 @@ def test_fit_bad_input(digits):
         fe.fit(object(), np.zeros((3, 2)))
     with pytest.raises(TypeError, match="discrete"):
         fe.fit(fe.Ising.lattice(2, 2, 0.1), np.ones((3, 4)), "pcd", step_size=0.1)
+
+
+def test_monitors_use_a_fixed_subsample_unless_asked_for_every_row(digits):
+    """The default monitors a fixed subsample of 128 rows (cheap per epoch); the same
+    rows every epoch, and monitor_rows=None gives the statistic of every row."""
+    model = _start(10)
+    sub = fe.fit(model, digits, "pcd", n_epochs=2, rng=5)
+    full = fe.fit(model, digits, "pcd", n_epochs=2, rng=5, monitor_rows=None)
+    np.testing.assert_array_equal(sub.model.W, full.model.W)  # monitoring changes nothing
+    assert full.history["reconstruction"][-1] == pytest.approx(
+        full.model.reconstruction_error(digits), rel=1e-12)
+    assert sub.history["reconstruction"][-1] != full.history["reconstruction"][-1]
+    assert abs(sub.history["reconstruction"][-1] / full.history["reconstruction"][-1] - 1) < 0.2
+    again = fe.fit(model, digits, "pcd", n_epochs=2, rng=5)
+    np.testing.assert_array_equal(again.history["reconstruction"], sub.history["reconstruction"])
+    with pytest.raises(ValueError, match="monitor_rows"):
+        fe.fit(model, digits, "pcd", n_epochs=1, monitor_rows=0)

@@ -32,6 +32,7 @@ from . import rbm as _rbm
 from . import resampling as _resampling
 from . import score_noise as _score_noise
 from ..moments import pooled_moments
+from ._jit import _single_blas_thread
 from .replicate import STATUS_ALL_ZERO, STATUS_NAN_ENERGY, STATUS_NEG_INF_ENERGY
 from .stein import imq_stein_matrix
 from .proposals import _GRAD_LOG_DENSITY, base_params
@@ -254,6 +255,13 @@ class Annealer:
             self.family["ais_langevin"](self.params, self.base, chains, counters, schedule,
                                         start, self.transition == "mala", self.streams,
                                         self.tag_shift, chain_block(self.x.shape[0]))
+
+
+def single_blas_thread():
+    """A context in which every loaded BLAS runs on one thread (``_jit.blas_limited``):
+    for small NumPy products between kernel calls, whose BLAS threads would otherwise
+    spin against the kernels' threads."""
+    return _single_blas_thread()
 
 
 def has_grad_log_density(proposal):
