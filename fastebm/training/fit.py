@@ -7,6 +7,7 @@ from .._rng import philox_key
 from .._validation import choice, int_at_least
 from ..backend import CPU
 from ..energies.rbm import BernoulliRBM, GaussianBernoulliRBM, binary_points
+from . import defaults
 from .fit_energy import fit_energy
 from .fit_result import FitResult, check_float, end_of_epoch
 from .rbm_training import RBMTrainer
@@ -36,11 +37,15 @@ def fit(model, data, method="pcd", **options):
 
 def _fit_geyer(model, data, *, proposal=None, n_samples=None, optimizer="BFGS", rng=None):
     """``method="geyer"``: minimise Geyer's J_BL(θ) with SciPy (``fe.fit_geyer``); the
-    history holds the optimizer's J_BL value, its iterations and success flag."""
+    history holds the optimizer's J_BL value, its iterations and success flag. Without
+    ``proposal``: the Gaussian of the data's moments, 10 % wider; without ``n_samples``:
+    10⁴ (``training.defaults``)."""
     from ..estimators.geyer import fit_geyer
-    if proposal is None or n_samples is None:
-        raise TypeError('method="geyer" needs proposal= (a fastebm.proposals object or a '
-                        'callable θ → proposal) and n_samples=')
+    if proposal is None:
+        pts, _, _ = model._points(data, "data")
+        proposal = defaults.matched_gaussian(pts, defaults.GEYER_INFLATION)
+    if n_samples is None:
+        n_samples = defaults.GEYER_SAMPLES
     tic = time.perf_counter()
     result = fit_geyer(model, data, proposal, n_samples, model.theta, method=optimizer, rng=rng)
     history = {"nll": np.array([result.nll]), "iteration": np.array([result.optimize_result.nit]),

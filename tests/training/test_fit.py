@@ -112,18 +112,18 @@ def test_replay_buffer_restarts_from_noise():
 
 def test_fit_energy_bad_input(gaussian_data):
     x, *_ = gaussian_data
-    with pytest.raises(TypeError, match="step_size"):
-        fe.fit(START, x, "cd")
     with pytest.raises(TypeError, match="noise"):
-        fe.fit(START, x, "nce")
+        fe.fit(START, x, "nce", noise="gaussian")
     with pytest.raises(ValueError, match="method"):
         fe.fit(START, x, "mle")
     with pytest.raises(ValueError, match="optimizer"):
         fe.fit(START, x, "sm", optimizer="lbfgs")
     with pytest.raises(ValueError, match="columns"):
         fe.fit(START, np.zeros((5, 3)), "sm")
-    with pytest.raises(ValueError, match="parameter space"):
-        fe.fit(START, x, "sm", learning_rate=50.0, optimizer="sgd", n_epochs=5)
+    with pytest.raises(ValueError, match="average"):
+        fe.fit(START, x, "sm", average="last")
+    with pytest.raises(ValueError, match="singular"):
+        fe.fit(START, np.column_stack([x[:, 0], x[:, 0]]), "dsm")
 
 
 def test_geyer_method_reaches_the_mle_of_seed002_model():
@@ -143,5 +143,39 @@ def test_geyer_method_reaches_the_mle_of_seed002_model():
     mle = np.sqrt(np.mean(x ** 2))
     assert abs(result.model.theta[0] - mle) < 0.05 * mle
     assert bool(result.history["success"][0])
-    with pytest.raises(TypeError, match="proposal"):
-        fe.fit(model, x, "geyer")
+    default = fe.fit(model, x, "geyer", rng=0)  # the data's Gaussian, 10 % wider
+    assert abs(default.model.theta[0] - mle) < 0.05 * mle
+
+
+def test_every_method_fits_with_no_option_but_rng():
+    """Issue 15's target: a correlated 2-d Gaussian (4000 draws) fitted from N(0, I) by
+    every continuous method with its defaults (step size, σ and noise from the data,
+    tail-averaged iterates): mean within 0.1, every covariance entry within 10 %.
+    The negative control: the last iterate of CD-1 (average=None) misses the covariance
+    by more (the noise a constant learning rate leaves)."""
+    rng = np.random.default_rng(0)
+    data = rng.multivariate_normal([1.0, -0.5], [[1.0, 0.8], [0.8, 2.0]], 4000)
+    mean, cov = data.mean(axis=0), np.cov(data.T)
+    start = fe.Gaussian(np.zeros(2), covariance=np.eye(2))
+    for method in ("cd", "pcd", "replay", "nce", "sm", "dsm", "ssm", "geyer"):
+        model = fe.fit(start, data, method, rng=0).model
+        assert np.max(np.abs(model.mean - mean)) < 0.1, method
+        assert np.max(np.abs(model.covariance / cov - 1)) < 0.1, method
+    last = fe.fit(start, data, "cd", rng=0, average=None).model
+    assert np.max(np.abs(last.covariance / cov - 1)) > 0.1
+
+
+def test_an_overshooting_step_is_halved_not_fatal(gaussian_data, monkeypatch):
+    """SGD at learning rate 1 overshoots out of the positive definite precisions at its
+    first step: halved until it stays inside, the fit ends with a valid model. Without
+    halving (the negative control) the same fit stops with the parameter-space error."""
+    from fastebm.training import fit_energy
+    x, *_ = gaussian_data
+    result = fe.fit(START, x, "sm", learning_rate=1.0, optimizer="sgd", n_epochs=5, rng=0)
+    np.linalg.cholesky(result.model.precision)
+    monkeypatch.setattr(fit_energy, "MAX_HALVINGS", 1)
+    with pytest.raises(ValueError, match="parameter space"):
+        fe.fit(START, x, "sm", learning_rate=1.0, optimizer="sgd", n_epochs=5, rng=0)
+    monkeypatch.setattr(fit_energy, "MAX_HALVINGS", 30)
+    with pytest.raises(ValueError, match="halved 30 times"):
+        fe.fit(START, x, "sm", learning_rate=50.0, optimizer="sgd", n_epochs=5, rng=0)
