@@ -40,6 +40,7 @@ TAG_RBM_INIT = 0x12
 TAG_CD_START = 0x13
 TAG_ISING_SWEEP = 0x20
 TAG_ISING_INIT = 0x21
+TAG_ISING_FLIP = 0x22
 TAG_DSM = 0x30
 TAG_PROJECTION = 0x31
 TAG_PROBE = 0x32
@@ -71,6 +72,8 @@ STREAM_TAGS = (
               "site)", "(chain, sweep)"),
     StreamTag("TAG_ISING_INIT", TAG_ISING_INIT, "Ising AIS: the uniform start of each "
               "chain", "(chain, 0)"),
+    StreamTag("TAG_ISING_FLIP", TAG_ISING_FLIP, "Ising single-site Metropolis: uniform 2p "
+              "picks proposal p's site (random scan), 2p + 1 accepts it", "(chain, sweep)"),
     StreamTag("TAG_DSM", TAG_DSM, "denoising score matching: the noise of each data "
               "point", "(point, draw)"),
     StreamTag("TAG_PROJECTION", TAG_PROJECTION, "sliced score matching: the projections",

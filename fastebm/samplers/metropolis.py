@@ -9,6 +9,8 @@ log q(y))). Every chain runs all its steps inside one parallel kernel call; with
 """
 import numpy as np
 
+from .._validation import choice
+from ..energies.ising import Ising
 from ..proposals import Proposal
 from ..results import ChainState
 from ..warnings import check_acceptance
@@ -18,13 +20,16 @@ RANDOM_WALK_TARGET = 0.234
 
 
 def metropolis(energy, x0, n_steps, *, scale=None, proposal=None, burn_in=0, thin=1,
-               adapt=False, precondition=None, keep="draws", rng=None, first_chain=None):
-    """Metropolis-Hastings for all chains at once: random walk or independent proposal.
+               adapt=False, precondition=None, keep="draws", rng=None, first_chain=None,
+               scan=None):
+    """Metropolis-Hastings for all chains at once: random walk or independent proposal;
+    for an Ising model, single-site spin flips.
 
     Parameters
     ----------
     energy : Energy
-        The target p(x) ∝ exp(-E(x)); only E is evaluated.
+        The target p(x) ∝ exp(-E(x)); only E is evaluated. An ``Ising`` model is sampled
+        by single-site flips (see ``scan``); ``n_steps`` and ``burn_in`` then count sweeps.
     x0 : array_like of shape (n_chains, d) or (d,), or ChainState
         Starting points, or the ``state`` of an earlier run to continue its streams.
     n_steps : int
@@ -47,12 +52,25 @@ def metropolis(energy, x0, n_steps, *, scale=None, proposal=None, burn_in=0, thi
     -------
     MCMCResult
 
+    scan : {"systematic", "random"}, optional
+        Ising models only (default "systematic"): a sweep proposes to flip each site once
+        in order, or n sites drawn uniformly; a flip of sᵢ changes E by
+        ΔE = 2sᵢ(Σⱼ Jᵢⱼsⱼ + hᵢ) and is taken with probability min(1, e^{-ΔE}), the
+        uniforms of (chain, sweep, TAG_ISING_FLIP). ``acceptance_rate`` is per proposal.
+        ``scale``, ``proposal``, ``adapt`` and ``precondition`` do not apply.
+
     Notes
     -----
     Random walk: y = x + σLξ, α = exp(E(x) - E(y)) (Metropolis et al. 1953). Independent:
     y ~ q, α = exp(E(x) - E(y)) q(x) / q(y) (Hastings 1970; seed 002, sec. 6).
     Proposals with a NaN or +inf energy are rejected and counted in ``n_divergent``.
     """
+    if isinstance(energy, Ising):
+        return _single_site(energy, x0, n_steps, scale, proposal, adapt, precondition, scan,
+                            burn_in, thin, keep, rng, first_chain)
+    if scan is not None:
+        raise ValueError("scan applies to Ising models (single-site flips), not to "
+                         f"{type(energy).__name__}")
     if scale is None and not isinstance(x0, ChainState):
         scale = 1.0
     start = _common.Start(energy, x0, scale, rng, step_name="scale", first_chain=first_chain)
@@ -84,3 +102,20 @@ def metropolis(energy, x0, n_steps, *, scale=None, proposal=None, burn_in=0, thi
         check_acceptance(result.acceptance_rate, n_steps, "the random walk" if proposal is None
                          else "the independent proposal", stacklevel=3)
     return result
+
+
+SCANS = ("systematic", "random")
+
+
+def _single_site(model, x0, n_steps, scale, proposal, adapt, precondition, scan, burn_in,
+                 thin, keep, rng, first_chain):
+    """Single-site Metropolis sweeps of an Ising model through the shared driver."""
+    if scale is not None or proposal is not None or adapt or precondition is not None:
+        raise ValueError("scale, proposal, adapt and precondition do not apply to an Ising "
+                         "model's single-site flips")
+    scan = choice("systematic" if scan is None else scan, "scan", SCANS)
+    start = _common.Chains(model, x0, rng, first_chain)
+    n_steps, burn_in, thin = _common.check_run(n_steps, burn_in, thin, keep, None, False, start)
+    runner = start.backend.runners.IsingMetropolisRunner(
+        model, start.x, start.key, start.step, start.first_chain, random_scan=scan == "random")
+    return _common.run(start, runner, n_steps, burn_in, thin, keep, False, None, None)

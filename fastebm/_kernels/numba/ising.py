@@ -29,7 +29,7 @@ or (βc, βf) by the API; AIS multiplies them by its own βₖ.
 import numpy as np
 from numba import prange
 
-from ..._contract import TAG_ISING_INIT, TAG_ISING_SWEEP
+from ..._contract import TAG_ISING_FLIP, TAG_ISING_INIT, TAG_ISING_SWEEP
 from ._jit import helper, kernel
 from .chains import _record
 from .logsumexp import combine, push
@@ -287,3 +287,82 @@ def enumerate_log_z(J, h):
         chunk_max[ch] = top
         chunk_sum[ch] = total
     return combine(chunk_max, chunk_sum)
+
+
+# -- single-site Metropolis ------------------------------------------------------------------
+
+@helper()
+def _flip_site(p, n, random_scan, u):
+    """The site of proposal p of a sweep: p (systematic scan), or ⌊n u[2p]⌋ (random)."""
+    if random_scan:
+        return min(np.int64(u[2 * p] * n), n - 1)
+    return p
+
+
+@kernel(parallel=True)
+def dense_metropolis_run(model, s, n_steps, streams, records, random_scan, flips):
+    """``n_steps`` single-site Metropolis sweeps (n proposals each) of every chain in ``s``.
+
+    Proposal p of sweep t flips site i (p, or uniformly drawn with ``random_scan``); with
+    the local field gᵢ = Σⱼ Jᵢⱼ sⱼ the energy changes by ΔE = 2sᵢ(gᵢ + hᵢ), and the flip is
+    taken when u < exp(-ΔE) (Metropolis et al. 1953), u uniform 2p + 1 of (chain, t,
+    TAG_ISING_FLIP). ``flips[c]`` adds the fraction of sweep t's proposals taken.
+    """
+    J, h = model
+    k0, k1, step0, chain0 = streams
+    record, thin, draws, mean, m2 = records
+    n_chains, n = s.shape
+    for c in prange(n_chains):
+        x = s[c]
+        u = np.empty(2 * n)
+        g = np.empty(n)
+        _local_fields(J, x, g)
+        for t in range(n_steps):
+            fill_uniforms(k0, k1, chain0 + c, step0 + t, TAG_ISING_FLIP, u)
+            taken = 0
+            for p in range(n):
+                i = _flip_site(p, n, random_scan, u)
+                delta = 2.0 * x[i] * (g[i] + h[i])
+                if delta <= 0.0 or u[2 * p + 1] < np.exp(-delta):
+                    x[i] = -x[i]
+                    for j in range(n):
+                        g[j] += 2.0 * x[i] * J[i, j]
+                    taken += 1
+            flips[c] += taken / n
+            if (t + 1) % thin == 0:
+                _record(record, (t + 1) // thin - 1, x, False, draws[:, c], mean[c], m2[c])
+
+
+@kernel(parallel=True)
+def lattice_metropolis_run(lattice, s, n_steps, streams, records, random_scan, flips):
+    """``dense_metropolis_run`` on a periodic L × M lattice: ΔE = 2sᵢ(coupling · Σ
+    neighbours + field), the ten values exp(-ΔE) computed once per call."""
+    L, M, coupling, field, _ = lattice
+    k0, k1, step0, chain0 = streams
+    record, thin, draws, mean, m2 = records
+    n_chains, n = s.shape
+    ratio = np.empty((2, 5))  # [spin is +1, (neighbour sum + 4) / 2]
+    for k in range(5):
+        local = coupling * (2.0 * k - 4.0) + field
+        ratio[0, k] = np.exp(-2.0 * local)
+        ratio[1, k] = np.exp(2.0 * local)
+    for c in prange(n_chains):
+        x = s[c]
+        u = np.empty(2 * n)
+        for t in range(n_steps):
+            fill_uniforms(k0, k1, chain0 + c, step0 + t, TAG_ISING_FLIP, u)
+            taken = 0
+            for p in range(n):
+                i = _flip_site(p, n, random_scan, u)
+                row, col = i // M, i % M
+                up = (row - 1 if row > 0 else L - 1) * M + col
+                down = (row + 1 if row < L - 1 else 0) * M + col
+                left = row * M + (col - 1 if col > 0 else M - 1)
+                right = row * M + (col + 1 if col < M - 1 else 0)
+                k = np.int64(x[up] + x[down] + x[left] + x[right] + 4.0) >> 1
+                if u[2 * p + 1] < ratio[0 if x[i] > 0 else 1, k]:
+                    x[i] = -x[i]
+                    taken += 1
+            flips[c] += taken / n
+            if (t + 1) % thin == 0:
+                _record(record, (t + 1) // thin - 1, x, False, draws[:, c], mean[c], m2[c])

@@ -217,6 +217,33 @@ class GibbsRunner(_Chains):
         return kept(buffers)
 
 
+class IsingMetropolisRunner(_Chains):
+    """All chains of a single-site Metropolis run on an Ising model (dense couplings or a
+    lattice). ``n_accepted`` sums, per chain, the fraction of each sweep's proposals
+    taken, so that the driver's n_accepted / n_steps is the acceptance per proposal."""
+
+    def __init__(self, model, x, key, step, first_chain, *, random_scan):
+        super().__init__(x, key, step, first_chain)
+        self.form = model._gibbs_form()
+        self.random_scan = bool(random_scan)
+        self.inverse_mass = None
+        self.n_accepted = np.zeros(self.n_chains)
+        self.kernel = (_ising.dense_metropolis_run if isinstance(self.form, IsingDenseParams)
+                       else _ising.lattice_metropolis_run)
+
+    def set_inverse_mass(self, inverse_mass):
+        raise TypeError("single-site Metropolis has no preconditioner")
+
+    def advance(self, n_steps, step_size=None, adapt_state=None, *, keep_draws=False,
+                keep_moments=False, thin=1):
+        """Take ``n_steps`` sweeps; returns kept draws, (mean, M2), or None."""
+        buffers = records(n_steps, thin, self.n_chains, self.dim, keep_draws, keep_moments)
+        self.kernel(self.form, self.x, n_steps, self.streams(), buffers, self.random_scan,
+                    self.n_accepted)
+        self.step += n_steps
+        return kept(buffers)
+
+
 class Annealer:
     """The chains of one continuous AIS run, with one compiled call per schedule.
 
