@@ -25,13 +25,14 @@ version yet.
 
 Install with ``pip install fastebm[dask]``.
 """
+import dataclasses
 import math
 
 import numpy as np
 
 from . import estimators as _estimators
 from ._rng import PhiloxKey, philox_key
-from ._validation import int_at_least
+from ._validation import choice, int_at_least
 from .diagnostics import log_z_stderr, weights_ess
 from .proposals import Proposal
 from .resampling import log_mean_exp
@@ -106,10 +107,30 @@ def _merge_mcmc(results):
                       first.inverse_mass)
 
 
+def _without_draws(result):
+    """(the shard's result with its draws left out, their shape and dtype): what travels
+    back when the draws stay on the worker."""
+    return dataclasses.replace(result, draws=None), result.draws.shape, result.draws.dtype
+
+
+def _draws_of(result):
+    return result.draws
+
+
+def _dask_draws(client, futures, shapes):
+    """The shards' draws as one ``dask.array`` (n_draws, n_chains, d), a chunk per shard,
+    computed on (and left with) the workers."""
+    import dask.array as da
+    chunks = [da.from_delayed(client.submit(_draws_of, future, pure=False), shape=shape,
+                              dtype=dtype) for future, (shape, dtype) in zip(futures, shapes)]
+    return da.concatenate(chunks, axis=1)
+
+
 def _run_mcmc(client, local, model, x0, per_chain, shared, rng, first_chain,
-              chains_per_task):
+              chains_per_task, draws="gather"):
     """Submit ``local(model, x0 rows, *per_chain rows, **shared)`` per shard and merge."""
     _check_client(client)
+    choice(draws, "draws", ("gather", "dask"))
     if isinstance(x0, ChainState):
         if rng is not None or first_chain is not None:
             raise ValueError("rng and first_chain must be None when x0 is a ChainState: the "
@@ -131,7 +152,12 @@ def _run_mcmc(client, local, model, x0, per_chain, shared, rng, first_chain,
     futures = [client.submit(local, model, start, *[_rows(v, a, b, n) for v in per_chain],
                              **shared, **streams, pure=False)
                for (start, streams), (a, b) in zip(starts, bounds)]
-    return _merge_mcmc(client.gather(futures))
+    if draws == "gather" or shared.get("keep") == "moments":
+        return _merge_mcmc(client.gather(futures))
+    parts = client.gather([client.submit(_without_draws, f, pure=False) for f in futures])
+    merged = _merge_mcmc([p[0] for p in parts])
+    return dataclasses.replace(merged, draws=_dask_draws(client, futures,
+                                                         [p[1:] for p in parts]))
 
 
 def _no_pooled_preconditioner(precondition):
@@ -142,45 +168,53 @@ def _no_pooled_preconditioner(precondition):
 
 
 def mala(client, energy, x0, step_size, n_steps, *, burn_in=0, thin=1, adapt=False,
-         precondition=None, keep="draws", rng=None, first_chain=None, chains_per_task=None):
-    """:func:`fastebm.mala` on a Dask cluster, the chains cut into tasks (module docstring)."""
+         precondition=None, keep="draws", rng=None, first_chain=None, chains_per_task=None,
+         draws="gather"):
+    """:func:`fastebm.mala` on a Dask cluster, the chains cut into tasks (module docstring).
+
+    ``draws="dask"`` leaves the kept draws on the workers: ``result.draws`` is then a
+    ``dask.array`` of shape (n_draws, n_chains, d) with a chunk per task (the same numbers
+    as the gathered draws once computed), and only the per-chain summaries travel."""
     _no_pooled_preconditioner(precondition)
     from .samplers.langevin import mala as local
     return _run_mcmc(client, local, energy, x0, [step_size, n_steps],
                      dict(burn_in=burn_in, thin=thin, adapt=adapt, precondition=precondition,
-                          keep=keep), rng, first_chain, chains_per_task)
+                          keep=keep), rng, first_chain, chains_per_task, draws)
 
 
 def langevin(client, energy, x0, step_size, n_steps, *, burn_in=0, thin=1, adapt=False,
              precondition=None, keep="draws", rng=None, first_chain=None,
-             chains_per_task=None):
-    """:func:`fastebm.langevin` on a Dask cluster (module docstring)."""
+             chains_per_task=None, draws="gather"):
+    """:func:`fastebm.langevin` on a Dask cluster (module docstring; ``draws`` as for
+    :func:`mala`)."""
     _no_pooled_preconditioner(precondition)
     from .samplers.langevin import langevin as local
     return _run_mcmc(client, local, energy, x0, [step_size, n_steps],
                      dict(burn_in=burn_in, thin=thin, adapt=adapt, precondition=precondition,
-                          keep=keep), rng, first_chain, chains_per_task)
+                          keep=keep), rng, first_chain, chains_per_task, draws)
 
 
 def metropolis(client, energy, x0, n_steps, *, scale=None, proposal=None, burn_in=0, thin=1,
                adapt=False, precondition=None, keep="draws", rng=None, first_chain=None,
-               chains_per_task=None):
-    """:func:`fastebm.metropolis` on a Dask cluster (module docstring)."""
+               chains_per_task=None, draws="gather"):
+    """:func:`fastebm.metropolis` on a Dask cluster (module docstring; ``draws`` as for
+    :func:`mala`)."""
     _no_pooled_preconditioner(precondition)
     from .samplers.metropolis import metropolis as local
     return _run_mcmc(client, local, energy, x0, [n_steps],
                      dict(scale=scale, proposal=proposal, burn_in=burn_in, thin=thin,
                           adapt=adapt, precondition=precondition, keep=keep),
-                     rng, first_chain, chains_per_task)
+                     rng, first_chain, chains_per_task, draws)
 
 
 def gibbs(client, model, x0, n_steps, *, burn_in=0, thin=1, keep="draws", rng=None,
-          first_chain=None, chains_per_task=None):
-    """:func:`fastebm.gibbs` on a Dask cluster (module docstring)."""
+          first_chain=None, chains_per_task=None, draws="gather"):
+    """:func:`fastebm.gibbs` on a Dask cluster (module docstring; ``draws`` as for
+    :func:`mala`)."""
     from .samplers.gibbs import gibbs as local
     return _run_mcmc(client, local, model, x0, [n_steps],
                      dict(burn_in=burn_in, thin=thin, keep=keep), rng, first_chain,
-                     chains_per_task)
+                     chains_per_task, draws)
 
 
 def importance_sample(client, energy, proposal, n, *, rng=None, first_chain=None,

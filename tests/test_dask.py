@@ -201,3 +201,21 @@ def test_reverse_ais_on_the_cluster(client):
     np.testing.assert_array_equal(got.log_weights, local.log_weights)
     assert (got.log_z, got.stderr, got.ess, got.bound) == (local.log_z, local.stderr,
                                                            local.ess, local.bound)
+
+
+@pytest.mark.parametrize("name", ["mala-adapt", "random-walk", "gibbs"])
+def test_draws_can_stay_on_the_cluster_as_a_dask_array(client, name):
+    """draws="dask": a dask.array chunked by task whose values are the local run's;
+    everything else is gathered as usual. keep="moments" keeps no draws to leave out."""
+    import dask.array as da
+    local, remote, args, kwargs = CASES[name]
+    expected = local(*args, **kwargs)
+    got = remote(client, *args, chains_per_task=7, draws="dask", **kwargs)
+    assert isinstance(got.draws, da.Array)
+    assert got.draws.chunks[1] == (7,) * (got.draws.shape[1] // 7) + (
+        (got.draws.shape[1] % 7,) if got.draws.shape[1] % 7 else ())
+    np.testing.assert_array_equal(got.draws.compute(), expected.draws)
+    np.testing.assert_array_equal(got.acceptance_rate, expected.acceptance_rate)
+    np.testing.assert_array_equal(got.state.position, expected.state.position)
+    with pytest.raises(ValueError, match="draws"):
+        remote(client, *args, draws="lazy", **kwargs)
