@@ -50,3 +50,35 @@ def test_cost_per_task(benchmark, report):
         benchmark.pedantic(fe_dask.mala, args=(client, energy, x0, 0.1, 1),
                            kwargs={"rng": 0, "chains_per_task": 2}, rounds=3, iterations=1)
     report("dask: per task", "200 tasks of 2 chains x 1 step", 200, "tasks/s")
+
+
+REPLICATES = "dask: IS replicate study, 10^4 replicates x 1000 draws (d=10 Gaussian)"
+
+
+def _replicate_study():
+    energy = fe.Gaussian(np.zeros(10), covariance=np.linspace(0.5, 2.0, 10))
+    proposal = fe.proposals.Gaussian(np.zeros(10), np.full(10, 3.0))
+    return fe.ImportanceEstimator(energy, proposal, 1000), energy.log_partition()
+
+
+@pytest.mark.parametrize("n_workers", [1, 2])
+def test_is_replicate_study_on_workers(benchmark, report, n_workers):
+    """A variance study of the IS estimator of log Z (issue 14): 10⁴ replicates, 2500 per
+    task, against the local fe.replicate (one compiled call) in the same run."""
+    benchmark.group = REPLICATES
+    estimator, log_z = _replicate_study()
+    with _cluster(n_workers) as cluster, distributed.Client(cluster) as client:
+        fe_dask.replicate(client, estimator, 8, rng=0, replicates_per_task=4)  # warm
+        benchmark.pedantic(fe_dask.replicate, args=(client, estimator, 10_000),
+                           kwargs={"rng": 0, "reference": log_z, "replicates_per_task": 2500},
+                           rounds=3, iterations=1)
+    report(REPLICATES, f"{n_workers} worker(s) x 1 thread", 10_000, "replicates/s")
+
+
+def test_is_replicate_study_local(benchmark, report):
+    benchmark.group = REPLICATES
+    estimator, log_z = _replicate_study()
+    fe.replicate(estimator, 8, rng=0)
+    benchmark.pedantic(fe.replicate, args=(estimator, 10_000),
+                       kwargs={"rng": 0, "reference": log_z}, rounds=3, iterations=1)
+    report(REPLICATES, "local, all threads", 10_000, "replicates/s", baseline=True)
