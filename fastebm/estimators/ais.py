@@ -176,7 +176,7 @@ def _schedule(energy, base, schedule, n_temperatures, transition, step_size, n_s
     fixed = None if step_size is None else _step_sizes(step_size, 1)[0]
     tuner = StepTuner(pilot, transition, n_steps, cap + 1, step_size=fixed,
                       precondition=precondition)
-    _check_length(np.empty(cap + 2 * WARMUP_MOVES + 3), n_steps)
+    _check_length(cap + 2 * WARMUP_MOVES + 3, n_steps)  # the pilot's highest step counter
     if not adaptive:
         return (betas,) + tuned_steps(tuner, betas)
     target = positive_float(cess_target, "cess_target")
@@ -352,7 +352,7 @@ def ais(energy, base, n_chains, n_temperatures=None, *, schedule=None, transitio
     betas, step_sizes, chol = _schedule(energy, base, schedule, n_temperatures, transition,
                                         step_size, n_steps, key, cess_target, pilot_chains,
                                         precondition)
-    _check_length(betas, n_steps)
+    _check_length(betas.size, n_steps)
     _warn(energy, transition)
     annealer = CPU.runners.Annealer(energy, base, transition, n_chains, key, 0, first_chain,
                                     work=n_chains * betas.size * n_steps)
@@ -456,7 +456,7 @@ def reverse_ais(energy, base, x_target, n_temperatures=None, *, schedule=None,
     betas, step_sizes, chol = _schedule(energy, base, schedule, n_temperatures, transition,
                                         step_size, n_steps, key, cess_target, pilot_chains,
                                         precondition)
-    _check_length(betas, n_steps)
+    _check_length(betas.size, n_steps)
     _warn(energy, transition)
     annealer = CPU.runners.Annealer(energy, base, transition, x.shape[0], key, 0, first_chain,
                                     work=x.shape[0] * betas.size * n_steps)
@@ -466,6 +466,6 @@ def reverse_ais(energy, base, x_target, n_temperatures=None, *, schedule=None,
     return _estimate(annealer, betas, n_steps, "reverse_ais", transition, step_sizes)
 
 
-def _check_length(betas, n_steps):
-    if betas.size * n_steps > MAX_STEPS:
+def _check_length(n_temperatures, n_steps):
+    if n_temperatures * n_steps > MAX_STEPS:
         raise ValueError(f"n_temperatures × n_steps_per_temperature must be at most {MAX_STEPS}")

@@ -75,10 +75,18 @@ def module_source(defines, snippet=""):
     the energies and the algorithms."""
     defines = {**contract_defines(), **defines}
     lines = [f"#define {k}" if v is None else f"#define {k} {v}" for k, v in defines.items()]
-    parts = ["\n".join(lines), tables_source(), (HERE / "philox.cuh").read_text(),
-             (HERE / "common.cuh").read_text(), snippet, (HERE / "energies.cuh").read_text()]
-    parts += [(HERE / name).read_text() for name in ALGORITHMS]
-    return "\n".join(parts) + "\n"
+    head, algorithms = _fixed_sources()
+    return "\n".join(["\n".join(lines), head, snippet, algorithms]) + "\n"
+
+
+@functools.lru_cache(maxsize=None)
+def _fixed_sources():
+    """(tables, philox.cuh and common.cuh; energies.cuh and the algorithms), read once per
+    process: the parts of a module before and after the user's snippet."""
+    head = "\n".join([tables_source(), (HERE / "philox.cuh").read_text(),
+                      (HERE / "common.cuh").read_text()])
+    tail = "\n".join((HERE / name).read_text() for name in ("energies.cuh", *ALGORITHMS))
+    return head, tail
 
 
 def _digest(*texts):

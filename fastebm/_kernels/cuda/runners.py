@@ -123,23 +123,20 @@ class _Records:
 class _Chains:
     """Positions (column-major ``xt``), streams and per-chain counters in ``xp``."""
 
-    def __init__(self, energy, x, key, step, first_chain):
+    def __init__(self, x, key, step, first_chain):
         self.xp = xp = array_module(x)
         self.xt = xp.ascontiguousarray(x.T, dtype=np.float64)
         self.n_chains, self.dim = x.shape
         self.key, self.step, self.first_chain = key, step, first_chain
         self.n_accepted = xp.zeros(self.n_chains, dtype=np.int64)
         self.n_divergent = xp.zeros(self.n_chains, dtype=np.int64)
-        self.energy_form = DeviceEnergy(energy, self.dim, xp)
-        self.launch = self.energy_form.launch
+        # the kernels' stream arguments (k0, k1, first chain), as the C types they take
+        self.streams = (np.uint32(key[0]), np.uint32(key[1]), np.uint32(first_chain))
 
     @property
     def x(self):
         """The positions (n, d) (a view of the column-major ``xt``)."""
         return self.xt.T
-
-    def _stream_args(self):
-        return np.uint32(self.key[0]), np.uint32(self.key[1]), np.uint32(self.first_chain)
 
     def _adaptation(self, adapt_state):
         """(adapt flag, the dual-averaging states as (5, n) in ``xp``)."""
@@ -158,7 +155,16 @@ class _Chains:
         return pooled_moments(kept, self.dim, kind, self.xp, to_numpy)
 
 
-class LangevinRunner(_Chains):
+class _EnergyChains(_Chains):
+    """``_Chains`` of a continuous energy, with its device form and module."""
+
+    def __init__(self, energy, x, key, step, first_chain):
+        super().__init__(x, key, step, first_chain)
+        self.energy_form = DeviceEnergy(energy, self.dim, self.xp)
+        self.launch = self.energy_form.launch
+
+
+class LangevinRunner(_EnergyChains):
     """All chains of a ULA or MALA run (``metropolize``) in the CUDA kernels of
     ``langevin.cu``: every step in one launch for a pointwise energy without a dense
     preconditioner, else three launches (and the products through ``xp.matmul``) a step.
@@ -218,7 +224,7 @@ class LangevinRunner(_Chains):
         rec = _Records(xp, n_steps, thin, self.n_chains, self.dim, keep_draws, keep_moments)
         h = xp.ascontiguousarray(xp.asarray(step_size, dtype=np.float64))
         adapt, state = self._adaptation(adapt_state)
-        k0, k1, chain0 = self._stream_args()
+        k0, k1, chain0 = self.streams
         flags = (np.int32(self.metropolize), adapt, np.float64(self.target), np.int32(self.mode))
         if self.fused:
             mode, draws, mean, m2 = rec.args()
@@ -245,7 +251,7 @@ class LangevinRunner(_Chains):
     def _step(self, step, flags, h, state, rec, slot):
         """One step in three launches: propose, energy and gradient, accept."""
         b, n = self._buffers(), self.n_chains
-        k0, k1, chain0 = self._stream_args()
+        k0, k1, chain0 = self.streams
         metropolize, adapt, target, mode = flags
         dense = self.mode == PRECOND_DENSE
         store = np.int32(self.store_noise and (self.metropolize or adapt))
@@ -267,7 +273,7 @@ class LangevinRunner(_Chains):
                     rec_mode, np.int64(slot), draws, mean, m2, store, b["xi"])
 
 
-class MetropolisRunner(_Chains):
+class MetropolisRunner(_EnergyChains):
     """All chains of a random-walk Metropolis run in the CUDA kernels of ``metropolis.cu``
     (independent proposals have no CUDA kernels yet)."""
 
@@ -295,7 +301,7 @@ class MetropolisRunner(_Chains):
         rec = _Records(xp, n_steps, thin, self.n_chains, self.dim, keep_draws, keep_moments)
         sigma = xp.ascontiguousarray(xp.asarray(scale, dtype=np.float64))
         adapt, state = self._adaptation(adapt_state)
-        k0, k1, chain0 = self._stream_args()
+        k0, k1, chain0 = self.streams
         walk = (np.int32(self.mode), adapt, np.float64(self.target))
         if self.energy_form.pointwise:
             mode, draws, mean, m2 = rec.args()
@@ -318,7 +324,7 @@ class MetropolisRunner(_Chains):
             self._scratch = (xp.empty((d, n)), xp.empty((d, n)), xp.empty(n))
         y, product, e_y = self._scratch
         n = self.n_chains
-        k0, k1, chain0 = self._stream_args()
+        k0, k1, chain0 = self.streams
         mode, adapt, target = walk
         self.launch("random_walk_propose", n, k0, k1, chain0, step, mode, adapt, sigma, state,
                     self.xt, self.scale, self.chol, y)
@@ -329,7 +335,7 @@ class MetropolisRunner(_Chains):
                     np.int64(slot), draws, mean, m2)
 
 
-class GibbsRunner:
+class GibbsRunner(_Chains):
     """All chains of a Gibbs run on an RBM (``rbm.cu``) or a periodic Ising lattice
     (``ising.cu``). An RBM sweep: the products W'v and Wh through ``xp.matmul`` (cuBLAS on a
     device) and the fused sigmoid and Bernoulli (or Gaussian) draws of each layer. A
@@ -343,12 +349,8 @@ class GibbsRunner:
             raise BackendUnavailableError(
                 f"{type(model).__name__} with dense couplings has no CUDA Gibbs kernels yet "
                 "(RBMs and lattices have): pass NumPy arrays to run it on the CPU")
-        self.xp = xp = array_module(x)
-        self.vt = xp.ascontiguousarray(x.T, dtype=np.float64)
-        self.n_chains, self.dim = x.shape
-        self.key, self.step, self.first_chain = key, step, first_chain
-        self.n_accepted = xp.zeros(self.n_chains, dtype=np.int64)
-        self.n_divergent = xp.zeros(self.n_chains, dtype=np.int64)
+        super().__init__(x, key, step, first_chain)
+        xp = self.xp
         self.inverse_mass = None
         self.launch = launcher(xp, module_source({"FASTEBM_DIM": self.dim}))
         if isinstance(form, RBMParams):
@@ -366,28 +368,20 @@ class GibbsRunner:
             self.q = xp.asarray(lattice_thresholds(form.coupling, form.field))
             self._sweep = self._lattice_sweep
 
-    @property
-    def x(self):
-        return self.vt.T
-
     def set_inverse_mass(self, inverse_mass):
         raise TypeError("Gibbs sampling has no preconditioner")
-
-    def pooled_moments(self, kept, kind):
-        return pooled_moments(kept, self.dim, kind, self.xp, to_numpy)
 
     def advance(self, n_steps, step_size=None, adapt_state=None, *, keep_draws=False,
                 keep_moments=False, thin=1):
         """Take ``n_steps`` sweeps; returns kept draws, (mean, M2), or None (in ``xp``)."""
         n = self.n_chains
         rec = _Records(self.xp, n_steps, thin, n, self.dim, keep_draws, keep_moments)
-        streams = (np.uint32(self.key[0]), np.uint32(self.key[1]), np.uint32(self.first_chain))
         for s in range(n_steps):
-            self._sweep(streams, np.uint32(self.step + s))
+            self._sweep(self.streams, np.uint32(self.step + s))
             slot = rec.slot(s)
             if slot >= 0:
                 mode, draws, mean, m2 = rec.args()
-                self.launch("record_rows", n, np.int32(self.dim), mode, np.int64(slot), self.vt,
+                self.launch("record_rows", n, np.int32(self.dim), mode, np.int64(slot), self.xt,
                             draws, mean, m2)
         self.n_accepted += n_steps  # a Gibbs sweep always moves
         self.step += n_steps
@@ -398,16 +392,16 @@ class GibbsRunner:
         xp, n = self.xp, self.n_chains
         pre_h, ht, pre_v = self._scratch
         n_hid, n_vis = np.int32(pre_h.shape[0]), np.int32(self.dim)
-        xp.matmul(self.hidden_matrix, self.vt, out=pre_h)
+        xp.matmul(self.hidden_matrix, self.xt, out=pre_h)
         self.launch("rbm_bernoulli", n, n_hid, pre_h, self.c, np.float64(1.0), *streams, step,
                     np.uint32(TAG_RBM_HIDDEN), ht)
         xp.matmul(self.visible_matrix, ht, out=pre_v)
         if self.gaussian:
             self.launch("rbm_gaussian", n, n_vis, pre_v, self.b, self.sigma, *streams, step,
-                        np.uint32(TAG_RBM_VISIBLE), self.vt)
+                        np.uint32(TAG_RBM_VISIBLE), self.xt)
         else:
             self.launch("rbm_bernoulli", n, n_vis, pre_v, self.b, np.float64(1.0), *streams, step,
-                        np.uint32(TAG_RBM_VISIBLE), self.vt)
+                        np.uint32(TAG_RBM_VISIBLE), self.xt)
 
     def _lattice_sweep(self, streams, step):
         """One heat-bath sweep of every lattice on (chain, step, TAG_ISING_SWEEP)."""
@@ -416,10 +410,10 @@ class GibbsRunner:
         if checkerboard:
             for parity in (0, 1):
                 self.launch("ising_half_sweep", n * (L * M // 2), np.uint64(n), np.int32(L),
-                            np.int32(M), np.int32(parity), self.q, *streams, step, self.vt)
+                            np.int32(M), np.int32(parity), self.q, *streams, step, self.xt)
         else:
             self.launch("ising_sequential_sweep", n, np.int32(L), np.int32(M), self.q, *streams,
-                        step, self.vt)
+                        step, self.xt)
 
 
 def lattice_thresholds(coupling, field):
