@@ -82,3 +82,29 @@ def test_is_replicate_study_local(benchmark, report):
     benchmark.pedantic(fe.replicate, args=(estimator, 10_000),
                        kwargs={"rng": 0, "reference": log_z}, rounds=3, iterations=1)
     report(REPLICATES, "local, all threads", 10_000, "replicates/s", baseline=True)
+
+
+POOLED = "dask: W1 MALA, burn-in 500 with a pooled diagonal preconditioner"
+POOLED_ARGS = dict(burn_in=500, adapt=True, precondition="diag", keep="moments")
+
+
+def test_pooled_preconditioner_on_workers(benchmark, report, gaussian):
+    """A pooled Σ (issue 14): the client drives the burn-in's 7 windows, a task per shard
+    each, then the 1000 kept steps; the local call with the same options as baseline."""
+    benchmark.group = POOLED
+    args = (gaussian["energy"], gaussian["x0"], gaussian["step_size"])
+    with _cluster(2) as cluster, distributed.Client(cluster) as client:
+        fe_dask.mala(client, *args, 2, rng=0, chains_per_task=512, **POOLED_ARGS)  # warm
+        benchmark.pedantic(fe_dask.mala, args=(client,) + args + (STEPS,),
+                           kwargs=dict(rng=0, chains_per_task=512, **POOLED_ARGS),
+                           rounds=3, iterations=1)
+    report(POOLED, "2 workers x 1 thread", 1000 * (STEPS + 500), "chain-steps/s")
+
+
+def test_pooled_preconditioner_local(benchmark, report, gaussian):
+    benchmark.group = POOLED
+    args = (gaussian["energy"], gaussian["x0"], gaussian["step_size"])
+    fe.mala(*args, 2, rng=0, **POOLED_ARGS)
+    benchmark.pedantic(fe.mala, args=args + (STEPS,), kwargs=dict(rng=0, **POOLED_ARGS),
+                       rounds=3, iterations=1)
+    report(POOLED, "local, all threads", 1000 * (STEPS + 500), "chain-steps/s", baseline=True)

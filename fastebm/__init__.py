@@ -9,6 +9,7 @@ The fitting tools (``mle_gradient``, ``exact_mle_gradient``, ``gradient_error``,
 with their uncertainty.
 """
 from . import proposals
+from .arviz_convert import to_arviz
 from .diagnostics import ess, rhat, weights_ess
 from .energies import (BernoulliRBM, CustomEnergy, Energy, FiniteDifferenceWarning, Gaussian,
                        GaussianBernoulliRBM, GaussianMixture, Ising, SumEnergy, energy)
@@ -19,6 +20,7 @@ from .estimators.geyer import (GeyerFit, GeyerNLL, fit_geyer, geyer_nll,
                                importance_resampling_gradient, independent_mh_gradient)
 from .resampling import resample
 from .results import ChainState, ImportanceResult, LogZEstimate, MCMCResult
+from .io import load
 from .samplers.importance import importance_resample, importance_sample
 from .samplers.gibbs import gibbs
 from .samplers.langevin import langevin, mala
@@ -35,10 +37,10 @@ __all__ = [
     "Energy", "Gaussian", "GaussianMixture", "BernoulliRBM", "GaussianBernoulliRBM", "Ising", "gibbs", "CustomEnergy", "SumEnergy", "energy",
     "check_grad", "FiniteDifferenceWarning", "proposals",
     "langevin", "mala", "metropolis", "importance_sample", "importance_resample",
-    "resample", "ess", "rhat", "weights_ess", "mle_gradient", "exact_mle_gradient", "GradientEstimate",
+    "resample", "ess", "rhat", "weights_ess", "to_arviz", "mle_gradient", "exact_mle_gradient", "GradientEstimate",
     "ksd", "KSDResult", "score_matching_loss", "dsm_loss", "ssm_loss", "nce_loss", "nce_logit", "NCELoss",
     "NoiseEqualsModelWarning", "gradient_error", "GradientError", "fit", "FitResult",
-    "ChainState", "MCMCResult", "ImportanceResult",
+    "ChainState", "MCMCResult", "ImportanceResult", "load",
     "log_partition", "ais", "reverse_ais", "BiasedAISWarning", "LogZEstimate",
     "replicate", "compare", "ReplicationResult", "ImportanceEstimator",
     "geyer_nll", "fit_geyer", "GeyerNLL", "GeyerFit", "independent_mh_gradient",

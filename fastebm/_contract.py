@@ -119,9 +119,12 @@ class Streams(namedtuple("Streams", "k0 k1 first_step first_chain")):
     its first step, and the global index of its row 0 (chain i uses c2 = first_chain + i)."""
 
 
-class Records(namedtuple("Records", "mode thin draws mean m2")):
+class Records(namedtuple("Records", "mode thin draws mean m2 first")):
     """What a run keeps: ``mode`` (RECORD_*), every ``thin``-th state into ``draws``
-    (n_draws, n, d) or into the running ``mean`` and ``m2`` (n, d) (Welford)."""
+    (n_draws, n, d) or into the running ``mean`` and ``m2`` (n, d) (Welford). ``first``
+    states were kept by earlier calls: this call's k-th kept state goes to draw slot
+    first + k, or is the (first + k + 1)-th state of the running moments, so a run split
+    into calls keeps exactly what one call keeps."""
 
 
 class Counters(namedtuple("Counters", "n_accepted n_divergent")):
@@ -142,7 +145,7 @@ class Preconditioner(namedtuple("Preconditioner", "mode scale chol")):
 class PooledMoments(namedtuple("PooledMoments", "count mean m2")):
     """What a preconditioner is estimated from: the number of states m, their mean (d,)
     and their sum of squared deviations M2, (d,) for a diagonal Σ or (d, d) for a dense
-    one. Shards of chains merge theirs exactly (``adaptation.merge_moments``)."""
+    one. Chunks of chains merge theirs (``adaptation.fold_moments``)."""
 
 
 class LangevinChains(namedtuple("LangevinChains", "x e g u e_start diverged")):

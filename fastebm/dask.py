@@ -18,10 +18,15 @@ as the local function does. A ``state`` continues on the cluster or on one machi
 Identity holds on workers of one CPU type: Numba compiles for the host CPU, and another
 type may round the last bits differently (FMA contraction, vector widths).
 
-Not here yet: a pooled preconditioner (``precondition="diag"`` or ``"dense"``, estimated
-from all chains in each burn-in window: a reduction per window, for which the runners
-give ``pooled_moments``) raises; a fixed Σ (an array) runs. ``fit`` has no cluster
-version yet.
+A pooled preconditioner (``precondition="diag"`` or ``"dense"``, estimated from all
+chains in each burn-in window) is a reduction per window: the client drives the
+burn-in's windows, each a task per shard, merges the shards' chunk moments into the
+pooled moments of all chains (shards are cut on the chunks, so Σ is bitwise one
+machine's) and sends Σ to every shard for the next window. ``fit`` has no cluster version
+yet.
+
+Every function takes ``progress=False``; with True a bar (``tqdm.auto``) moves as the
+tasks finish, by the chains (draws, replicates) each held.
 
 Install with ``pip install fastebm[dask]``.
 """
@@ -34,6 +39,7 @@ from . import estimators as _estimators
 from ._rng import PhiloxKey, philox_key
 from ._validation import choice, int_at_least
 from .diagnostics import log_z_stderr, weights_ess
+from .progress import Bar
 from .proposals import Proposal
 from .resampling import log_mean_exp
 from .results import ChainState, ImportanceResult, LogZEstimate, MCMCResult
@@ -127,7 +133,7 @@ def _dask_draws(client, futures, shapes):
 
 
 def _run_mcmc(client, local, model, x0, per_chain, shared, rng, first_chain,
-              chains_per_task, draws="gather"):
+              chains_per_task, draws="gather", progress=False, desc="sampling"):
     """Submit ``local(model, x0 rows, *per_chain rows, **shared)`` per shard and merge."""
     _check_client(client)
     choice(draws, "draws", ("gather", "dask"))
@@ -152,73 +158,176 @@ def _run_mcmc(client, local, model, x0, per_chain, shared, rng, first_chain,
     futures = [client.submit(local, model, start, *[_rows(v, a, b, n) for v in per_chain],
                              **shared, **streams, pure=False)
                for (start, streams), (a, b) in zip(starts, bounds)]
-    if draws == "gather" or shared.get("keep") == "moments":
-        return _merge_mcmc(client.gather(futures))
-    parts = client.gather([client.submit(_without_draws, f, pure=False) for f in futures])
+    return _collect(client, futures, bounds, draws, shared.get("keep"), progress, desc)
+
+
+def _collect(client, futures, bounds, draws, keep, progress, desc):
+    """One MCMCResult from the shards' result futures: gathered, or with ``draws="dask"``
+    the draws left on the workers as a dask.array."""
+    sizes = [b - a for a, b in bounds]
+    if draws == "gather" or keep == "moments":
+        return _merge_mcmc(_gather(client, futures, sizes, progress, desc))
+    parts = _gather(client, [client.submit(_without_draws, f, pure=False) for f in futures],
+                    sizes, progress, desc)
     merged = _merge_mcmc([p[0] for p in parts])
     return dataclasses.replace(merged, draws=_dask_draws(client, futures,
                                                          [p[1:] for p in parts]))
 
 
-def _no_pooled_preconditioner(precondition):
-    if isinstance(precondition, str):
-        raise ValueError(f'precondition="{precondition}" is estimated from all chains together '
-                         "in each burn-in window, which fastebm.dask does not do yet: pass a "
-                         "fixed inverse mass (an array), or run on one machine")
+def _gather(client, futures, sizes, progress, desc, unit="chain"):
+    """``client.gather(futures)``; with ``progress`` a bar (``tqdm.auto``) moves by each
+    task's ``sizes`` entry as the task finishes, in whatever order the tasks finish."""
+    with Bar(progress, sum(sizes), desc, unit=unit) as bar:
+        if bar.active:
+            size_of = {f.key: n for f, n in zip(futures, sizes)}
+            for future in distributed.as_completed(futures):
+                bar.update(size_of[future.key])
+    return client.gather(futures)
+
+
+class _ShardWindows:
+    """``adaptation.burn_in_windows``'s chains on a cluster: the shards' ChainStates stay on
+    the workers as futures; each window is a task per shard, and only the dual-averaging
+    states, divergence counts and chunk moments travel to the client."""
+
+    def __init__(self, client, sampler, energy, states, bounds, n_chains, dim, inverse_mass,
+                 work, bar):
+        self.client, self.sampler, self.energy = client, sampler, energy
+        self.states, self.bounds, self.work, self.bar = states, bounds, work, bar
+        self.n_chains, self.dim, self.inverse_mass = n_chains, dim, inverse_mass
+        self.n_divergent = np.zeros(n_chains, dtype=np.int64)
+
+    def set_inverse_mass(self, inverse_mass):
+        self.inverse_mass = inverse_mass
+
+    def window(self, length, step_size, adapt_state, kind, thin):
+        from .samplers.adaptation import fold_moments, moment_chunk
+        from .samplers.shards import shard_state, shard_summary, shard_window
+        chunk = moment_chunk(self.n_chains)
+        submit = self.client.submit
+        windows = [submit(shard_window, self.sampler, self.energy, state, length, step_size[a:b],
+                          None if adapt_state is None else adapt_state[a:b], kind, thin, chunk,
+                          self.inverse_mass, self.work, pure=False)
+                   for state, (a, b) in zip(self.states, self.bounds)]
+        self.states = [submit(shard_state, w, pure=False) for w in windows]
+        summaries = self.client.gather([submit(shard_summary, w, pure=False) for w in windows])
+        for (a, b), (adapted, n_divergent, _) in zip(self.bounds, summaries):
+            if adapt_state is not None:
+                adapt_state[a:b] = adapted
+            self.n_divergent[a:b] += n_divergent
+        self.bar.update(length)
+        if kind is None:
+            return None
+        return fold_moments(*(np.concatenate(part) for part in zip(*(s[2] for s in summaries))))
+
+
+def _pooled_run(client, sampler, energy, x0, step_size, n_steps, *, burn_in, thin, adapt,
+                precondition, keep, rng, first_chain, chains_per_task, draws, progress):
+    """A run whose preconditioner is estimated from all chains in each burn-in window
+    (``precondition="diag"`` or ``"dense"``): the burn-in's windows driven from the client
+    (``_ShardWindows``, shards cut on the chunks of the pooled moments), then each shard's
+    kept steps from its state, frozen step sizes and Σ; the result of one machine."""
+    from .progress import Bar
+    from .samplers import _common
+    from .samplers.adaptation import burn_in_windows, moment_chunk
+    from .samplers.shards import shard_run
+    _check_client(client)
+    choice(draws, "draws", ("gather", "dask"))
+    start = _common.Start(energy, x0, step_size, rng, first_chain=first_chain,
+                          step_name="scale" if sampler == "metropolis" else "step_size")
+    if start.single:
+        raise ValueError("fastebm.dask runs many chains: x0 must have shape (n_chains, d), got "
+                         f"{np.shape(x0)}")
+    n_steps, burn_in, thin = _common.check_run(n_steps, burn_in, thin, keep, precondition, adapt,
+                                               start)
+    n, chunk = start.n_chains, moment_chunk(start.n_chains)
+    size = _shards(client, n, chains_per_task)[0][1]
+    size = chunk * -(-size // chunk)  # shards start on chunk boundaries
+    bounds = [(a, min(n, a + size)) for a in range(0, n, size)]
+    whole = ChainState(start.x, start.key, start.step, start.step_size, start.inverse_mass,
+                       start.diverged, start.energy_start, np.dtype(start.dtype),
+                       start.first_chain)
+    states = [client.scatter(_state_rows(whole, a, b)) for a, b in bounds]
+    with Bar(progress, burn_in, f"{sampler} burn-in") as bar:
+        chains = _ShardWindows(client, sampler, energy, states, bounds, n, start.dim,
+                               start.inverse_mass, n * (burn_in + n_steps), bar)
+        frozen, inverse_mass = burn_in_windows(chains, burn_in, start.step_size, adapt=adapt,
+                                               precondition=precondition)
+    futures = [client.submit(shard_run, sampler, energy, state, frozen[a:b], inverse_mass,
+                             n_steps, thin, keep, pure=False)
+               for state, (a, b) in zip(chains.states, bounds)]
+    result = _collect(client, futures, bounds, draws, keep, progress, sampler)
+    return dataclasses.replace(result, n_divergent=result.n_divergent + chains.n_divergent)
 
 
 def mala(client, energy, x0, step_size, n_steps, *, burn_in=0, thin=1, adapt=False,
          precondition=None, keep="draws", rng=None, first_chain=None, chains_per_task=None,
-         draws="gather"):
+         draws="gather", progress=False):
     """:func:`fastebm.mala` on a Dask cluster, the chains cut into tasks (module docstring).
 
     ``draws="dask"`` leaves the kept draws on the workers: ``result.draws`` is then a
     ``dask.array`` of shape (n_draws, n_chains, d) with a chunk per task (the same numbers
     as the gathered draws once computed), and only the per-chain summaries travel."""
-    _no_pooled_preconditioner(precondition)
+    if isinstance(precondition, str):
+        return _pooled_run(client, "mala", energy, x0, step_size, n_steps, burn_in=burn_in,
+                           thin=thin, adapt=adapt, precondition=precondition, keep=keep,
+                           rng=rng, first_chain=first_chain, chains_per_task=chains_per_task,
+                           draws=draws, progress=progress)
     from .samplers.langevin import mala as local
     return _run_mcmc(client, local, energy, x0, [step_size, n_steps],
                      dict(burn_in=burn_in, thin=thin, adapt=adapt, precondition=precondition,
-                          keep=keep), rng, first_chain, chains_per_task, draws)
+                          keep=keep), rng, first_chain, chains_per_task, draws, progress, "mala")
 
 
 def langevin(client, energy, x0, step_size, n_steps, *, burn_in=0, thin=1, adapt=False,
              precondition=None, keep="draws", rng=None, first_chain=None,
-             chains_per_task=None, draws="gather"):
+             chains_per_task=None, draws="gather", progress=False):
     """:func:`fastebm.langevin` on a Dask cluster (module docstring; ``draws`` as for
     :func:`mala`)."""
-    _no_pooled_preconditioner(precondition)
+    if isinstance(precondition, str):
+        return _pooled_run(client, "langevin", energy, x0, step_size, n_steps, burn_in=burn_in,
+                           thin=thin, adapt=adapt, precondition=precondition, keep=keep,
+                           rng=rng, first_chain=first_chain, chains_per_task=chains_per_task,
+                           draws=draws, progress=progress)
     from .samplers.langevin import langevin as local
     return _run_mcmc(client, local, energy, x0, [step_size, n_steps],
                      dict(burn_in=burn_in, thin=thin, adapt=adapt, precondition=precondition,
-                          keep=keep), rng, first_chain, chains_per_task, draws)
+                          keep=keep), rng, first_chain, chains_per_task, draws, progress, "langevin")
 
 
 def metropolis(client, energy, x0, n_steps, *, scale=None, proposal=None, burn_in=0, thin=1,
                adapt=False, precondition=None, keep="draws", rng=None, first_chain=None,
-               chains_per_task=None, draws="gather"):
+               chains_per_task=None, draws="gather", progress=False):
     """:func:`fastebm.metropolis` on a Dask cluster (module docstring; ``draws`` as for
     :func:`mala`)."""
-    _no_pooled_preconditioner(precondition)
+    if isinstance(precondition, str):
+        if proposal is not None:
+            raise ValueError("adapt and precondition apply to the random walk only, not to "
+                             "an independent proposal")
+        return _pooled_run(client, "metropolis", energy, x0, 1.0 if scale is None else scale,
+                           n_steps, burn_in=burn_in, thin=thin, adapt=adapt,
+                           precondition=precondition, keep=keep, rng=rng,
+                           first_chain=first_chain, chains_per_task=chains_per_task,
+                           draws=draws, progress=progress)
     from .samplers.metropolis import metropolis as local
     return _run_mcmc(client, local, energy, x0, [n_steps],
                      dict(scale=scale, proposal=proposal, burn_in=burn_in, thin=thin,
                           adapt=adapt, precondition=precondition, keep=keep),
-                     rng, first_chain, chains_per_task, draws)
+                     rng, first_chain, chains_per_task, draws, progress, "metropolis")
 
 
 def gibbs(client, model, x0, n_steps, *, burn_in=0, thin=1, keep="draws", rng=None,
-          first_chain=None, chains_per_task=None, draws="gather"):
+          first_chain=None, chains_per_task=None, draws="gather", progress=False):
     """:func:`fastebm.gibbs` on a Dask cluster (module docstring; ``draws`` as for
     :func:`mala`)."""
     from .samplers.gibbs import gibbs as local
     return _run_mcmc(client, local, model, x0, [n_steps],
                      dict(burn_in=burn_in, thin=thin, keep=keep), rng, first_chain,
-                     chains_per_task, draws)
+                     chains_per_task, draws, progress, "gibbs")
 
 
 def importance_sample(client, energy, proposal, n, *, rng=None, first_chain=None,
-                      chains_per_task=None):
+                      chains_per_task=None, progress=False):
     """:func:`fastebm.importance_sample` on a Dask cluster: draw i of the run is drawn by
     the task holding it; log Z, its standard error and the ESS from all the weights."""
     _check_client(client)
@@ -226,9 +335,11 @@ def importance_sample(client, energy, proposal, n, *, rng=None, first_chain=None
     n = _check(energy, proposal, n)
     key = philox_key(rng)
     offset = 0 if first_chain is None else int_at_least(first_chain, "first_chain", 0)
+    bounds = _shards(client, n, chains_per_task, min_rows=2)
     futures = [client.submit(_weighted, energy, proposal, b - a, key, offset + a, pure=False)
-               for a, b in _shards(client, n, chains_per_task, min_rows=2)]
-    parts = client.gather(futures)
+               for a, b in bounds]
+    parts = _gather(client, futures, [b - a for a, b in bounds], progress, "importance",
+                    unit="draw")
     draws = np.concatenate([p[0] for p in parts])
     log_weights = np.concatenate([p[1] for p in parts])
     return ImportanceResult(draws, log_weights, float(log_mean_exp(log_weights)),
@@ -236,7 +347,7 @@ def importance_sample(client, energy, proposal, n, *, rng=None, first_chain=None
 
 
 def ais(client, energy, base, n_chains, n_temperatures=None, *, chains_per_task=None,
-        rng=None, first_chain=None, **options):
+        rng=None, first_chain=None, progress=False, **options):
     """:func:`fastebm.ais` on a Dask cluster: each task anneals its shard of the chains
     (an adaptive schedule is found by each task from the same pilot chains, so every
     task uses the same temperatures); log Z and its error from all the log weights.
@@ -249,7 +360,7 @@ def ais(client, energy, base, n_chains, n_temperatures=None, *, chains_per_task=
     futures = [client.submit(_estimators.ais, energy, base, b - a, n_temperatures, rng=key,
                              first_chain=offset + a, pure=False, **options)
                for a, b in bounds]
-    parts = client.gather(futures)
+    parts = _gather(client, futures, [b - a for a, b in bounds], progress, "ais")
     # as fe.ais: a discrete model (or an RBM without a proposal) anneals its own path,
     # from a known log Z₀
     own_path = getattr(type(energy), "is_discrete", False) or (
@@ -260,7 +371,7 @@ def ais(client, energy, base, n_chains, n_temperatures=None, *, chains_per_task=
 
 
 def reverse_ais(client, energy, base, x_target, n_temperatures=None, *, chains_per_task=None,
-                rng=None, first_chain=None, **options):
+                rng=None, first_chain=None, progress=False, **options):
     """:func:`fastebm.reverse_ais` on a Dask cluster: each task anneals its rows of
     ``x_target`` backwards; the upper bound log Ẑ = -log mean(w) and its error from all
     the log weights. ``options`` are those of :func:`fastebm.reverse_ais`."""
@@ -276,7 +387,8 @@ def reverse_ais(client, energy, base, x_target, n_temperatures=None, *, chains_p
                              n_temperatures, rng=key, first_chain=offset + a, pure=False,
                              **options)
                for a, b in bounds]
-    return _merge_log_z(client.gather(futures), lambda log_mean: -log_mean)
+    return _merge_log_z(_gather(client, futures, [b - a for a, b in bounds], progress,
+                                "reverse ais"), lambda log_mean: -log_mean)
 
 
 def _merge_log_z(parts, log_z_of):
@@ -294,7 +406,7 @@ def _merge_log_z(parts, log_z_of):
 
 
 def replicate(client, estimator, n_rep, *, rng=None, reference=None, level=0.95, name="",
-              replicates_per_task=None):
+              replicates_per_task=None, progress=False):
     """:func:`fastebm.replicate` on a Dask cluster: replicate r runs on the r-th stream
     spawned from ``rng`` (as locally), the tasks taking ``replicates_per_task`` each; the
     summary is computed from all the replicates, so it equals the local one."""
@@ -306,4 +418,6 @@ def replicate(client, estimator, n_rep, *, rng=None, reference=None, level=0.95,
     bounds = _shards(client, n_rep, replicates_per_task, min_rows=1)
     futures = [client.submit(run_replicates, estimator, children[a:b], a, pure=False)
                for a, b in bounds]
-    return summarize_rows(np.concatenate(client.gather(futures)), reference, level, name)
+    rows = _gather(client, futures, [b - a for a, b in bounds], progress, name or "replicate",
+                   unit="replicate")
+    return summarize_rows(np.concatenate(rows), reference, level, name)

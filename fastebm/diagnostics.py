@@ -114,7 +114,7 @@ def rhat(draws):
         W = mean_m s²_m,   B = N Var_m(z̄_m),   R̂ = sqrt(((N-1)/N W + B/N) / W).
 
     Bulk R-hat uses the rank-normalized draws (see :func:`ess`); tail R-hat uses the
-    rank-normalized folded draws |x - median(x)|. The result is max(bulk, tail).
+    rank-normalized folded draws ``|x - median(x)|``. The result is max(bulk, tail).
 
     References
     ----------

@@ -159,7 +159,7 @@ def resample(log_weights, n=None, *, method="systematic", rng=None):
       remaining R = n - sum_i floor(n w_i) with weights (n w_i - floor(n w_i)) / R.
 
     The offspring count N_i of particle i has E[N_i] = n w_i for every scheme;
-    |N_i - n w_i| < 1 for systematic and < 2 for stratified.
+    ``|N_i - n w_i| < 1`` for systematic and < 2 for stratified.
 
     References
     ----------

@@ -1,12 +1,118 @@
-"""Frozen result records: arrays in, arrays out, no hidden state."""
-from dataclasses import dataclass
+"""Frozen result records: arrays in, arrays out, no hidden state.
+
+Every record pickles (``pickle``, ``cloudpickle``) to an equal record, and ``==``
+compares records by value: two records are equal when they are of the same type and
+every field is equal under :func:`equal` (arrays by shape, dtype and values, NaN equal
+to NaN; energies by class and parameters). Records hold arrays, so they are not
+hashable.
+"""
+import numbers
+import types
+from dataclasses import dataclass, fields, is_dataclass
 from typing import Optional
 
 import numpy as np
 
 
-@dataclass(frozen=True)
-class ChainState:
+def equal(a, b):
+    """Whether two result values are equal: what ``==`` on the result records means.
+
+    Parameters
+    ----------
+    a, b : object
+        Result records, arrays, numbers, or containers of them.
+
+    Returns
+    -------
+    bool
+
+    Notes
+    -----
+    - Arrays (NumPy, or any array with ``shape`` and ``dtype``: a CuPy array is copied to
+      the host, a Dask array computed) are equal when their shapes, dtypes and values
+      are, NaN equal to NaN in the same places; numbers likewise (NaN equals NaN).
+    - Dataclasses (the records) field by field; dicts, lists and tuples entry by entry.
+    - An object whose class defines its own ``==`` by that ``==``.
+    - Other objects (energies, proposals, estimators) when they are of the same class and
+      their pickled states (``__getstate__``) are equal: an energy by its parameters and
+      temperature, never by its compiled functions, which are not part of the state.
+    - Functions (a user energy's) when they are the same object, or have the same code,
+      defaults and closure values (a function pickled by value, as cloudpickle sends a
+      script's functions).
+    """
+    if a is b:
+        return True
+    if _is_array(a) or _is_array(b):
+        return _is_array(a) and _is_array(b) and _arrays_equal(a, b)
+    if isinstance(a, numbers.Number) and isinstance(b, numbers.Number):
+        return a == b or bool(_is_nan(a) and _is_nan(b))
+    if type(a) is not type(b):
+        return False
+    if is_dataclass(a):
+        return all(equal(getattr(a, f.name), getattr(b, f.name)) for f in fields(a))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, types.FunctionType):
+        return _functions_equal(a, b)
+    if type(a).__eq__ is not object.__eq__:
+        return bool(a == b)
+    return equal(a.__getstate__(), b.__getstate__())
+
+
+def _is_array(x):
+    return isinstance(x, np.ndarray) or (hasattr(x, "shape") and hasattr(x, "dtype")
+                                         and not isinstance(x, (np.generic, type)))
+
+
+def _host(x):
+    """A NumPy copy of an array of another module (CuPy's ``get``, else ``np.asarray``)."""
+    if isinstance(x, np.ndarray):
+        return x
+    return x.get() if callable(getattr(x, "get", None)) else np.asarray(x)
+
+
+def _arrays_equal(a, b):
+    a, b = _host(a), _host(b)
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.dtype == object:
+        return all(equal(x, y) for x, y in zip(a.ravel(), b.ravel()))
+    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+
+
+def _is_nan(x):
+    try:
+        return bool(np.isnan(x))
+    except TypeError:
+        return False
+
+
+def _functions_equal(f, g):
+    cells = [tuple(c.cell_contents for c in (h.__closure__ or ())) for h in (f, g)]
+    return (f.__code__ == g.__code__ and equal(f.__defaults__, g.__defaults__)
+            and equal(f.__kwdefaults__, g.__kwdefaults__) and equal(*cells))
+
+
+class Record:
+    """Base of the frozen result records: ``==`` by value (:func:`equal`), no hash.
+
+    A subclass is a ``@dataclass(frozen=True, eq=False)``, so that this ``==`` (arrays
+    compared by value) is not replaced by the generated one (which fails on arrays).
+    """
+
+    __slots__ = ()
+    __hash__ = None
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        return equal(self, other)
+
+
+@dataclass(frozen=True, eq=False)
+class ChainState(Record):
     """Where a run stopped; pass it as ``x0`` to continue the very same random streams.
 
     Attributes
@@ -42,8 +148,8 @@ class ChainState:
     first_chain: int = 0
 
 
-@dataclass(frozen=True)
-class MCMCResult:
+@dataclass(frozen=True, eq=False)
+class MCMCResult(Record):
     """The output of an MCMC sampler.
 
     Attributes
@@ -77,8 +183,8 @@ class MCMCResult:
     inverse_mass: Optional[np.ndarray] = None
 
 
-@dataclass(frozen=True)
-class ImportanceResult:
+@dataclass(frozen=True, eq=False)
+class ImportanceResult(Record):
     """Importance sampling from a proposal q for an energy E.
 
     Attributes
@@ -106,8 +212,8 @@ class ImportanceResult:
     resampled: Optional[np.ndarray] = None
 
 
-@dataclass(frozen=True)
-class LogZEstimate:
+@dataclass(frozen=True, eq=False)
+class LogZEstimate(Record):
     """An estimate of log Z with its uncertainty, from any estimator.
 
     Attributes

@@ -122,8 +122,12 @@ def test_ais_on_the_cluster(client, model):
 def test_bad_arguments(client):
     with pytest.raises(TypeError, match="dask.distributed.Client"):
         fe_dask.mala("tcp://nowhere:8786", GAUSS, X0, 0.3, 5, rng=0)
-    with pytest.raises(ValueError, match="precondition"):
-        fe_dask.mala(client, GAUSS, X0, 0.3, 5, burn_in=50, precondition="diag", rng=0)
+    with pytest.raises(ValueError, match="precondition"):  # a pooled Σ needs a burn-in
+        fe_dask.mala(client, GAUSS, X0, 0.3, 5, burn_in=5, precondition="diag", rng=0)
+    with pytest.raises(ValueError, match="n_chains, d"):
+        fe_dask.mala(client, GAUSS, X0[0], 0.3, 5, burn_in=50, precondition="diag", rng=0)
+    with pytest.raises(ValueError, match="independent proposal"):
+        fe_dask.metropolis(client, GAUSS, X0, 5, proposal=Q, burn_in=50, precondition="diag")
     with pytest.raises(ValueError, match="n_chains, d"):
         fe_dask.mala(client, GAUSS, X0[0], 0.3, 5, rng=0)
     with pytest.raises(ValueError, match="chains_per_task"):
@@ -219,3 +223,56 @@ def test_draws_can_stay_on_the_cluster_as_a_dask_array(client, name):
     np.testing.assert_array_equal(got.state.position, expected.state.position)
     with pytest.raises(ValueError, match="draws"):
         remote(client, *args, draws="lazy", **kwargs)
+
+
+def test_a_bar_moves_with_the_tasks_and_changes_nothing(client, capsys, monkeypatch):
+    monkeypatch.delenv("FASTEBM_PROGRESS", raising=False)
+    _same(fe_dask.mala(client, GAUSS, X0, 0.3, 20, rng=12, chains_per_task=7, progress=True),
+          fe.mala(GAUSS, X0, 0.3, 20, rng=12))
+    assert f"{len(X0)}/{len(X0)}" in capsys.readouterr().err
+    got = fe_dask.importance_sample(client, GAUSS, Q, 3000, rng=13, chains_per_task=700,
+                                    progress=True)
+    np.testing.assert_array_equal(got.log_weights,
+                                  fe.importance_sample(GAUSS, Q, 3000, rng=13).log_weights)
+    est = fe.ImportanceEstimator(GAUSS, Q, 100)
+    assert (fe_dask.replicate(client, est, 40, rng=14, replicates_per_task=9, progress=True)
+            .values == fe.replicate(est, 40, rng=14).values).all()
+    assert "40/40" in capsys.readouterr().err
+
+
+BIG = np.random.default_rng(15).normal(size=(150, 2)) * 3.0
+POOLED = {
+    "mala-diag": (fe.mala, fe_dask.mala, (GAUSS, BIG, 0.3, 40),
+                  dict(burn_in=150, adapt=True, precondition="diag", rng=16)),
+    "mala-dense-moments": (fe.mala, fe_dask.mala, (GAUSS, BIG, 0.3, 40),
+                           dict(burn_in=120, precondition="dense", keep="moments", rng=17)),
+    "langevin-dense": (fe.langevin, fe_dask.langevin, (GAUSS, BIG, 0.1, 30),
+                       dict(burn_in=100, adapt=True, precondition="dense", thin=3, rng=18)),
+    "random-walk-dense": (fe.metropolis, fe_dask.metropolis, (GAUSS, BIG, 40),
+                          dict(burn_in=200, adapt=True, precondition="dense", rng=19)),
+}
+
+
+@pytest.mark.parametrize("name", POOLED)
+def test_a_pooled_preconditioner_on_the_cluster_is_the_local_one(client, name):
+    """Σ from all chains in each burn-in window: shards cut on the chunks of the pooled
+    moments (64 chains; here 3 tasks) give bitwise the local Σ, step sizes and draws."""
+    local, remote, args, kwargs = POOLED[name]
+    expected = local(*args, **kwargs)
+    got = remote(client, *args, chains_per_task=50, **kwargs)
+    assert got.inverse_mass is not None
+    _same(got, expected)
+    np.testing.assert_array_equal(got.state.position, expected.state.position)
+    assert got.state.step == expected.state.step
+    # negative control: Σ from one shard's chains only is another Σ
+    alone = local(args[0], args[1][:64], *args[2:], **kwargs)
+    assert not np.array_equal(alone.inverse_mass, expected.inverse_mass)
+
+
+def test_a_pooled_run_continues_on_the_cluster_and_shows_a_bar(client, capsys, monkeypatch):
+    monkeypatch.delenv("FASTEBM_PROGRESS", raising=False)
+    first = fe.mala(GAUSS, BIG, 0.3, 10, burn_in=100, adapt=True, precondition="diag", rng=20)
+    got = fe_dask.mala(client, GAUSS, first.state, None, 20, burn_in=60, precondition="diag",
+                       chains_per_task=64, progress=True)
+    _same(got, fe.mala(GAUSS, first.state, None, 20, burn_in=60, precondition="diag"))
+    assert "burn-in" in capsys.readouterr().err

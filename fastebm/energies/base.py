@@ -6,6 +6,11 @@ gives log Z where it is known exactly. ``E1 + E2`` is the product of experts
 exp(-E1-E2) and ``E.tempered(beta)`` is exp(-βE). Samplers reach the compiled form of an
 energy through ``_kernel_params()`` (the parameters as a named tuple) and ``_family``
 (the kernels specialised to its functions).
+
+Energies pickle (``pickle``; ``cloudpickle`` for a user's functions defined in a script)
+without their compiled forms, which are built again on first use where they are
+unpickled. Built-in models also save to an ``.npz`` file of arrays without pickle
+(``model.save(path)``, read back by ``fastebm.load``).
 """
 import copy
 import functools
@@ -19,6 +24,17 @@ from .._kernels.numba.dispatch import BUILTIN
 from .._contract import BackendUnavailableError
 from .._validation import as_points, positive_float
 from ..backend import CPU, resolve
+
+SAVE_FORMAT = "fastebm.energy"
+"""The ``format`` entry of a model's ``.npz`` file."""
+SAVE_FORMAT_VERSION = 1
+"""The ``format_version`` entry: ``fastebm.load`` refuses files of a newer version."""
+
+
+def cannot_save(energy):
+    """The TypeError of ``save`` for an energy that an ``.npz`` file cannot hold."""
+    return TypeError(f"{type(energy).__name__} cannot be saved to an .npz file (only the "
+                     "built-in models can): pickle it instead")
 
 
 @functools.lru_cache(maxsize=None)
@@ -164,3 +180,64 @@ class Energy:
     def beta(self):
         """The inverse temperature β of this energy (1 unless ``tempered``)."""
         return self._beta
+
+    def _at_beta(self, beta):
+        """This energy at inverse temperature ``beta`` (itself when β = 1)."""
+        return self if beta == 1.0 else self.tempered(beta)
+
+    # -- pickling and saving -------------------------------------------------------------
+    def __getstate__(self):
+        """The state that pickles, and that makes two energies equal
+        (``fastebm.results.equal``): the parameters and β (given even where β is the
+        class default), never a compiled form."""
+        state = dict(self.__dict__)
+        state["_beta"] = self._beta
+        return state
+
+    def _saved_state(self):
+        """(class name, {entry name: array}) of the model's ``.npz`` file."""
+        raise cannot_save(self)
+
+    def save(self, path):
+        """Write this model to an ``.npz`` file of arrays, without pickle.
+
+        Parameters
+        ----------
+        path : str, os.PathLike or binary file object
+            Where to write; a path is written as given (no ``.npz`` suffix is added).
+
+        Raises
+        ------
+        TypeError
+            For a model that an ``.npz`` file cannot hold: a user energy (its functions
+            are code; pickle it, with cloudpickle for functions defined in a script), or
+            a sum with one among its terms.
+
+        See Also
+        --------
+        fastebm.load : reads the file back.
+
+        Notes
+        -----
+        The file holds ``format`` ("fastebm.energy"), ``format_version``, ``class``
+        (the model's class name) and the model's parameter arrays (e.g. ``W``, ``b``,
+        ``c`` and ``beta`` for a ``BernoulliRBM``), so that NumPy alone can read it
+        (``np.load(path, allow_pickle=False)``). A sum of built-in models stores its
+        terms' entries under ``0/`` and ``1/``.
+        """
+        class_name, arrays = self._saved_state()
+        entries = {"format": np.array(SAVE_FORMAT),
+                   "format_version": np.array(SAVE_FORMAT_VERSION),
+                   "class": np.array(class_name), **arrays}
+        if hasattr(path, "write"):
+            np.savez(path, **entries)
+            return
+        with open(path, "wb") as file:
+            np.savez(file, **entries)
+
+    def _saved_as(self, cls, arrays):
+        """(class name, arrays) for ``_saved_state`` when this energy is exactly the
+        built-in ``cls``: a subclass (a user's) would load as its parent, so it raises."""
+        if type(self) is not cls:
+            raise cannot_save(self)
+        return cls.__name__, arrays

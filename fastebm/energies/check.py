@@ -34,7 +34,7 @@ def check_grad(energy, x):
     Returns
     -------
     float
-        maxᵢⱼ |∇E(x)ᵢⱼ - FDᵢⱼ| / max(1, |FDᵢⱼ|). Values near 1e-8 or below mean the
+        ``maxᵢⱼ |∇E(x)ᵢⱼ - FDᵢⱼ| / max(1, |FDᵢⱼ|)``. Values near 1e-8 or below mean the
         gradient agrees; a wrong gradient typically gives 1e-2 or more.
     """
     if not isinstance(energy, Energy):

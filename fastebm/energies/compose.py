@@ -2,7 +2,7 @@
 import numpy as np
 from numba import njit
 
-from .base import Energy
+from .base import Energy, cannot_save
 from .custom import family_of
 
 _FAMILIES = {}
@@ -48,8 +48,39 @@ class SumEnergy(Energy):
             raise ValueError(f"cannot add energies of dimensions {first.dim} and {second.dim}")
         self.parts = (first, second)
         self.dim = dims.pop() if dims else None
-        self._point = _sum_functions(first, second)
-        self._family = family_of(*self._point)
+        self._form = None
+        self._compiled_form()  # a term without a compiled form raises here
+
+    def _compiled_form(self):
+        """(point functions, kernel family) of the sum, shared by every sum of terms with
+        the same functions; built again on first use after unpickling."""
+        if self._form is None:
+            point = _sum_functions(*self.parts)
+            self._form = (point, family_of(*point))
+        return self._form
+
+    def __getstate__(self):
+        """Pickled as its two terms: the compiled form is left out (its kernels hold
+        closures that do not pickle) and built again on first use."""
+        state = super().__getstate__()
+        state["_form"] = None
+        return state
+
+    def _saved_state(self):
+        """The ``.npz`` entries of both terms, under ``0/`` and ``1/`` (with their
+        ``class``): only a sum of built-in models saves."""
+        if type(self) is not SumEnergy:
+            raise cannot_save(self)
+        arrays = {}
+        for i, part in enumerate(self.parts):
+            name, entries = part._saved_state()
+            arrays[f"{i}/class"] = np.array(name)
+            arrays.update({f"{i}/{key}": value for key, value in entries.items()})
+        return "SumEnergy", arrays
+
+    @property
+    def _family(self):
+        return self._compiled_form()[1]
 
     def _kernel_params(self):
         return tuple(self.parts[0]._kernel_params()) + tuple(self.parts[1]._kernel_params())
@@ -58,7 +89,7 @@ class SumEnergy(Energy):
         return _identity
 
     def _point_functions(self):
-        return self._point
+        return self._compiled_form()[0]
 
     def tempered(self, beta):
         return SumEnergy(*(p.tempered(beta) for p in self.parts))

@@ -132,21 +132,39 @@ class CustomEnergy(Energy):
 
     def __copy__(self):
         """A shallow copy sharing the compiled functions (``tempered``, ``with_theta``)."""
+        self._user_functions()
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         return new
 
     def __getstate__(self):
-        """Pickled without its compiled functions (cfuncs do not pickle): ``fn`` and
-        ``grad`` travel (by value when they live in a script, as Dask's cloudpickle
-        sends them) and are compiled again where the energy is unpickled."""
-        state = dict(self.__dict__)
-        state["_functions"] = state["_specialized"] = None
+        """Pickled without its compiled functions (cfuncs do not pickle): ``fn``, ``grad``
+        and ``grad_theta`` travel, by reference (a module's functions, or functions
+        already compiled by Numba) or by value (a script's functions and lambdas, with
+        cloudpickle, as Dask sends them), and are compiled again on first use where the
+        energy is unpickled."""
+        state = super().__getstate__()
+        state.update(_functions=None, _specialized=None, _grad_theta_point=None)
         return state
 
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._functions = compile_user_energy(self.fn, self.grad_fn, self._theta is not None)
+    def _saved_state(self):
+        raise TypeError("a user energy (fastebm.energy) cannot be saved to an .npz file: "
+                        "its functions are code, which .npz files do not hold; pickle it "
+                        "instead (pickle.dump, or cloudpickle.dump for functions defined in "
+                        "a script or notebook)")
+
+    def _user_functions(self):
+        """The user's functions compiled for the cached kernels (compiled at
+        construction, and again on first use after unpickling)."""
+        if self._functions is None:
+            self._functions = compile_user_energy(self.fn, self.grad_fn, self._theta is not None)
+        return self._functions
+
+    def _grad_theta_function(self):
+        """``grad_theta`` compiled by Numba, or None without one."""
+        if self._grad_theta_point is None and self.grad_theta_fn is not None:
+            self._grad_theta_point = _compile(self.grad_theta_fn, "grad_theta")
+        return self._grad_theta_point
 
     def _specialized_form(self):
         """(point functions, kernel family) compiled around the user's functions: built
@@ -177,7 +195,7 @@ class CustomEnergy(Energy):
 
     def _kernel_params(self):
         theta = np.zeros(0) if self._theta is None else self._theta
-        return FunctionParams(*self._functions, theta, self._beta)
+        return FunctionParams(*self._user_functions(), theta, self._beta)
 
     def _kernel_form(self, work=0):
         """The cached kernels, which call the user's functions through their addresses;
@@ -225,9 +243,10 @@ class CustomEnergy(Energy):
         if self.grad_theta_fn is None:
             return self._grad_theta_finite_differences(x)
         out = np.empty((x.shape[0], self._theta.size))
+        grad_theta = self._grad_theta_function()
         try:
             for i in range(x.shape[0]):
-                self._grad_theta_point(x[i], self._theta, out[i])
+                grad_theta(x[i], self._theta, out[i])
         except TypingError as exc:
             raise TypeError("grad_theta could not be compiled by Numba (it must be a plain "
                             "numeric function grad_theta(x, theta, out) that writes ∇_θE into "
@@ -258,7 +277,7 @@ def energy(fn, grad=None, *, theta=None, grad_theta=None, dim=None, specialize=N
     grad : callable, optional
         ``grad(x, out) -> float`` (or ``grad(x, theta, out)``): writes ∇ₓE(x) into
         ``out`` and returns E(x). Without it, gradients use central finite differences
-        with steps h = ε^(1/3) max(1, |xⱼ|) and a ``FiniteDifferenceWarning``.
+        with steps ``h = ε^(1/3) max(1, |xⱼ|)`` and a ``FiniteDifferenceWarning``.
     theta : array_like of shape (p,), optional
         Parameters passed to ``fn`` and ``grad``.
     grad_theta : callable, optional

@@ -67,6 +67,17 @@ class Gaussian(Energy):
             return DiagGaussianParams(self.mean, self.precision, self._beta)
         return GaussianParams(self.mean, self.precision, self._precision_mean, self._beta)
 
+    def _saved_state(self):
+        """The ``.npz`` entries: ``mean`` (d,), ``precision`` (d,) or (d, d), ``beta``."""
+        return self._saved_as(Gaussian, {"mean": self.mean, "precision": self.precision,
+                                         "beta": np.array(self._beta)})
+
+    @classmethod
+    def _from_saved(cls, entries):
+        """The model of a file's entries (``fastebm.io``), checked by the constructor."""
+        return cls(entries.array("mean"), precision=entries.array("precision"))._at_beta(
+            entries.scalar("beta"))
+
     def _cuda_form(self):
         if self.diagonal:
             return CudaForm("diag_gaussian", "", (np.concatenate([self.mean, self.precision]),),

@@ -134,6 +134,34 @@ class Ising(Energy):
         model._J, model.h = None, np.full(L * M, model.field)
         return model
 
+    def __getstate__(self):
+        """Pickled without a lattice's dense J, a cache of (L·M)² entries built again
+        on first use."""
+        state = super().__getstate__()
+        if self.lattice_shape is not None:
+            state["_J"] = None
+        return state
+
+    def _saved_state(self):
+        """The ``.npz`` entries: ``J`` (n, n) and ``h`` (n,), or a lattice's
+        ``lattice_shape`` (2,), ``coupling`` and ``field``; and ``beta``."""
+        if self.lattice_shape is None:
+            arrays = {"J": self._J, "h": self.h}
+        else:
+            arrays = {"lattice_shape": np.array(self.lattice_shape), "coupling":
+                      np.array(self.coupling), "field": np.array(self.field)}
+        return self._saved_as(Ising, {**arrays, "beta": np.array(self._beta)})
+
+    @classmethod
+    def _from_saved(cls, entries):
+        """The model of a file's entries (``fastebm.io``), checked by the constructors."""
+        if "lattice_shape" in entries:
+            L, M = entries.integers("lattice_shape", (2,))
+            model = cls.lattice(L, M, entries.scalar("coupling"), entries.scalar("field"))
+        else:
+            model = cls(entries.array("J"), entries.array("h"))
+        return model._at_beta(entries.scalar("beta"))
+
     @property
     def J(self):
         """The dense couplings (n, n); built on first use for a lattice."""

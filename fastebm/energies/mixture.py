@@ -58,6 +58,7 @@ class GaussianMixture(Energy):
         chols = [symmetric_positive_definite(m, f"{name}[{k}]")[1] for k, m in enumerate(given)]
         inverses = np.stack([_inverse_from_cholesky(c) for c in chols])
         log_det = np.array([2.0 * np.sum(np.log(np.diag(c))) for c in chols])
+        self._given = name  # what was given, and saved: the other is computed from it
         if precisions is None:
             self.covariances, self.precisions = given, np.ascontiguousarray(inverses)
             log_det_cov = log_det
@@ -69,6 +70,22 @@ class GaussianMixture(Energy):
 
     def _kernel_params(self):
         return MixtureParams(self._log_coef, self.means, self.precisions, self._beta)
+
+    def _saved_state(self):
+        """The ``.npz`` entries: ``weights`` (K,), ``means`` (K, d), the matrices the
+        model was built from (``covariances`` or ``precisions``, (K, d, d)), ``beta``:
+        the loaded model computes the others as this one did, to the last bit."""
+        given = self.covariances if self._given == "covariances" else self.precisions
+        return self._saved_as(GaussianMixture, {"weights": self.weights, "means": self.means,
+                                                self._given: given,
+                                                "beta": np.array(self._beta)})
+
+    @classmethod
+    def _from_saved(cls, entries):
+        """The model of a file's entries (``fastebm.io``), checked by the constructor."""
+        name = "covariances" if "covariances" in entries else "precisions"
+        return cls(entries.array("weights"), entries.array("means"),
+                   **{name: entries.array(name)})._at_beta(entries.scalar("beta"))
 
     def log_partition(self):
         if self._beta != 1.0:

@@ -108,7 +108,7 @@ class BernoulliRBM(_RBM):
 
         F(v) = -vᵀb - Σⱼ softplus(cⱼ + (vᵀW)ⱼ),   softplus(a) = log(1 + eᵃ),
 
-    computed as max(a, 0) + log1p(e^{-|a|}) so that no weight overflows. The layers are
+    computed as ``max(a, 0) + log1p(e^{-|a|})`` so that no weight overflows. The layers are
     conditionally independent: p(hⱼ=1|v) = σ(cⱼ + (vᵀW)ⱼ), p(vᵢ=1|h) = σ(bᵢ + (Wh)ᵢ).
     With sⱼ = p(hⱼ=1|v), the parameter gradient of the free energy is
 
@@ -130,6 +130,17 @@ class BernoulliRBM(_RBM):
 
     def _visible_points(self, v, name):
         return binary_points(v, self.n_visible, name)
+
+    def _saved_state(self):
+        """The ``.npz`` entries: ``W`` (V, H), ``b`` (V,), ``c`` (H,), ``beta``."""
+        return self._saved_as(BernoulliRBM, {"W": self.W, "b": self.b, "c": self.c,
+                                             "beta": np.array(self._beta)})
+
+    @classmethod
+    def _from_saved(cls, entries):
+        """The model of a file's entries (``fastebm.io``), checked by the constructor."""
+        return cls(entries.array("W"), entries.array("b"), entries.array("c"))._at_beta(
+            entries.scalar("beta"))
 
     def _points(self, x, name="x"):
         pts, single = binary_points(x, self.n_visible, name)
@@ -298,6 +309,19 @@ class GaussianBernoulliRBM(_RBM):
     def _visible_points(self, v, name):
         pts, single, _ = Energy._points(self, v, name)
         return pts, single
+
+    def _saved_state(self):
+        """The ``.npz`` entries: ``W`` (V, H), ``b`` (V,), ``c`` (H,), ``sigma`` (V,),
+        ``beta``."""
+        return self._saved_as(GaussianBernoulliRBM, {"W": self.W, "b": self.b, "c": self.c,
+                                                     "sigma": self.sigma,
+                                                     "beta": np.array(self._beta)})
+
+    @classmethod
+    def _from_saved(cls, entries):
+        """The model of a file's entries (``fastebm.io``), checked by the constructor."""
+        return cls(entries.array("W"), entries.array("b"), entries.array("c"),
+                   entries.array("sigma"))._at_beta(entries.scalar("beta"))
 
     def _kernel_params(self):
         return GaussianBernoulliParams(np.ascontiguousarray(self.W / self.sigma[:, None]),

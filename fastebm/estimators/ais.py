@@ -30,6 +30,7 @@ from .._contract import AIS_PILOT_SHIFT, START_DRAW, START_EVAL
 from .._rng import philox_key
 from .._validation import as_float_array, choice, int_at_least, positive_float
 from ..diagnostics import log_z_stderr, weights_ess
+from ..progress import Bar, blocks
 from ..energies.base import Energy
 from ..proposals import Proposal
 from ..resampling import log_mean_exp
@@ -72,7 +73,7 @@ def _require_continuous(energy):
 
 
 def _discrete_ais(energy, base, n_chains, n_temperatures, schedule, transition, step_size,
-                  n_steps, rng, first_chain):
+                  n_steps, rng, first_chain, progress):
     """The AIS of a discrete model (RBM, Ising): one Gibbs sweep per temperature."""
     from .ais_discrete import ais_discrete
     if transition not in (None, "gibbs"):
@@ -87,7 +88,7 @@ def _discrete_ais(energy, base, n_chains, n_temperatures, schedule, transition, 
         raise ValueError("the adaptive schedule is for continuous energies; use 'linear', "
                          "'geometric', 'sigmoid' or an array for a discrete model")
     return ais_discrete(energy, base, n_chains, n_temperatures, schedule=schedule, rng=rng,
-                        first_chain=first_chain)
+                        first_chain=first_chain, progress=progress)
 
 
 def _check_common(energy, base, transition, n_steps):
@@ -210,6 +211,42 @@ def adaptive_pilot(pilot, n_steps, target, cap, tuner):
     return np.array(betas), np.array(steps), None if chols[0] is None else np.stack(chols)
 
 
+class AnnealedChains:
+    """The per-chain outcome of an AIS run: log weights, accepted and divergent moves (n,)."""
+
+    def __init__(self, n_chains):
+        self.log_w = np.empty(n_chains)
+        self.n_accepted = np.zeros(n_chains, dtype=np.int64)
+        self.n_divergent = np.zeros(n_chains, dtype=np.int64)
+
+
+def _anneal(energy, base, transition, key, first_chain, betas, step_sizes, n_steps, start,
+            chol, *, n_chains, x=None, progress=False, desc="ais"):
+    """Run the estimate's chains along ``betas`` from ``start`` (drawn from the base, or
+    the rows of ``x``); one compiled call, or one per block of chains with a progress
+    bar. Chains [a, b) run on the streams of first_chain + [a, b), so blocks give exactly
+    the log weights of one call."""
+    chains = AnnealedChains(n_chains)
+    moves = max(betas.size - 2, 0) * n_steps
+    with Bar(progress, n_chains, desc, unit="chain") as bar:
+        lo = 0
+        for length in blocks(n_chains, bar):
+            hi = lo + length
+            annealer = CPU.runners.Annealer(energy, base, transition, length, key, 0,
+                                            first_chain + lo,
+                                            work=n_chains * betas.size * n_steps)
+            if x is not None:
+                annealer.x[:] = x[lo:hi]
+            annealer.run(betas, step_sizes, n_steps, 0, False, start, chol)
+            chains.log_w[lo:hi] = annealer.log_w
+            chains.n_accepted[lo:hi] = annealer.n_accepted
+            chains.n_divergent[lo:hi] = annealer.n_divergent
+            lo = hi
+            bar.update(length, **({"acceptance": chains.n_accepted[:hi].sum() / (hi * moves)}
+                                  if moves else {}))
+    return chains
+
+
 def _estimate(annealer, betas, n_steps, method, transition, step_sizes=None):
     """Package the chains' log weights as a LogZEstimate."""
     log_w = annealer.log_w
@@ -237,7 +274,8 @@ def _estimate(annealer, betas, n_steps, method, transition, step_sizes=None):
 
 def ais(energy, base, n_chains, n_temperatures=None, *, schedule=None, transition=None,
         step_size=None, n_steps_per_temperature=1, rng=None, cess_target=DEFAULT_CESS_TARGET,
-        pilot_chains=DEFAULT_PILOT_CHAINS, first_chain=None, precondition="auto"):
+        pilot_chains=DEFAULT_PILOT_CHAINS, first_chain=None, precondition="auto",
+        progress=False):
     """Annealed importance sampling: an estimate of log Z with its standard error.
 
     Each of ``n_chains`` independent chains starts at a draw of the base q and visits
@@ -306,6 +344,12 @@ def ais(energy, base, n_chains, n_temperatures=None, *, schedule=None, transitio
         Σₖ), so a badly scaled path costs no more than an isotropic one; needs MALA or ULA
         and a pilot run. "auto": "dense" when the steps are tuned (``step_size=None``),
         the moves are Langevin and d ≤ 64; None otherwise.
+    progress : bool, default False
+        Show a progress bar (``tqdm.auto``) over the estimate's chains, run in blocks
+        (rows [a, b) on the streams of chains first_chain + [a, b), as ``first_chain``
+        promises), with the acceptance rate so far. The estimate is bitwise the same with
+        and without it; ``FASTEBM_PROGRESS=0`` turns every bar off. The pilot run of an
+        adaptive schedule or of tuned steps is not shown.
 
     Returns
     -------
@@ -343,7 +387,7 @@ def ais(energy, base, n_chains, n_temperatures=None, *, schedule=None, transitio
         # discrete models, and a Gaussian-Bernoulli RBM without a proposal: the model's
         # own path with Gibbs transitions
         return _discrete_ais(energy, base, n_chains, n_temperatures, schedule, transition,
-                             step_size, n_steps_per_temperature, rng, first_chain)
+                             step_size, n_steps_per_temperature, rng, first_chain, progress)
     transition = "mala" if transition is None else transition
     n_steps = _check_common(energy, base, transition, n_steps_per_temperature)
     n_chains = int_at_least(n_chains, "n_chains", 2)
@@ -354,16 +398,15 @@ def ais(energy, base, n_chains, n_temperatures=None, *, schedule=None, transitio
                                         precondition)
     _check_length(betas.size, n_steps)
     _warn(energy, transition)
-    annealer = CPU.runners.Annealer(energy, base, transition, n_chains, key, 0, first_chain,
-                                    work=n_chains * betas.size * n_steps)
-    annealer.run(betas, step_sizes, n_steps, 0, False, START_DRAW, chol)
-    return _estimate(annealer, betas, n_steps, "ais", transition, step_sizes)
+    chains = _anneal(energy, base, transition, key, first_chain, betas, step_sizes, n_steps,
+                     START_DRAW, chol, n_chains=n_chains, progress=progress, desc="ais")
+    return _estimate(chains, betas, n_steps, "ais", transition, step_sizes)
 
 
 def reverse_ais(energy, base, x_target, n_temperatures=None, *, schedule=None,
                 transition="mala", step_size=None, n_steps_per_temperature=1, rng=None,
                 cess_target=DEFAULT_CESS_TARGET, pilot_chains=DEFAULT_PILOT_CHAINS,
-                first_chain=None, precondition="auto"):
+                first_chain=None, precondition="auto", progress=False):
     """Reverse AIS: a stochastic upper bound on log Z from exact target draws.
 
     Each row of ``x_target`` (an exact draw of p ∝ exp(-E)) starts a chain that visits
@@ -425,6 +468,12 @@ def reverse_ais(energy, base, x_target, n_temperatures=None, *, schedule=None,
         Σₖ), so a badly scaled path costs no more than an isotropic one; needs MALA or ULA
         and a pilot run. "auto": "dense" when the steps are tuned (``step_size=None``),
         the moves are Langevin and d ≤ 64; None otherwise.
+    progress : bool, default False
+        Show a progress bar (``tqdm.auto``) over the estimate's chains, run in blocks
+        (rows [a, b) on the streams of chains first_chain + [a, b), as ``first_chain``
+        promises), with the acceptance rate so far. The estimate is bitwise the same with
+        and without it; ``FASTEBM_PROGRESS=0`` turns every bar off. The pilot run of an
+        adaptive schedule or of tuned steps is not shown.
 
     Returns
     -------
@@ -458,12 +507,11 @@ def reverse_ais(energy, base, x_target, n_temperatures=None, *, schedule=None,
                                         precondition)
     _check_length(betas.size, n_steps)
     _warn(energy, transition)
-    annealer = CPU.runners.Annealer(energy, base, transition, x.shape[0], key, 0, first_chain,
-                                    work=x.shape[0] * betas.size * n_steps)
-    annealer.x[:] = x
-    annealer.run(betas[::-1].copy(), step_sizes[::-1].copy(), n_steps, 0, False,
-                 START_EVAL, None if chol is None else chol[::-1].copy())
-    return _estimate(annealer, betas, n_steps, "reverse_ais", transition, step_sizes)
+    chains = _anneal(energy, base, transition, key, first_chain, betas[::-1].copy(),
+                     step_sizes[::-1].copy(), n_steps, START_EVAL,
+                     None if chol is None else chol[::-1].copy(), n_chains=x.shape[0], x=x,
+                     progress=progress, desc="reverse ais")
+    return _estimate(chains, betas, n_steps, "reverse_ais", transition, step_sizes)
 
 
 def _check_length(n_temperatures, n_steps):

@@ -18,6 +18,7 @@ import numpy as np
 from .._rng import philox_key
 from .._validation import int_at_least
 from ..diagnostics import log_z_stderr, weights_ess
+from ..progress import Bar, blocks
 from ..resampling import log_mean_exp
 from ..results import LogZEstimate
 from ..backend import CPU
@@ -41,7 +42,7 @@ def _betas(schedule, n_temperatures):
 
 
 def ais_discrete(model, base, n_chains, n_temperatures=None, *, schedule="linear", rng=None,
-                 first_chain=None):
+                 first_chain=None, progress=False):
     """AIS for an RBM or Ising model (see the module docstring); a ``LogZEstimate``.
 
     Parameters
@@ -59,6 +60,8 @@ def ais_discrete(model, base, n_chains, n_temperatures=None, *, schedule="linear
     rng : None, int, SeedSequence or Generator
     first_chain : int, optional
         The global index of chain 0 (default 0), as in :func:`fastebm.ais`.
+    progress : bool, default False
+        A progress bar over the chains, run in blocks, as in :func:`fastebm.ais`.
     """
     if not hasattr(model, "_ais_form"):
         raise TypeError(f"{type(model).__name__} is discrete but has no AIS path (RBMs and Ising "
@@ -69,8 +72,14 @@ def ais_discrete(model, base, n_chains, n_temperatures=None, *, schedule="linear
     if betas.size > MAX_STEPS:
         raise ValueError(f"at most {MAX_STEPS} temperatures")
     form, log_z0 = model._ais_form(base)
-    log_w = CPU.runners.discrete_ais_log_weights(form, betas, n_chains, model.dim,
-                                                 philox_key(rng), first_chain)
+    key, log_w = philox_key(rng), np.empty(n_chains)
+    with Bar(progress, n_chains, "ais", unit="chain") as bar:
+        lo = 0
+        for length in blocks(n_chains, bar):  # chains [lo, lo + length), on their own streams
+            log_w[lo:lo + length] = CPU.runners.discrete_ais_log_weights(
+                form, betas, length, model.dim, key, first_chain + lo)
+            lo += length
+            bar.update(length)
     if np.any(np.isnan(log_w)) or np.any(log_w == np.inf):
         raise ValueError("AIS produced NaN or +inf log weights: the model's parameters "
                          "overflow")

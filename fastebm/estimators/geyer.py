@@ -39,6 +39,7 @@ from ..backend import CPU
 from ..energies.base import Energy
 from ..proposals import Proposal
 from ..resampling import _check_method, log_mean_exp
+from ..results import Record
 from ..samplers.importance import importance_resample
 from ..samplers.metropolis import metropolis
 from ..training.gradients import GradientEstimate, mle_gradient
@@ -105,7 +106,7 @@ class GeyerNLL:
 
     @property
     def depends_on_theta(self):
-        """True when the proposal is a callable θ → q(·|θ)."""
+        """True when the proposal is a callable θ → q(y|θ)."""
         return self.samples is None
 
     def _draw(self, proposal):
@@ -189,7 +190,7 @@ def geyer_nll(energy, data, proposal, n_samples, *, rng=None):
         The observed points.
     proposal : fastebm.proposals.Proposal, or callable theta -> Proposal
         A fixed q (one sample of size M, drawn once and reused for every θ), or a
-        θ-dependent q(·|θ) (a fresh sample per θ, from the same Philox stream).
+        θ-dependent q(y|θ) (a fresh sample per θ, from the same Philox stream).
     n_samples : int
         M ≥ 2, the size of the artificial sample.
     rng : None, int, SeedSequence or Generator
@@ -205,7 +206,7 @@ def geyer_nll(energy, data, proposal, n_samples, *, rng=None):
     J_BL(θ) = Σₙ E(xₙ|θ) + N log((1/M) Σₘ exp(-E(yₘ|θ))/q(yₘ)) (seed 002, eqs. 7-8);
     ∇J_BL = Σₙ ∇_θE(xₙ|θ) - N Σₘ w̄ₘ ∇_θE(yₘ|θ), w̄ₘ ∝ exp(-E(yₘ|θ))/q(yₘ) (eqs. 12-13).
     J_BL → J as M → ∞; its variance is set by the proposal, finite only where q's tails
-    are heavier than p(·|θ)'s (sec. 3.2): for seed 002's q₁ = N(2, 2²) and
+    are heavier than p(x|θ)'s (sec. 3.2): for seed 002's q₁ = N(2, 2²) and
     p = N(0, θ²) that is θ < 2√2.
 
     References
@@ -216,8 +217,8 @@ def geyer_nll(energy, data, proposal, n_samples, *, rng=None):
     return GeyerNLL(energy, data, proposal, n_samples, philox_key(rng))
 
 
-@dataclass(frozen=True)
-class GeyerFit:
+@dataclass(frozen=True, eq=False)
+class GeyerFit(Record):
     """The Monte Carlo MLE θ̂ = argmin J_BL(θ) (seed 002, eq. 9).
 
     Attributes

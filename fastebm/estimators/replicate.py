@@ -24,6 +24,8 @@ import numpy as np
 from .._rng import philox_key, seed_sequence
 from .._validation import int_at_least
 from ..backend import CPU
+from ..progress import NO_BAR, Bar, blocks
+from ..results import Record
 from ..samplers.importance import _check as _check_importance
 from ..samplers.importance import importance_sample
 
@@ -34,8 +36,8 @@ _STATUS_MESSAGES = {
 }
 
 
-@dataclass(frozen=True)
-class ReplicationResult:
+@dataclass(frozen=True, eq=False)
+class ReplicationResult(Record):
     """R independent replicates of an estimator and their summary.
 
     Attributes
@@ -146,7 +148,8 @@ def _value(out, r):
     return value, float(se), float(ess)
 
 
-def replicate(estimator, n_rep, *, rng=None, reference=None, level=0.95, name=""):
+def replicate(estimator, n_rep, *, rng=None, reference=None, level=0.95, name="",
+              progress=False):
     """Run an estimator ``n_rep`` times on independent streams and summarize its error.
 
     Parameters
@@ -165,6 +168,9 @@ def replicate(estimator, n_rep, *, rng=None, reference=None, level=0.95, name=""
         Confidence level of ``mean_ci`` and ``coverage``.
     name : str
         A label for :func:`compare`.
+    progress : bool, default False
+        Show a progress bar (``tqdm.auto``) over the replicates; the result is the same
+        without it. ``FASTEBM_PROGRESS=0`` turns every bar off.
 
     Returns
     -------
@@ -187,7 +193,9 @@ def replicate(estimator, n_rep, *, rng=None, reference=None, level=0.95, name=""
     """
     n_rep, reference = check_replicate(estimator, n_rep, reference, level)
     children = seed_sequence(rng).spawn(n_rep)
-    return summarize_rows(run_replicates(estimator, children, 0), reference, level, name)
+    with Bar(progress, n_rep, name or "replicate", unit="replicate") as bar:
+        rows = run_replicates(estimator, children, 0, bar)
+    return summarize_rows(rows, reference, level, name)
 
 
 def check_replicate(estimator, n_rep, reference, level):
@@ -205,12 +213,21 @@ def check_replicate(estimator, n_rep, reference, level):
     return n_rep, reference
 
 
-def run_replicates(estimator, children, first):
+def run_replicates(estimator, children, first, bar=NO_BAR):
     """(value, reported stderr, ESS) rows (R, 3) of the replicates on the streams
-    ``children``; ``first`` is the index of the first (for error messages)."""
-    if isinstance(estimator, ImportanceEstimator):
-        return np.stack(estimator._replicate(children, first), axis=1)
-    return np.array([_value(estimator(rng=child), first + r) for r, child in enumerate(children)])
+    ``children``; ``first`` is the index of the first (for error messages). With an
+    active ``bar``, in blocks of replicates (each on its own stream, so the same rows)."""
+    rows, lo = [], 0
+    for length in blocks(len(children), bar):
+        part, at = children[lo:lo + length], first + lo
+        if isinstance(estimator, ImportanceEstimator):
+            rows.append(np.stack(estimator._replicate(part, at), axis=1))
+        else:
+            rows.append(np.array([_value(estimator(rng=child), at + r)
+                                  for r, child in enumerate(part)]).reshape(-1, 3))
+        lo += length
+        bar.update(length)
+    return np.concatenate(rows) if rows else np.empty((0, 3))
 
 
 def summarize_rows(rows, reference, level, name):

@@ -10,8 +10,10 @@ from .._validation import (as_float_array, choice, int_at_least, positive_float,
                            symmetric_positive_definite)
 from ..backend import resolve
 from ..energies.base import Energy
+from ..progress import Bar
 from ..results import ChainState, MCMCResult
 from .adaptation import MIN_METRIC_BURN_IN, run_burn_in
+from .blocks import advance
 
 KEEP = ("draws", "moments")
 PRECONDITION = (None, "diag", "dense")
@@ -139,26 +141,37 @@ def check_inverse_mass(precondition, dim):
     return None, sigma
 
 
-def run(start, runner, n_steps, burn_in, thin, keep, adapt, precondition, step_size):
-    """Burn-in (adapting), then ``n_steps`` kept steps; the packaged MCMCResult."""
-    step_size, _ = run_burn_in(runner, burn_in, step_size, adapt=adapt,
-                               precondition=precondition)
-    runner.n_accepted[:] = 0
-    kept = runner.advance(n_steps, step_size, keep_draws=keep == "draws",
-                          keep_moments=keep == "moments", thin=thin)
+def run(start, runner, n_steps, burn_in, thin, keep, adapt, precondition, step_size,
+        progress=False, desc="sampling", show_acceptance=True):
+    """Burn-in (adapting), then ``n_steps`` kept steps; the packaged MCMCResult. With
+    ``progress`` a bar over all steps shows the acceptance rate so far (of the burn-in,
+    then of the kept steps)."""
+    with Bar(progress, burn_in + n_steps, desc) as bar:
+        step_size, _ = run_burn_in(runner, burn_in, step_size, adapt=adapt,
+                                   precondition=precondition, bar=bar,
+                                   show_acceptance=show_acceptance)
+        runner.n_accepted[:] = 0
+        kept = advance(runner, n_steps, step_size, keep_draws=keep == "draws",
+                       keep_moments=keep == "moments", thin=thin, bar=bar,
+                       accepted_over=0 if show_acceptance else None)
     return package(start, runner, kept, step_size, n_steps, keep, n_steps // thin)
+
+
+def chain_state(start, runner, step_size):
+    """The ``ChainState`` where ``runner``'s chains stand, with ``step_size`` (n,) or None."""
+    position = runner.x[0] if start.single else runner.x
+    return ChainState(position.copy(), start.key, runner.step,
+                      np.zeros(0) if step_size is None else step_size, runner.inverse_mass,
+                      getattr(runner, "diverged", None), getattr(runner, "e_start", None),
+                      np.dtype(start.dtype), start.first_chain)
 
 
 def package(start, runner, kept, step_size, n_kept_steps, keep, n_draws):
     """The frozen MCMCResult of a finished run (acceptance over the kept steps);
     ``step_size`` None for a sampler without one (Gibbs)."""
     acceptance = runner.n_accepted / max(n_kept_steps, 1)
-    position = runner.x[0] if start.single else runner.x
     step_size = None if step_size is None else np.array(step_size, dtype=np.float64)
-    state = ChainState(position.copy(), start.key, runner.step,
-                       np.zeros(0) if step_size is None else step_size, runner.inverse_mass,
-                       getattr(runner, "diverged", None), getattr(runner, "e_start", None),
-                       np.dtype(start.dtype), start.first_chain)
+    state = chain_state(start, runner, step_size)
     draws = mean = variance = None
     if keep == "draws":
         draws = kept.astype(start.dtype, copy=False)

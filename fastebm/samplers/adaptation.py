@@ -9,16 +9,22 @@ windows that double in length, as Stan does: a first 15 % (at most 75 steps) tun
 step size only, then windows of 25, 50, 100, ... steps each end with a new Σ (and restart
 the step size adaptation), and the last 10 % (at most 50 steps) tunes the step size
 for the final Σ. Only burn-in steps adapt, so the kept chain is a Markov chain.
-Σ comes from the pooled moments of a window's states (``runner.pooled_moments``), which
-shards of chains merge exactly (``merge_moments``).
+Σ comes from the pooled moments of a window's states: the runner gives the moments of
+each chunk of ``moment_chunk(n)`` consecutive chains (``runner.chunk_moments``), and
+``fold_moments`` merges them in a fixed pairwise tree. Shards of chains cut on chunk
+boundaries hence give, all chunks together, bitwise the Σ of one machine
+(``fastebm.dask``).
 """
 import numpy as np
 
 from .._contract import PooledMoments
+from ..progress import NO_BAR
+from .blocks import advance
 
 _INIT, _TERM, _BASE = 75, 50, 25
 MIN_METRIC_BURN_IN = 20
 MAX_WINDOW_BYTES = 64 * 2**20
+CHUNK_ROWS, MAX_CHUNKS = 64, 256
 
 
 def windows(burn_in, precondition):
@@ -74,10 +80,33 @@ def inverse_mass_from_moments(moments, kind):
     return cov
 
 
+def moment_chunk(n_chains):
+    """Chains per chunk of the pooled moments of a run of ``n_chains``: a multiple of
+    ``CHUNK_ROWS``, with at most ``MAX_CHUNKS`` chunks (their (d, d) matrices stay small)."""
+    return CHUNK_ROWS * max(1, -(-int(n_chains) // (CHUNK_ROWS * MAX_CHUNKS)))
+
+
+def fold_moments(count, mean, m2):
+    """``PooledMoments`` of all chunks (``runner.chunk_moments``'s arrays, in chain
+    order), merged pairwise: chunks (0, 1), (2, 3), ..., then the pairs, and so on."""
+    parts = [PooledMoments(int(c), mu, s) for c, mu, s in zip(count, mean, m2)]
+    while len(parts) > 1:
+        merged = [merge_moments(parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+        parts = merged + ([parts[-1]] if len(parts) % 2 else [])
+    return parts[0]
+
+
+def pooled_moments(runner, kept, kind, n_chains=None):
+    """``PooledMoments`` of the finite states in ``kept`` (n_draws, n, d) of ``runner``'s
+    chains, chunked as a run of ``n_chains`` chains (default: the runner's) is."""
+    chunk = moment_chunk(runner.n_chains if n_chains is None else n_chains)
+    return fold_moments(*runner.chunk_moments(kept, kind, chunk))
+
+
 def merge_moments(a, b):
     """The pooled moments of two sets of states from theirs (Chan, Golub & LeVeque 1979):
     n = nₐ + n_b, μ = μₐ + δ n_b/n, M2 = M2ₐ + M2_b + δδᵀ nₐn_b/n with δ = μ_b - μₐ (δ² for
-    the variances). What an executor all-reduces across shards of chains."""
+    the variances)."""
     if a.count == 0:
         return b
     if b.count == 0:
@@ -89,21 +118,53 @@ def merge_moments(a, b):
                          a.m2 + b.m2 + correction * (a.count * b.count / n))
 
 
-def run_burn_in(runner, burn_in, step_size, *, adapt, precondition):
-    """Run the burn-in through ``runner``; return the frozen (step sizes (n,), inverse_mass)."""
+def run_burn_in(runner, burn_in, step_size, *, adapt, precondition, bar=NO_BAR,
+                show_acceptance=True):
+    """Run the burn-in through ``runner``; return the frozen (step sizes (n,), inverse_mass).
+    ``bar`` moves with the steps and shows the acceptance rate of the burn-in so far."""
+    chains = RunnerWindows(runner, bar, show_acceptance)
+    return burn_in_windows(chains, burn_in, step_size, adapt=adapt, precondition=precondition)
+
+
+class RunnerWindows:
+    """The burn-in windows of one runner's chains (``burn_in_windows``'s ``chains``)."""
+
+    def __init__(self, runner, bar, show_acceptance):
+        self.runner, self.bar, self.show_acceptance = runner, bar, show_acceptance
+        self.n_chains, self.dim, self.taken = runner.n_chains, runner.dim, 0
+
+    @property
+    def inverse_mass(self):
+        return self.runner.inverse_mass
+
+    def set_inverse_mass(self, inverse_mass):
+        self.runner.set_inverse_mass(inverse_mass)
+
+    def window(self, length, step_size, adapt_state, kind, thin):
+        """Advance ``length`` steps; the pooled moments of the kept states for ``kind``."""
+        over = self.taken if self.show_acceptance else None  # steps n_accepted counts
+        kept = advance(self.runner, length, step_size, adapt_state, keep_draws=kind is not None,
+                       thin=thin, bar=self.bar, accepted_over=over)
+        self.taken += length
+        return None if kind is None else pooled_moments(self.runner, kept, kind)
+
+
+def burn_in_windows(chains, burn_in, step_size, *, adapt, precondition):
+    """The burn-in of ``chains`` (``RunnerWindows``, or a cluster's shards): its windows,
+    the preconditioner re-estimated at the end of each metric window from the pooled
+    moments ``chains.window`` returns, and the step sizes' dual averaging (restarted with
+    each new Σ). Returns the frozen (step sizes (n,), inverse_mass)."""
     state = dual_averaging_state(step_size) if adapt else None
     for length, metric in windows(burn_in, precondition if precondition else None):
-        if not metric:
-            runner.advance(length, step_size, state)
-        else:
-            thin = window_thin(runner.n_chains, length, runner.dim)
-            kept = runner.advance(length, step_size, state, keep_draws=True, thin=thin)
-            inverse_mass = inverse_mass_from_moments(runner.pooled_moments(kept, precondition),
-                                                     precondition)
+        thin = window_thin(chains.n_chains, length, chains.dim) if metric else 1
+        moments = chains.window(length, step_size, state, precondition if metric else None,
+                                thin)
+        if metric:
+            inverse_mass = inverse_mass_from_moments(moments, precondition)
             if inverse_mass is not None:
-                runner.set_inverse_mass(inverse_mass)
+                chains.set_inverse_mass(inverse_mass)
         if adapt:
             step_size = np.exp(state[:, 1])
             if metric:
                 state = dual_averaging_state(step_size)
-    return step_size, runner.inverse_mass
+    return step_size, chains.inverse_mass

@@ -12,6 +12,7 @@ from .._rng import philox_key
 from .._validation import int_at_least
 from ..diagnostics import log_z_stderr, weights_ess
 from ..energies.base import Energy
+from ..progress import Bar, blocks
 from ..proposals import Proposal
 from ..backend import CPU
 from ..resampling import _check_method, log_mean_exp, normalized_weights
@@ -30,9 +31,20 @@ def _check(energy, proposal, n):
     return int_at_least(n, "n", 2)
 
 
-def _weighted(energy, proposal, n, key, first_chain):
-    draws, log_q = CPU.runners.proposal_draws(proposal, n, proposal.dim, key, first_chain)
-    energies = energy.energy(draws)
+def _weighted(energy, proposal, n, key, first_chain, progress=False, desc="importance"):
+    """n draws of q (draw i on the stream of chain first_chain + i) and their log
+    weights; in blocks of draws, which give the same draws, with a progress bar."""
+    draws, log_q = np.empty((n, proposal.dim)), np.empty(n)
+    energies = np.empty(n)
+    with Bar(progress, n, desc, unit="draw") as bar:
+        lo = 0
+        for length in blocks(n, bar):
+            hi = lo + length
+            draws[lo:hi], log_q[lo:hi] = CPU.runners.proposal_draws(
+                proposal, length, proposal.dim, key, first_chain + lo)
+            energies[lo:hi] = energy.energy(draws[lo:hi])
+            lo = hi
+            bar.update(length)
     if np.any(np.isnan(energies)):
         raise ValueError("the energy is NaN at some proposal draws: no defined weights")
     if np.any(energies == -np.inf):
@@ -43,7 +55,7 @@ def _weighted(energy, proposal, n, key, first_chain):
     return draws, log_weights
 
 
-def importance_sample(energy, proposal, n, *, rng=None, first_chain=None):
+def importance_sample(energy, proposal, n, *, rng=None, first_chain=None, progress=False):
     """Importance sampling of exp(-E) from ``proposal``: log Z, its error, the weights.
 
     Parameters
@@ -59,6 +71,9 @@ def importance_sample(energy, proposal, n, *, rng=None, first_chain=None):
         TAG_PROPOSAL), so the draws [a, b) of a call with ``first_chain=a`` are exactly
         those of a whole run (their weights too; log Z and its error pool the weights
         of the call).
+    progress : bool, default False
+        Show a progress bar (``tqdm.auto``) over the draws, made in blocks; the result is
+        bitwise the same without it. ``FASTEBM_PROGRESS=0`` turns every bar off.
 
     Returns
     -------
@@ -72,19 +87,22 @@ def importance_sample(energy, proposal, n, *, rng=None, first_chain=None):
     """
     n = _check(energy, proposal, n)
     first_chain = check_first_chain(0 if first_chain is None else first_chain, n)
-    draws, log_weights = _weighted(energy, proposal, n, philox_key(rng), first_chain)
+    draws, log_weights = _weighted(energy, proposal, n, philox_key(rng), first_chain,
+                                   progress)
     ess = float(weights_ess(log_weights))
     check_ess(ess, n, "importance_sample", stacklevel=3)
     return ImportanceResult(draws, log_weights, float(log_mean_exp(log_weights)),
                             log_z_stderr(log_weights), ess)
 
 
-def importance_resample(energy, proposal, n, *, n_out=None, method="systematic", rng=None):
+def importance_resample(energy, proposal, n, *, n_out=None, method="systematic", rng=None,
+                        progress=False):
     """Importance sampling plus resampling: an approximate sample of p ∝ exp(-E).
 
     Draws n points of q, weights them as in :func:`importance_sample`, then draws
     ``n_out`` (default n) indices with probabilities wᵢ/Σw by ``method`` (see
-    :func:`fastebm.resample`). Seed 002, sec. 6 ("IS plus resampling").
+    :func:`fastebm.resample`). Seed 002, sec. 6 ("IS plus resampling"). ``progress``:
+    a bar over the draws, as in :func:`importance_sample`.
 
     Returns
     -------
@@ -95,7 +113,7 @@ def importance_resample(energy, proposal, n, *, n_out=None, method="systematic",
     n_out = n if n_out is None else int_at_least(n_out, "n_out", 1)
     method = _check_method(method)
     key = philox_key(rng)
-    draws, log_weights = _weighted(energy, proposal, n, key, 0)
+    draws, log_weights = _weighted(energy, proposal, n, key, 0, progress)
     indices = CPU.runners.resample(method, key, normalized_weights(log_weights), n_out)
     ess = float(weights_ess(log_weights))
     check_ess(ess, n, "importance_resample", stacklevel=3)

@@ -16,29 +16,36 @@ MALA_TARGET = 0.574
 ULA_TARGET = 0.9
 
 
+def langevin_runner(energy, start, metropolize, inverse_mass, work):
+    """The backend's runner of a ULA or MALA run from ``start`` (``_common.Start``), its
+    start energy checked."""
+    runner = start.backend.runners.LangevinRunner(
+        energy, start.x, start.key, start.step, start.first_chain, metropolize=metropolize,
+        target=MALA_TARGET if metropolize else ULA_TARGET, inverse_mass=inverse_mass,
+        energy_start=start.energy_start, diverged=start.diverged, work=work)
+    _common.check_start_energy(runner.e, runner.g)
+    return runner
+
+
 def _run(energy, x0, step_size, n_steps, burn_in, thin, adapt, precondition, keep, rng,
-         first_chain, metropolize):
+         first_chain, metropolize, progress):
     start = _common.Start(energy, x0, step_size, rng, first_chain=first_chain)
     precondition, given = _common.check_inverse_mass(precondition, start.dim)
     n_steps, burn_in, thin = _common.check_run(n_steps, burn_in, thin, keep, precondition, adapt,
                                                start)
     energy.warn_if_finite_differences()
-    runner = start.backend.runners.LangevinRunner(
-        energy, start.x, start.key, start.step, start.first_chain, metropolize=metropolize,
-        target=MALA_TARGET if metropolize else ULA_TARGET,
-        inverse_mass=given if given is not None else start.inverse_mass,
-        energy_start=start.energy_start, diverged=start.diverged,
-        work=start.n_chains * (burn_in + n_steps))
-    _common.check_start_energy(runner.e, runner.g)
+    runner = langevin_runner(energy, start, metropolize,
+                             given if given is not None else start.inverse_mass,
+                             start.n_chains * (burn_in + n_steps))
     result = _common.run(start, runner, n_steps, burn_in, thin, keep, adapt, precondition,
-                         start.step_size)
+                         start.step_size, progress, "mala" if metropolize else "langevin")
     if metropolize and n_steps:
         check_acceptance(result.acceptance_rate, n_steps, "MALA")
     return result
 
 
 def mala(energy, x0, step_size, n_steps, *, burn_in=0, thin=1, adapt=False,
-         precondition=None, keep="draws", rng=None, first_chain=None):
+         precondition=None, keep="draws", rng=None, first_chain=None, progress=False):
     """Metropolis-adjusted Langevin algorithm, all chains at once.
 
     Proposal y = x - hΣ∇E(x) + √(2h) Lξ, accepted with probability min(1, α),
@@ -76,6 +83,10 @@ def mala(energy, x0, step_size, n_steps, *, burn_in=0, thin=1, adapt=False,
         first_chain + r, so rows [a, b) run with ``first_chain=a`` are exactly those rows
         of the whole run (without a pooled ``precondition``, which is estimated from the
         chains of the call). A ChainState brings its own.
+    progress : bool, default False
+        Show a progress bar (``tqdm.auto``) with the acceptance rate so far. The results
+        are bitwise the same with and without it; ``FASTEBM_PROGRESS=0`` in the
+        environment turns every bar off.
 
     Returns
     -------
@@ -85,11 +96,11 @@ def mala(energy, x0, step_size, n_steps, *, burn_in=0, thin=1, adapt=False,
         ``keep="moments"``, ``mean`` and ``variance``.
     """
     return _run(energy, x0, step_size, n_steps, burn_in, thin, adapt, precondition, keep,
-                rng, first_chain, metropolize=True)
+                rng, first_chain, metropolize=True, progress=progress)
 
 
 def langevin(energy, x0, step_size, n_steps, *, burn_in=0, thin=1, adapt=False,
-             precondition=None, keep="draws", rng=None, first_chain=None):
+             precondition=None, keep="draws", rng=None, first_chain=None, progress=False):
     """Unadjusted Langevin algorithm (ULA), all chains at once.
 
     x' = x - hΣ∇E(x) + √(2h) Lξ, every step kept: the chain is biased by O(h) (on
@@ -128,6 +139,10 @@ def langevin(energy, x0, step_size, n_steps, *, burn_in=0, thin=1, adapt=False,
         first_chain + r, so rows [a, b) run with ``first_chain=a`` are exactly those rows
         of the whole run (without a pooled ``precondition``, which is estimated from the
         chains of the call). A ChainState brings its own.
+    progress : bool, default False
+        Show a progress bar (``tqdm.auto``) with the acceptance rate so far. The results
+        are bitwise the same with and without it; ``FASTEBM_PROGRESS=0`` in the
+        environment turns every bar off.
 
     Returns
     -------
@@ -138,4 +153,4 @@ def langevin(energy, x0, step_size, n_steps, *, burn_in=0, thin=1, adapt=False,
         ``keep="moments"``, ``mean`` and ``variance``.
     """
     return _run(energy, x0, step_size, n_steps, burn_in, thin, adapt, precondition, keep,
-                rng, first_chain, metropolize=False)
+                rng, first_chain, metropolize=False, progress=progress)

@@ -21,7 +21,7 @@ RANDOM_WALK_TARGET = 0.234
 
 def metropolis(energy, x0, n_steps, *, scale=None, proposal=None, burn_in=0, thin=1,
                adapt=False, precondition=None, keep="draws", rng=None, first_chain=None,
-               scan=None):
+               scan=None, progress=False):
     """Metropolis-Hastings for all chains at once: random walk or independent proposal;
     for an Ising model, single-site spin flips.
 
@@ -47,17 +47,20 @@ def metropolis(energy, x0, n_steps, *, scale=None, proposal=None, burn_in=0, thi
         Tune σ by dual averaging during burn-in (target acceptance 0.234), then freeze.
     precondition : None, "diag", "dense", or array_like of shape (d,) or (d, d)
         Proposal covariance σ²Σ with Σ estimated in widening burn-in windows, or given.
-
-    Returns
-    -------
-    MCMCResult
-
     scan : {"systematic", "random"}, optional
         Ising models only (default "systematic"): a sweep proposes to flip each site once
         in order, or n sites drawn uniformly; a flip of sᵢ changes E by
         ΔE = 2sᵢ(Σⱼ Jᵢⱼsⱼ + hᵢ) and is taken with probability min(1, e^{-ΔE}), the
         uniforms of (chain, sweep, TAG_ISING_FLIP). ``acceptance_rate`` is per proposal.
         ``scale``, ``proposal``, ``adapt`` and ``precondition`` do not apply.
+    progress : bool, default False
+        Show a progress bar (``tqdm.auto``) with the acceptance rate so far. The results
+        are bitwise the same with and without it; ``FASTEBM_PROGRESS=0`` in the
+        environment turns every bar off.
+
+    Returns
+    -------
+    MCMCResult
 
     Notes
     -----
@@ -67,7 +70,7 @@ def metropolis(energy, x0, n_steps, *, scale=None, proposal=None, burn_in=0, thi
     """
     if isinstance(energy, Ising):
         return _single_site(energy, x0, n_steps, scale, proposal, adapt, precondition, scan,
-                            burn_in, thin, keep, rng, first_chain)
+                            burn_in, thin, keep, rng, first_chain, progress)
     if scan is not None:
         raise ValueError("scan applies to Ising models (single-site flips), not to "
                          f"{type(energy).__name__}")
@@ -86,29 +89,36 @@ def metropolis(energy, x0, n_steps, *, scale=None, proposal=None, burn_in=0, thi
     precondition, given = _common.check_inverse_mass(precondition, start.dim)
     n_steps, burn_in, thin = _common.check_run(n_steps, burn_in, thin, keep, precondition, adapt,
                                                start)
-    runner = start.backend.runners.MetropolisRunner(
-        energy, start.x, start.key, start.step, start.first_chain, proposal=proposal,
-        target=RANDOM_WALK_TARGET, inverse_mass=given if given is not None else start.inverse_mass,
-        work=start.n_chains * (burn_in + n_steps))
-    _common.check_start_energy(runner.e)
+    runner = metropolis_runner(energy, start, given if given is not None else start.inverse_mass,
+                               start.n_chains * (burn_in + n_steps), proposal)
     if proposal is not None:
         outside = np.flatnonzero(runner.log_q == -np.inf)
         if outside.size:
             raise ValueError("x0 lies outside the proposal's support for chains "
                              f"{outside[:10].tolist()}: those chains could never move")
     result = _common.run(start, runner, n_steps, burn_in, thin, keep, adapt, precondition,
-                         start.step_size)
+                         start.step_size, progress, "metropolis")
     if n_steps:
         check_acceptance(result.acceptance_rate, n_steps, "the random walk" if proposal is None
                          else "the independent proposal", stacklevel=3)
     return result
 
 
+def metropolis_runner(energy, start, inverse_mass, work, proposal=None):
+    """The backend's runner of a random-walk (or independent-proposal) run from ``start``
+    (``_common.Start``), its start energy checked."""
+    runner = start.backend.runners.MetropolisRunner(
+        energy, start.x, start.key, start.step, start.first_chain, proposal=proposal,
+        target=RANDOM_WALK_TARGET, inverse_mass=inverse_mass, work=work)
+    _common.check_start_energy(runner.e)
+    return runner
+
+
 SCANS = ("systematic", "random")
 
 
 def _single_site(model, x0, n_steps, scale, proposal, adapt, precondition, scan, burn_in,
-                 thin, keep, rng, first_chain):
+                 thin, keep, rng, first_chain, progress):
     """Single-site Metropolis sweeps of an Ising model through the shared driver."""
     if scale is not None or proposal is not None or adapt or precondition is not None:
         raise ValueError("scale, proposal, adapt and precondition do not apply to an Ising "
@@ -118,4 +128,5 @@ def _single_site(model, x0, n_steps, scale, proposal, adapt, precondition, scan,
     n_steps, burn_in, thin = _common.check_run(n_steps, burn_in, thin, keep, None, False, start)
     runner = start.backend.runners.IsingMetropolisRunner(
         model, start.x, start.key, start.step, start.first_chain, random_scan=scan == "random")
-    return _common.run(start, runner, n_steps, burn_in, thin, keep, False, None, None)
+    return _common.run(start, runner, n_steps, burn_in, thin, keep, False, None, None,
+                       progress, "metropolis (Ising)")

@@ -7,6 +7,7 @@ from .._rng import philox_key
 from .._validation import choice, int_at_least
 from ..backend import CPU
 from ..energies.rbm import BernoulliRBM, GaussianBernoulliRBM, binary_points
+from ..progress import Bar
 from . import defaults
 from .fit_energy import fit_energy
 from .fit_result import FitResult, check_float, end_of_epoch
@@ -88,8 +89,9 @@ def fit_rbm(model, data, method="pcd", *, k=1, learning_rate=0.05, n_epochs=10, 
         ``fe.ais``, default 100 chains × 1000 temperatures, the data as base rates).
     callback : callable, optional
         ``callback(epoch, model, history)`` after each epoch; returning True stops.
-    progress : bool
-        Print one line per epoch to stderr.
+    progress : bool, default False
+        Show a progress bar (``tqdm.auto``) over the epochs with the last monitored
+        statistics; ``FASTEBM_PROGRESS=0`` turns every bar off.
     rng : None, int, SeedSequence or Generator
 
     Returns
@@ -129,23 +131,24 @@ def fit_rbm(model, data, method="pcd", *, k=1, learning_rate=0.05, n_epochs=10, 
     if ais_every is not None:
         history.update(ais_epoch=[], ais_log_likelihood=[], ais_stderr=[])
     elapsed = 0.0
-    for epoch in range(1, n_epochs + 1):
-        tic = time.perf_counter()
-        trainer.epoch(epoch, learning_rate, momentum, weight_decay)
-        elapsed += time.perf_counter() - tic
-        current = trainer.current()
-        history["epoch"].append(epoch)
-        history["seconds"].append(elapsed)
-        with CPU.runners.single_blas_thread():  # small products: BLAS threads would spin
-            if "reconstruction" in monitor:
-                history["reconstruction"].append(_reconstruction(current, monitored))
-            if "pseudo_likelihood" in monitor:
-                history["pseudo_likelihood"].append(
-                    float(np.mean(current.pseudo_log_likelihood(monitored))))
-        if ais_every is not None and (epoch % ais_every == 0 or epoch == n_epochs):
-            _ais_monitor(current, data, history, epoch, ais_options, key)
-        if end_of_epoch(epoch, current, history, progress, callback):
-            break
+    with Bar(progress, n_epochs, "fit", unit="epoch") as bar:
+        for epoch in range(1, n_epochs + 1):
+            tic = time.perf_counter()
+            trainer.epoch(epoch, learning_rate, momentum, weight_decay)
+            elapsed += time.perf_counter() - tic
+            current = trainer.current()
+            history["epoch"].append(epoch)
+            history["seconds"].append(elapsed)
+            with CPU.runners.single_blas_thread():  # small products: BLAS threads would spin
+                if "reconstruction" in monitor:
+                    history["reconstruction"].append(_reconstruction(current, monitored))
+                if "pseudo_likelihood" in monitor:
+                    history["pseudo_likelihood"].append(
+                        float(np.mean(current.pseudo_log_likelihood(monitored))))
+            if ais_every is not None and (epoch % ais_every == 0 or epoch == n_epochs):
+                _ais_monitor(current, data, history, epoch, ais_options, key)
+            if end_of_epoch(epoch, current, history, bar, callback):
+                break
     return FitResult(trainer.current(), {n: np.asarray(v) for n, v in history.items()})
 
 

@@ -22,6 +22,7 @@ from .._validation import choice, int_at_least
 from ..backend import CPU
 from ..energies.base import Energy
 from ..proposals import Proposal
+from ..progress import Bar
 from . import defaults
 from .fit_result import FitResult, check_float, end_of_epoch
 from .negatives import PersistentChains, ReplayBuffer, cd_negatives
@@ -152,7 +153,9 @@ def fit_energy(energy, data, method="pcd", *, learning_rate=0.01, n_epochs=100, 
         Gaussian, CD-1's covariance error went from 16 % to 2 %); where that mean is
         outside the parameter space, the last iterate. None: the last iterate.
     callback : ``callback(epoch, energy, history)`` after each epoch; True stops.
-    progress : print one line per epoch to stderr.
+    progress : bool, default False
+        Show a progress bar (``tqdm.auto``) over the epochs with the epoch's loss and
+        gradient norm; ``FASTEBM_PROGRESS=0`` turns every bar off.
     rng : None, int, SeedSequence or Generator
 
     Returns
@@ -227,30 +230,31 @@ def _train(energy, data, method, objective, params, opt, order_rng, options, n_e
                                      "theta", "log_normalizer")}
     iteration, elapsed, current = 0, 0.0, energy
     mean_params, n_averaged = np.zeros_like(params), 0
-    for epoch in range(1, n_epochs + 1):
-        tic = time.perf_counter()
-        losses, norms = [], []
-        order = order_rng.permutation(len(data))
-        for start in range(0, len(data), options["batch_size"]):
-            loss, grad = objective.gradient(current, data[order[start:start + options["batch_size"]]])
-            if not np.all(np.isfinite(grad)):
-                raise FloatingPointError(f"the {method} gradient is not finite at iteration "
-                                         f"{iteration}: lower learning_rate (or step_size)")
-            params, current = _step_inside(objective, energy, params, opt.step(params, grad),
-                                           iteration)
-            if average == "tail" and 2 * epoch > n_epochs:
-                n_averaged += 1
-                mean_params += (params - mean_params) / n_averaged
-            losses.append(loss)
-            norms.append(float(np.linalg.norm(grad)))
-            iteration += 1
-        elapsed += time.perf_counter() - tic
-        for name, value in (("epoch", epoch), ("iteration", iteration), ("seconds", elapsed),
-                            ("loss", float(np.mean(losses))), ("grad_norm", float(np.mean(norms))),
-                            ("theta", current.theta), ("log_normalizer", objective.log_normalizer)):
-            history[name].append(value)
-        if end_of_epoch(epoch, current, history, progress, callback):
-            break
+    with Bar(progress, n_epochs, f"fit ({method})", unit="epoch") as bar:
+        for epoch in range(1, n_epochs + 1):
+            tic = time.perf_counter()
+            losses, norms = [], []
+            order = order_rng.permutation(len(data))
+            for start in range(0, len(data), options["batch_size"]):
+                loss, grad = objective.gradient(current, data[order[start:start + options["batch_size"]]])
+                if not np.all(np.isfinite(grad)):
+                    raise FloatingPointError(f"the {method} gradient is not finite at iteration "
+                                             f"{iteration}: lower learning_rate (or step_size)")
+                params, current = _step_inside(objective, energy, params, opt.step(params, grad),
+                                               iteration)
+                if average == "tail" and 2 * epoch > n_epochs:
+                    n_averaged += 1
+                    mean_params += (params - mean_params) / n_averaged
+                losses.append(loss)
+                norms.append(float(np.linalg.norm(grad)))
+                iteration += 1
+            elapsed += time.perf_counter() - tic
+            for name, value in (("epoch", epoch), ("iteration", iteration), ("seconds", elapsed),
+                                ("loss", float(np.mean(losses))), ("grad_norm", float(np.mean(norms))),
+                                ("theta", current.theta), ("log_normalizer", objective.log_normalizer)):
+                history[name].append(value)
+            if end_of_epoch(epoch, current, history, bar, callback):
+                break
     if n_averaged:
         try:
             current = objective.energy_of(energy, mean_params)

@@ -1,14 +1,19 @@
 """What every ``fe.fit`` path shares: the result record, the checks of its float
-options, and the end of an epoch (progress line, callback)."""
-import sys
+options, and the end of an epoch (progress bar, callback)."""
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..results import Record
 
-@dataclass(frozen=True)
-class FitResult:
+
+@dataclass(frozen=True, eq=False)
+class FitResult(Record):
     """A fitted model and its training history.
+
+    Equal (``==``) to another when the models have the same class and parameters and
+    the histories the same arrays (``fastebm.results.equal``); it pickles to an equal
+    record.
 
     Attributes
     ----------
@@ -35,10 +40,11 @@ def check_float(value, name, low, high=np.inf, low_open=False):
     return value
 
 
-def end_of_epoch(epoch, model, history, progress, callback):
-    """Print the epoch's line (``progress``) and call ``callback``; True means stop."""
-    if progress:
-        shown = {name: values[-1] for name, values in history.items()
-                 if len(values) and np.ndim(values[-1]) == 0}
-        print(" ".join(f"{n}={v:.4g}" for n, v in shown.items()), file=sys.stderr)
+def end_of_epoch(epoch, model, history, bar, callback):
+    """Move the progress ``bar`` by an epoch, showing the epoch's last scalar statistics
+    (loss, reconstruction, ...), and call ``callback``; True means stop."""
+    if bar.active:
+        bar.update(1, **{name: float(values[-1]) for name, values in history.items()
+                         if name not in ("epoch", "iteration", "seconds") and len(values)
+                         and np.ndim(values[-1]) == 0})
     return bool(callback is not None and callback(epoch, model, history))

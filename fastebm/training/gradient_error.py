@@ -4,10 +4,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validation import as_float_array, int_at_least
+from ..results import Record
 
 
-@dataclass(frozen=True)
-class GradientError:
+@dataclass(frozen=True, eq=False)
+class GradientError(Record):
     """How far a gradient estimator is from the exact gradient, over R independent runs.
 
     Attributes

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..energies.base import Energy
+from ..results import Record
 
 
-@dataclass(frozen=True)
-class GradientEstimate:
+@dataclass(frozen=True, eq=False)
+class GradientEstimate(Record):
     """A gradient estimate with its Monte Carlo standard error.
 
     Attributes

@@ -17,14 +17,15 @@ import numpy as np
 
 from ..energies.base import Energy
 from ..proposals import Proposal
+from ..results import Record
 
 
 class NoiseEqualsModelWarning(UserWarning):
     """The noise density equals the model: NCE cannot tell data from noise."""
 
 
-@dataclass(frozen=True)
-class NCELoss:
+@dataclass(frozen=True, eq=False)
+class NCELoss(Record):
     """The NCE loss with its gradients in θ and in the log-normalizer c."""
 
     loss: float

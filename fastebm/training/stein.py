@@ -20,10 +20,11 @@ from .._rng import philox_key, uniforms_reference
 from .._validation import int_at_least, positive_float
 from ..backend import CPU
 from ..energies.base import Energy
+from ..results import Record
 
 
-@dataclass(frozen=True)
-class KSDResult:
+@dataclass(frozen=True, eq=False)
+class KSDResult(Record):
     """Kernel Stein discrepancy of draws against an energy.
 
     Attributes

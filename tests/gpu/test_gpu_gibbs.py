@@ -35,11 +35,16 @@ def _start(name, n=70):
 
 @pytest.mark.parametrize("kw", [dict(), dict(thin=3, burn_in=4), dict(keep="moments")])
 @pytest.mark.parametrize("name", ["bernoulli", "tempered", "gaussian", "gaussian_tempered"])
-def test_emulated_gibbs_equals_the_numba_backend(name, kw, seed):
+@pytest.mark.parametrize("blocks", [False, True])
+def test_emulated_gibbs_equals_the_numba_backend(name, kw, blocks, seed, monkeypatch):
+    """Also with ``progress=True``, whose tiny blocks make a kernel call per sweep."""
+    import fastebm.progress
+    monkeypatch.setattr(fastebm.progress, "BLOCK_SECONDS", 1e-6)
+    monkeypatch.delenv(fastebm.progress.ENV_SWITCH, raising=False)
     model, x0 = _models(seed)[name], _start(name)
     cpu = fe.gibbs(model, x0, 15, rng=seed, **kw)
     with emulate_gpu():
-        gpu = fe.gibbs(model, x0, 15, rng=seed, **kw)
+        gpu = fe.gibbs(model, x0, 15, rng=seed, progress=blocks, **kw)
     key = "mean" if kw.get("keep") == "moments" else "draws"
     np.testing.assert_array_equal(getattr(cpu, key), getattr(gpu, key))
     np.testing.assert_array_equal(cpu.state.position, gpu.state.position)

@@ -172,3 +172,21 @@ def test_results_stay_in_the_array_module(gpu):
     cpu_e, cpu_g = energy.energy_and_grad(gpu.numpy(x0))
     np.testing.assert_allclose(gpu.numpy(e), cpu_e, rtol=1e-14)
     np.testing.assert_allclose(gpu.numpy(g), cpu_g, rtol=1e-14)
+
+
+@pytest.mark.parametrize("option", ["plain", "moments", "thin"])
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_a_run_in_blocks_equals_one_run(gpu, sampler, option, monkeypatch):
+    """``progress=True`` cuts a run into kernel calls (fastebm.progress): the draws go to
+    their slots and the running moments continue from the states they hold, exactly."""
+    import fastebm.progress
+    monkeypatch.setattr(fastebm.progress, "BLOCK_SECONDS", 1e-5)
+    monkeypatch.delenv(fastebm.progress.ENV_SWITCH, raising=False)
+    energy = ENERGIES["banana"]
+    x0 = gpu.asarray(_start(energy))
+    with gpu.context():
+        whole = _run(sampler, energy, x0, 60, rng=4, **OPTIONS[option])
+        blocks = _run(sampler, energy, x0, 60, rng=4, progress=True, **OPTIONS[option])
+    np.testing.assert_array_equal(gpu.numpy(_kept(blocks)), gpu.numpy(_kept(whole)))
+    if whole.variance is not None:
+        np.testing.assert_array_equal(gpu.numpy(blocks.variance), gpu.numpy(whole.variance))

@@ -272,7 +272,7 @@ FASTEBM_HD void langevin_fused_body(uint64_t i, uint64_t n, uint32_t k0, uint32_
                                     uint8_t *diverged, double *x_all, double *e_all,
                                     double *g_all, double *u_all, const double *scale,
                                     double *adapt_state, int64_t *n_accepted,
-                                    int64_t *n_divergent, int record_mode, int64_t thin,
+                                    int64_t *n_divergent, int record_mode, int64_t thin, int64_t first,
                                     double *draws, double *mean, double *m2,
                                     const double *theta, double beta)
 {
@@ -288,7 +288,7 @@ FASTEBM_HD void langevin_fused_body(uint64_t i, uint64_t n, uint32_t k0, uint32_
     double e = e_all[i], e0 = e_start[i];
     int64_t acc = 0, div = 0;
     uint8_t dead = diverged[i];
-    int64_t until_kept = thin, slot = 0;
+    int64_t until_kept = thin, slot = first;
     for (uint32_t s = 0; s < n_steps; ++s) {
         uint32_t step = step0 + s;
         if (!dead) {
@@ -344,9 +344,9 @@ FASTEBM_ENTRY(langevin_fused,
                const double *step_size, const double *e_start, uint8_t *diverged,
                double *x_all, double *e_all, double *g_all, double *u_all,
                const double *scale, double *adapt_state, int64_t *n_accepted,
-               int64_t *n_divergent, int record_mode, int64_t thin, double *draws,
+               int64_t *n_divergent, int record_mode, int64_t thin, int64_t first, double *draws,
                double *mean, double *m2, const double *theta, double beta),
               (n, k0, k1, chain0, step0, n_steps, metropolize, adapt, target, precond,
                step_size, e_start, diverged, x_all, e_all, g_all, u_all, scale, adapt_state,
-               n_accepted, n_divergent, record_mode, thin, draws, mean, m2, theta, beta))
+               n_accepted, n_divergent, record_mode, thin, first, draws, mean, m2, theta, beta))
 #endif

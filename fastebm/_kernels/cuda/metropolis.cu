@@ -112,7 +112,7 @@ FASTEBM_HD void random_walk_fused_body(uint64_t i, uint64_t n, uint32_t k0, uint
                                        const double *scale, double *x_all, double *e_all,
                                        const double *diag, const double *chol,
                                        double *adapt_state, int64_t *n_accepted,
-                                       int64_t *n_divergent, int record_mode, int64_t thin,
+                                       int64_t *n_divergent, int record_mode, int64_t thin, int64_t first,
                                        double *draws, double *mean, double *m2,
                                        const double *theta, double beta)
 {
@@ -122,7 +122,7 @@ FASTEBM_HD void random_walk_fused_body(uint64_t i, uint64_t n, uint32_t k0, uint
     for (int j = 0; j < d; ++j)
         x[j] = x_all[j * n + i];
     double e = e_all[i];
-    int64_t acc = 0, div = 0, until_kept = thin, slot = 0;
+    int64_t acc = 0, div = 0, until_kept = thin, slot = first;
     for (uint32_t s = 0; s < n_steps; ++s) {
         uint32_t step = step0 + s;
         double sigma = adapt ? exp(adapt_state[i]) : scale[i];
@@ -154,9 +154,9 @@ FASTEBM_ENTRY(random_walk_fused,
                uint32_t n_steps, int precond, int adapt, double target, const double *scale,
                double *x_all, double *e_all, const double *diag, const double *chol,
                double *adapt_state, int64_t *n_accepted, int64_t *n_divergent,
-               int record_mode, int64_t thin, double *draws, double *mean, double *m2,
+               int record_mode, int64_t thin, int64_t first, double *draws, double *mean, double *m2,
                const double *theta, double beta),
               (n, k0, k1, chain0, step0, n_steps, precond, adapt, target, scale, x_all, e_all,
-               diag, chol, adapt_state, n_accepted, n_divergent, record_mode, thin, draws,
+               diag, chol, adapt_state, n_accepted, n_divergent, record_mode, thin, first, draws,
                mean, m2, theta, beta))
 #endif

@@ -24,7 +24,7 @@ import numpy as np
 from ..._contract import (PRECOND_DENSE, PRECOND_DIAG, PRECOND_NONE, RECORD_DRAWS,
                           RECORD_MOMENTS, RECORD_NONE, TAG_RBM_HIDDEN, TAG_RBM_VISIBLE,
                           BackendUnavailableError, IsingLatticeParams, RBMParams)
-from ..moments import pooled_moments
+from ..moments import chunk_moments
 from .build import launcher, module_source
 from .device_energy import DeviceEnergy, arrays_on
 
@@ -89,24 +89,35 @@ def ensure_fits(n_draws, n, d, free_bytes):
 
 class _Records:
     """What a call keeps: draws (n_draws, d, n), or running mean and M2 (d, n), or nothing;
-    ``kept()`` gives them as the protocol does: (n_draws, n, d), ((n, d), (n, d)) or None."""
+    ``kept()`` gives them as the protocol does: (n_draws, n, d), ((n, d), (n, d)) or None.
 
-    def __init__(self, xp, n_steps, thin, n, d, keep_draws, keep_moments):
+    ``into`` = (draws, first) or ((mean, M2), first), row-major, continues the buffers of a
+    run split into calls: the call's draws are copied to rows [first, first + k) of
+    ``draws``, and its moments continue from the ``first`` states already in (mean, M2)
+    (the kernels' slot ``first`` onward), written back in place."""
+
+    def __init__(self, xp, n_steps, thin, n, d, keep_draws, keep_moments, into=None):
         if keep_draws and xp is not np:
             ensure_fits(n_steps // thin, n, d, xp.cuda.runtime.memGetInfo()[0])
         self.xp = xp
         self.mode = (RECORD_DRAWS if keep_draws else RECORD_MOMENTS if keep_moments
                      else RECORD_NONE)
         self.thin = thin
+        self.into = None if self.mode == RECORD_NONE else into
         self.draws = xp.empty((n_steps // thin if keep_draws else 0, d, n))
-        self.mean = xp.zeros((d, n) if keep_moments else (0, n))
-        self.m2 = xp.zeros_like(self.mean)
+        self.first = 0  # the kernels' first slot: draws go to this call's own buffer
+        if self.into is not None and self.mode == RECORD_MOMENTS:
+            (mean, m2), self.first = self.into
+            self.mean, self.m2 = xp.ascontiguousarray(mean.T), xp.ascontiguousarray(m2.T)
+        else:
+            self.mean = xp.zeros((d, n) if keep_moments else (0, n))
+            self.m2 = xp.zeros_like(self.mean)
 
     def slot(self, s):
         """The slot step s (0-based, of this call) records into, or -1."""
         if self.mode == RECORD_NONE or (s + 1) % self.thin:
             return -1
-        return (s + 1) // self.thin - 1
+        return self.first + (s + 1) // self.thin - 1
 
     def args(self):
         return np.int32(self.mode), self.draws, self.mean, self.m2
@@ -114,9 +125,18 @@ class _Records:
     def kept(self):
         row_major = self.xp.ascontiguousarray
         if self.mode == RECORD_DRAWS:
-            return row_major(self.draws.transpose(0, 2, 1))
+            draws = self.draws.transpose(0, 2, 1)
+            if self.into is None:
+                return row_major(draws)
+            out, first = self.into
+            out[first:first + draws.shape[0]] = draws
+            return out
         if self.mode == RECORD_MOMENTS:
-            return row_major(self.mean.T), row_major(self.m2.T)
+            if self.into is None:
+                return row_major(self.mean.T), row_major(self.m2.T)
+            (mean, m2), _ = self.into
+            mean[...], m2[...] = self.mean.T, self.m2.T
+            return mean, m2
         return None
 
 
@@ -150,9 +170,10 @@ class _Chains:
         if adapt_state is not None:
             adapt_state[...] = to_numpy(on_xp).T
 
-    def pooled_moments(self, kept, kind):
-        """``PooledMoments`` (NumPy) of the finite states in ``kept`` (n_draws, n, d)."""
-        return pooled_moments(kept, self.dim, kind, self.xp, to_numpy)
+    def chunk_moments(self, kept, kind, chunk):
+        """The moments of the finite states in ``kept`` (a burn-in window's draws,
+        (n_draws, n, d)) by chunks of ``chunk`` chains: ``fastebm._kernels.moments``."""
+        return chunk_moments(kept, self.dim, kind, chunk, self.xp, to_numpy)
 
 
 class _EnergyChains(_Chains):
@@ -218,10 +239,11 @@ class LangevinRunner(_EnergyChains):
         return self.energy_form.pointwise and self.mode != PRECOND_DENSE
 
     def advance(self, n_steps, step_size, adapt_state=None, *, keep_draws=False,
-                keep_moments=False, thin=1):
+                keep_moments=False, thin=1, into=None):
         """Take ``n_steps`` steps; returns kept draws, (mean, M2), or None (in ``xp``)."""
         xp = self.xp
-        rec = _Records(xp, n_steps, thin, self.n_chains, self.dim, keep_draws, keep_moments)
+        rec = _Records(xp, n_steps, thin, self.n_chains, self.dim, keep_draws, keep_moments,
+                       into)
         h = xp.ascontiguousarray(xp.asarray(step_size, dtype=np.float64))
         adapt, state = self._adaptation(adapt_state)
         k0, k1, chain0 = self.streams
@@ -231,8 +253,8 @@ class LangevinRunner(_EnergyChains):
             self.launch("langevin_fused", self.n_chains, k0, k1, chain0, np.uint32(self.step),
                         np.uint32(n_steps), *flags, h, self.e_start, self.stopped, self.xt,
                         self.e, self.gt, self.ut, self.scale, state, self.n_accepted,
-                        self.n_divergent, mode, np.int64(thin), draws, mean, m2,
-                        self.energy_form.theta, self.energy_form.beta)
+                        self.n_divergent, mode, np.int64(thin), np.int64(rec.first), draws,
+                        mean, m2, self.energy_form.theta, self.energy_form.beta)
         else:
             for s in range(n_steps):
                 self._step(np.uint32(self.step + s), flags, h, state, rec, rec.slot(s))
@@ -295,10 +317,11 @@ class MetropolisRunner(_EnergyChains):
         self.mode, self.scale, self.chol = _preconditioner(inverse_mass, self.dim, self.xp)
 
     def advance(self, n_steps, scale, adapt_state=None, *, keep_draws=False,
-                keep_moments=False, thin=1):
+                keep_moments=False, thin=1, into=None):
         """Take ``n_steps`` steps; returns kept draws, (mean, M2), or None (in ``xp``)."""
         xp = self.xp
-        rec = _Records(xp, n_steps, thin, self.n_chains, self.dim, keep_draws, keep_moments)
+        rec = _Records(xp, n_steps, thin, self.n_chains, self.dim, keep_draws, keep_moments,
+                       into)
         sigma = xp.ascontiguousarray(xp.asarray(scale, dtype=np.float64))
         adapt, state = self._adaptation(adapt_state)
         k0, k1, chain0 = self.streams
@@ -308,8 +331,8 @@ class MetropolisRunner(_EnergyChains):
             self.launch("random_walk_fused", self.n_chains, k0, k1, chain0,
                         np.uint32(self.step), np.uint32(n_steps), *walk, sigma, self.xt,
                         self.e, self.scale, self.chol, state, self.n_accepted,
-                        self.n_divergent, mode, np.int64(thin), draws, mean, m2,
-                        self.energy_form.theta, self.energy_form.beta)
+                        self.n_divergent, mode, np.int64(thin), np.int64(rec.first), draws,
+                        mean, m2, self.energy_form.theta, self.energy_form.beta)
         else:
             for s in range(n_steps):
                 self._step(np.uint32(self.step + s), walk, sigma, state, rec, rec.slot(s))
@@ -372,10 +395,10 @@ class GibbsRunner(_Chains):
         raise TypeError("Gibbs sampling has no preconditioner")
 
     def advance(self, n_steps, step_size=None, adapt_state=None, *, keep_draws=False,
-                keep_moments=False, thin=1):
+                keep_moments=False, thin=1, into=None):
         """Take ``n_steps`` sweeps; returns kept draws, (mean, M2), or None (in ``xp``)."""
         n = self.n_chains
-        rec = _Records(self.xp, n_steps, thin, n, self.dim, keep_draws, keep_moments)
+        rec = _Records(self.xp, n_steps, thin, n, self.dim, keep_draws, keep_moments, into)
         for s in range(n_steps):
             self._sweep(self.streams, np.uint32(self.step + s))
             slot = rec.slot(s)

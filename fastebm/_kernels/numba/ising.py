@@ -109,7 +109,7 @@ def lattice_gibbs_run(lattice, s, n_steps, streams, records):
     """
     L, M, coupling, field, checkerboard = lattice
     k0, k1, step0, chain0 = streams
-    record, thin, draws, mean, m2 = records
+    record, thin, draws, mean, m2, first = records
     n_chains, n = s.shape
     q = np.empty(5)
     _lattice_odds(coupling, field, q)
@@ -120,7 +120,7 @@ def lattice_gibbs_run(lattice, s, n_steps, streams, records):
             fill_uniforms(k0, k1, chain0 + c, step0 + t, TAG_ISING_SWEEP, u)
             _lattice_sweep(x, u, q, L, M, checkerboard)
             if (t + 1) % thin == 0:
-                _record(record, (t + 1) // thin - 1, x, False, draws[:, c], mean[c], m2[c])
+                _record(record, first + (t + 1) // thin - 1, x, False, draws[:, c], mean[c], m2[c])
 
 
 @helper()
@@ -204,7 +204,7 @@ def dense_gibbs_run(model, s, n_steps, streams, records):
     (streams and recording as in ``lattice_gibbs_run``)."""
     J, h = model
     k0, k1, step0, chain0 = streams
-    record, thin, draws, mean, m2 = records
+    record, thin, draws, mean, m2, first = records
     n_chains, n = s.shape
     for c in prange(n_chains):
         x = s[c]
@@ -215,7 +215,7 @@ def dense_gibbs_run(model, s, n_steps, streams, records):
             fill_uniforms(k0, k1, chain0 + c, step0 + t, TAG_ISING_SWEEP, u)
             _dense_sweep(x, g, J, h, 1.0, u)
             if (t + 1) % thin == 0:
-                _record(record, (t + 1) // thin - 1, x, False, draws[:, c], mean[c], m2[c])
+                _record(record, first + (t + 1) // thin - 1, x, False, draws[:, c], mean[c], m2[c])
 
 
 @kernel(parallel=True)
@@ -310,7 +310,7 @@ def dense_metropolis_run(model, s, n_steps, streams, records, random_scan, flips
     """
     J, h = model
     k0, k1, step0, chain0 = streams
-    record, thin, draws, mean, m2 = records
+    record, thin, draws, mean, m2, first = records
     n_chains, n = s.shape
     for c in prange(n_chains):
         x = s[c]
@@ -330,7 +330,7 @@ def dense_metropolis_run(model, s, n_steps, streams, records, random_scan, flips
                     taken += 1
             flips[c] += taken / n
             if (t + 1) % thin == 0:
-                _record(record, (t + 1) // thin - 1, x, False, draws[:, c], mean[c], m2[c])
+                _record(record, first + (t + 1) // thin - 1, x, False, draws[:, c], mean[c], m2[c])
 
 
 @kernel(parallel=True)
@@ -339,7 +339,7 @@ def lattice_metropolis_run(lattice, s, n_steps, streams, records, random_scan, f
     neighbours + field), the ten values exp(-ΔE) computed once per call."""
     L, M, coupling, field, _ = lattice
     k0, k1, step0, chain0 = streams
-    record, thin, draws, mean, m2 = records
+    record, thin, draws, mean, m2, first = records
     n_chains, n = s.shape
     ratio = np.empty((2, 5))  # [spin is +1, (neighbour sum + 4) / 2]
     for k in range(5):
@@ -365,4 +365,4 @@ def lattice_metropolis_run(lattice, s, n_steps, streams, records, random_scan, f
                     taken += 1
             flips[c] += taken / n
             if (t + 1) % thin == 0:
-                _record(record, (t + 1) // thin - 1, x, False, draws[:, c], mean[c], m2[c])
+                _record(record, first + (t + 1) // thin - 1, x, False, draws[:, c], mean[c], m2[c])

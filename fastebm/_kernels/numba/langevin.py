@@ -96,7 +96,7 @@ def langevin_run(params, chains, step_size, n_steps, streams, metropolize, preco
     k0, k1, step0, chain0 = streams
     precond_mode, scale, chol = precond
     adapt, adapt_state, target = adaptation
-    record_mode, thin, draws, mean, m2 = records
+    record_mode, thin, draws, mean, m2, first = records
     n_accepted, n_divergent = counters
     n, d = x.shape
     chol_t = np.ascontiguousarray(chol.T)  # BLAS needs contiguous operands
@@ -173,7 +173,7 @@ def langevin_run(params, chains, step_size, n_steps, streams, metropolize, preco
                     copy_rows(take, True, u_y, uc)
             if (s + 1) % thin == 0:
                 for r in range(m):
-                    record_row(record_mode, (s + 1) // thin - 1, xc, r, diverged[lo + r],
+                    record_row(record_mode, first + (s + 1) // thin - 1, xc, r, diverged[lo + r],
                                draws, mean, m2, lo + r)
         x[lo:hi] = xc
         g[lo:hi] = gc

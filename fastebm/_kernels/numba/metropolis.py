@@ -36,7 +36,7 @@ def random_walk_run(params, x, e, scale, n_steps, streams, precond, adaptation, 
     k0, k1, step0, chain0 = streams
     precond_mode, diag, chol = precond
     adapt, adapt_state, target = adaptation
-    record_mode, thin, draws, mean, m2 = records
+    record_mode, thin, draws, mean, m2, first = records
     n_accepted, n_divergent = counters
     n, d = x.shape
     for b in prange((n + block - 1) // block):
@@ -52,7 +52,7 @@ def random_walk_run(params, x, e, scale, n_steps, streams, precond, adaptation, 
         y = np.empty(d)
         accepted = np.zeros(m, dtype=np.int64)
         divergent = np.zeros(m, dtype=np.int64)
-        until_kept, slot = thin, 0
+        until_kept, slot = thin, first
         for s in range(n_steps):
             step = step0 + s
             if d <= ROWS_NORMALS_MAX_DIM:
@@ -113,7 +113,7 @@ def _random_walk_proposal(precond_mode, sigma, x, xi, r, diag, chol, y):
 def independent_run(params, proposal, x, e, log_q, n_steps, streams, records, counters):
     """Advance every chain ``n_steps`` independent-proposal steps in place."""
     k0, k1, step0, chain0 = streams
-    record_mode, thin, draws, mean, m2 = records
+    record_mode, thin, draws, mean, m2, first = records
     n_accepted, n_divergent = counters
     n, d = x.shape
     for i in prange(n):
@@ -130,7 +130,7 @@ def independent_run(params, proposal, x, e, log_q, n_steps, streams, records, co
             if n_accepted[i] != accepted_before:
                 log_q[i] = log_q_y
             if record_mode != RECORD_NONE and (s + 1) % thin == 0:
-                _record(record_mode, (s + 1) // thin - 1, x[i], False, draws[:, i], mean[i],
+                _record(record_mode, first + (s + 1) // thin - 1, x[i], False, draws[:, i], mean[i],
                         m2[i])
 
 

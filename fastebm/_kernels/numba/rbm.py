@@ -64,11 +64,11 @@ def gibbs_run(model, v, n_steps, streams, records):
     from uniforms, or Gaussian ones v = b + σ ⊙ (Wh + ξ) from normals when
     ``gaussian_visible`` (W then acts on v/σ, so the caller passes W scaled by 1/σ in
     its rows for the hidden half: see ``energies.rbm``). Every ``thin``-th state is
-    recorded in draw slot (t+1)//thin - 1.
+    recorded in draw slot first_slot + (t+1)//thin - 1 (``Records.first``).
     """
     W, WT, b, c, sigma, gaussian_visible = model
     k0, k1, step0, chain0 = streams
-    record, thin, draws, mean, m2 = records
+    record, thin, draws, mean, m2, first_slot = records
     n_chains, n_vis = v.shape
     n_hid = W.shape[1]
     n_blocks = (n_chains + CHAIN_BLOCK - 1) // CHAIN_BLOCK
@@ -90,7 +90,7 @@ def gibbs_run(model, v, n_steps, streams, records):
             else:
                 _bernoulli_rows(pre_v, b, 1.0, k0, k1, first, step, TAG_RBM_VISIBLE, u_v, vb)
             if (t + 1) % thin == 0:
-                slot = (t + 1) // thin - 1
+                slot = first_slot + (t + 1) // thin - 1
                 for r in range(hi - lo):
                     _record(record, slot, vb[r], False, draws[:, lo + r], mean[lo + r], m2[lo + r])
         v[lo:hi] = vb

@@ -6,8 +6,12 @@ resolve the backend (``fastebm.backend``), drive a runner and package its result
 MCMC runner follows one protocol, the one the shared driver
 (``fastebm.samplers._common.run``) relies on:
 
-- ``advance(n_steps, step_size, adapt_state=None, *, keep_draws, keep_moments, thin)``
-  takes ``n_steps`` steps and returns the kept draws (n_draws, n, d), (mean, M2), or None;
+- ``advance(n_steps, step_size, adapt_state=None, *, keep_draws, keep_moments, thin,
+  into=None)`` takes ``n_steps`` steps and returns the kept draws (n_draws, n, d),
+  (mean, M2), or None; ``into`` = (draws, first) or ((mean, M2), first) continues the
+  buffers of a run split into calls (``first`` states kept already), exactly;
+- ``chunk_moments(kept, kind, chunk)``: the moments of a burn-in window's draws by chunks
+  of chains (``fastebm._kernels.moments``), which the driver merges;
 - ``set_inverse_mass(inverse_mass)`` freezes a preconditioner Σ (None, (d,) or (d, d));
 - attributes ``x`` (n, d), ``step`` (the next step's counter), ``n_accepted``,
   ``n_divergent``, ``inverse_mass``, ``n_chains``, ``dim``.
@@ -31,7 +35,7 @@ from . import metropolis as _metropolis  # noqa: F401
 from . import rbm as _rbm
 from . import resampling as _resampling
 from . import score_noise as _score_noise
-from ..moments import pooled_moments
+from ..moments import chunk_moments
 from ._jit import _single_blas_thread
 from .replicate import STATUS_ALL_ZERO, STATUS_NAN_ENERGY, STATUS_NEG_INF_ENERGY
 from .stein import imq_stein_matrix
@@ -64,12 +68,20 @@ def preconditioner(inverse_mass, dim):
                           np.ascontiguousarray(np.linalg.cholesky(inverse_mass)))
 
 
-def records(n_steps, thin, n_chains, dim, keep_draws, keep_moments):
-    """``Records`` buffers for a kernel call that keeps what is asked."""
+def records(n_steps, thin, n_chains, dim, keep_draws, keep_moments, into=None):
+    """``Records`` buffers for a kernel call that keeps what is asked: new ones, or
+    ``into`` = (draws, first) or ((mean, m2), first), the buffers of a run split into
+    calls and the number of states they hold already (``advance``)."""
+    mode = RECORD_DRAWS if keep_draws else RECORD_MOMENTS if keep_moments else RECORD_NONE
+    if into is not None and mode != RECORD_NONE:
+        buffers, first = into
+        if mode == RECORD_DRAWS:
+            return Records(mode, thin, buffers, np.zeros((n_chains, 0)),
+                           np.zeros((n_chains, 0)), first)
+        return Records(mode, thin, np.empty((0, n_chains, dim)), buffers[0], buffers[1], first)
     draws = np.empty((n_steps // thin if keep_draws else 0, n_chains, dim))
     mean = np.zeros((n_chains, dim) if keep_moments else (n_chains, 0))
-    mode = RECORD_DRAWS if keep_draws else RECORD_MOMENTS if keep_moments else RECORD_NONE
-    return Records(mode, thin, draws, mean, np.zeros_like(mean))
+    return Records(mode, thin, draws, mean, np.zeros_like(mean), 0)
 
 
 def kept(buffers):
@@ -95,10 +107,10 @@ class _Chains:
     def counters(self):
         return Counters(self.n_accepted, self.n_divergent)
 
-    def pooled_moments(self, kept, kind):
-        """``PooledMoments`` of the finite states in ``kept`` (draws of a burn-in window,
-        (n_draws, n, d)): see ``fastebm._kernels.moments``."""
-        return pooled_moments(kept, self.dim, kind)
+    def chunk_moments(self, kept, kind, chunk):
+        """The moments of the finite states in ``kept`` (a burn-in window's draws,
+        (n_draws, n, d)) by chunks of ``chunk`` chains: ``fastebm._kernels.moments``."""
+        return chunk_moments(kept, self.dim, kind, chunk)
 
     def adaptation(self, adapt_state, target):
         if adapt_state is None:
@@ -139,9 +151,9 @@ class LangevinRunner(_Chains):
             self.u = self.g  # the kernel then keeps u and g as one array
 
     def advance(self, n_steps, step_size, adapt_state=None, *, keep_draws=False,
-                keep_moments=False, thin=1):
+                keep_moments=False, thin=1, into=None):
         """Take ``n_steps`` steps; returns kept draws, (mean, M2), or None."""
-        buffers = records(n_steps, thin, self.n_chains, self.dim, keep_draws, keep_moments)
+        buffers = records(n_steps, thin, self.n_chains, self.dim, keep_draws, keep_moments, into)
         chains = LangevinChains(self.x, self.e, self.g, self.u, self.e_start, self.diverged)
         self.family["langevin_run"](
             self.params, chains, step_size, n_steps, self.streams(), self.metropolize,
@@ -172,9 +184,9 @@ class MetropolisRunner(_Chains):
         self.precond = preconditioner(inverse_mass, self.dim)
 
     def advance(self, n_steps, scale, adapt_state=None, *, keep_draws=False,
-                keep_moments=False, thin=1):
+                keep_moments=False, thin=1, into=None):
         """Take ``n_steps`` steps; returns kept draws, (mean, M2), or None."""
-        buffers = records(n_steps, thin, self.n_chains, self.dim, keep_draws, keep_moments)
+        buffers = records(n_steps, thin, self.n_chains, self.dim, keep_draws, keep_moments, into)
         if self.proposal is None:
             self.family["random_walk_run"](
                 self.params, self.x, self.e, scale, n_steps, self.streams(), self.precond,
@@ -208,9 +220,9 @@ class GibbsRunner(_Chains):
         raise TypeError("Gibbs sampling has no preconditioner")
 
     def advance(self, n_steps, step_size=None, adapt_state=None, *, keep_draws=False,
-                keep_moments=False, thin=1):
+                keep_moments=False, thin=1, into=None):
         """Take ``n_steps`` sweeps; returns kept draws, (mean, M2), or None."""
-        buffers = records(n_steps, thin, self.n_chains, self.dim, keep_draws, keep_moments)
+        buffers = records(n_steps, thin, self.n_chains, self.dim, keep_draws, keep_moments, into)
         self.kernel(self.form, self.x, n_steps, self.streams(), buffers)
         self.n_accepted += n_steps  # a Gibbs sweep always moves
         self.step += n_steps
@@ -235,9 +247,9 @@ class IsingMetropolisRunner(_Chains):
         raise TypeError("single-site Metropolis has no preconditioner")
 
     def advance(self, n_steps, step_size=None, adapt_state=None, *, keep_draws=False,
-                keep_moments=False, thin=1):
+                keep_moments=False, thin=1, into=None):
         """Take ``n_steps`` sweeps; returns kept draws, (mean, M2), or None."""
-        buffers = records(n_steps, thin, self.n_chains, self.dim, keep_draws, keep_moments)
+        buffers = records(n_steps, thin, self.n_chains, self.dim, keep_draws, keep_moments, into)
         self.kernel(self.form, self.x, n_steps, self.streams(), buffers, self.random_scan,
                     self.n_accepted)
         self.step += n_steps
