@@ -8,7 +8,7 @@ The fitting tools (``mle_gradient``, ``exact_mle_gradient``, ``gradient_error``,
 ``score_matching_loss``, ``nce_loss``, ``ksd``) estimate gradients and goodness of fit
 with their uncertainty.
 """
-from . import proposals
+from . import portable, proposals
 from .arviz_convert import to_arviz
 from .diagnostics import ess, rhat, weights_ess
 from .energies import (BernoulliRBM, CustomEnergy, Energy, FiniteDifferenceWarning, Gaussian,
@@ -35,7 +35,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Energy", "Gaussian", "GaussianMixture", "BernoulliRBM", "GaussianBernoulliRBM", "Ising", "gibbs", "CustomEnergy", "SumEnergy", "energy",
-    "check_grad", "FiniteDifferenceWarning", "proposals",
+    "check_grad", "FiniteDifferenceWarning", "proposals", "portable",
     "langevin", "mala", "metropolis", "importance_sample", "importance_resample",
     "resample", "ess", "rhat", "weights_ess", "to_arviz", "mle_gradient", "exact_mle_gradient", "GradientEstimate",
     "ksd", "KSDResult", "score_matching_loss", "dsm_loss", "ssm_loss", "nce_loss", "nce_logit", "NCELoss",

@@ -15,8 +15,12 @@ one bitwise: draws, states, acceptance, step sizes (adapted per chain), per-chai
 moments, log weights, and log Z with its standard error, computed from all the weights
 as the local function does. A ``state`` continues on the cluster or on one machine.
 
-Identity holds on workers of one CPU type: Numba compiles for the host CPU, and another
-type may round the last bits differently (FMA contraction, vector widths).
+Identity holds on workers of one CPU type. On another type, OpenBLAS, NumPy's SIMD
+loops and glibc's libm pick other code and may round the last bits differently; start
+every worker (and a local process to compare with) in the portable mode
+(``fastebm.portable``: the environment ``portable_environment()`` in a worker's job
+script, or ``fastebm.portable.local_cluster()``), and a mixed cluster runs the same code
+everywhere.
 
 A pooled preconditioner (``precondition="diag"`` or ``"dense"``, estimated from all
 chains in each burn-in window) is a reduction per window: the client drives the
@@ -39,6 +43,7 @@ from . import estimators as _estimators
 from ._rng import PhiloxKey, philox_key
 from ._validation import choice, int_at_least
 from .diagnostics import log_z_stderr, weights_ess
+from .portable import environment as portable_environment  # noqa: F401  (re-exported)
 from .progress import Bar
 from .proposals import Proposal
 from .resampling import log_mean_exp
@@ -247,7 +252,9 @@ def _pooled_run(client, sampler, energy, x0, step_size, n_steps, *, burn_in, thi
     whole = ChainState(start.x, start.key, start.step, start.step_size, start.inverse_mass,
                        start.diverged, start.energy_start, np.dtype(start.dtype),
                        start.first_chain)
-    states = [client.scatter(_state_rows(whole, a, b)) for a, b in bounds]
+    # hash=False: a new key per call (a hashed key, the same for the same rows, could be
+    # released by the previous call's futures while this call uses it)
+    states = [client.scatter(_state_rows(whole, a, b), hash=False) for a, b in bounds]
     with Bar(progress, burn_in, f"{sampler} burn-in") as bar:
         chains = _ShardWindows(client, sampler, energy, states, bounds, n, start.dim,
                                start.inverse_mass, n * (burn_in + n_steps), bar)

@@ -276,3 +276,12 @@ def test_a_pooled_run_continues_on_the_cluster_and_shows_a_bar(client, capsys, m
                        chains_per_task=64, progress=True)
     _same(got, fe.mala(GAUSS, first.state, None, 20, burn_in=60, precondition="diag"))
     assert "burn-in" in capsys.readouterr().err
+
+
+def test_the_same_pooled_call_again_and_again(client):
+    """Each call scatters its shards' states under keys of its own: with keys hashed from
+    the data, the same call repeated lost its inputs to the previous call's releases."""
+    local, remote, args, kwargs = POOLED["mala-diag"]
+    expected = local(*args, **kwargs)
+    for _ in range(4):
+        _same(remote(client, *args, chains_per_task=50, **kwargs), expected)
