@@ -243,6 +243,7 @@ def _pooled_run(client, sampler, energy, x0, step_size, n_steps, *, burn_in, thi
     if start.single:
         raise ValueError("fastebm.dask runs many chains: x0 must have shape (n_chains, d), got "
                          f"{np.shape(x0)}")
+    precondition, _ = _common.check_inverse_mass(precondition, start.dim)
     n_steps, burn_in, thin = _common.check_run(n_steps, burn_in, thin, keep, precondition, adapt,
                                                start)
     n, chunk = start.n_chains, moment_chunk(start.n_chains)
@@ -311,7 +312,9 @@ def metropolis(client, energy, x0, n_steps, *, scale=None, proposal=None, burn_i
         if proposal is not None:
             raise ValueError("adapt and precondition apply to the random walk only, not to "
                              "an independent proposal")
-        return _pooled_run(client, "metropolis", energy, x0, 1.0 if scale is None else scale,
+        if scale is None and not isinstance(x0, ChainState):  # as fe.metropolis
+            scale = 1.0
+        return _pooled_run(client, "metropolis", energy, x0, scale,
                            n_steps, burn_in=burn_in, thin=thin, adapt=adapt,
                            precondition=precondition, keep=keep, rng=rng,
                            first_chain=first_chain, chains_per_task=chains_per_task,
@@ -400,7 +403,8 @@ def reverse_ais(client, energy, base, x_target, n_temperatures=None, *, chains_p
 
 def _merge_log_z(parts, log_z_of):
     """One LogZEstimate from the shards' ones: the per-chain arrays concatenated, and
-    log Z (``log_z_of(log mean(w))``), its standard error and the ESS from all weights."""
+    log Z (``log_z_of(log mean(w))``), its standard error and the ESS from all weights;
+    the schedule and its steps are every shard's."""
     first = parts[0]
     log_w = np.concatenate([p.log_weights for p in parts])
     acceptance = (None if first.acceptance_rate is None
@@ -409,7 +413,7 @@ def _merge_log_z(parts, log_z_of):
                    else np.concatenate([p.n_divergent for p in parts]))
     return LogZEstimate(log_z_of(float(log_mean_exp(log_w))), log_z_stderr(log_w), log_w,
                         float(weights_ess(log_w)), first.method, first.bound, acceptance,
-                        first.temperatures, first.biased, n_divergent)
+                        first.temperatures, first.biased, n_divergent, first.step_size)
 
 
 def replicate(client, estimator, n_rep, *, rng=None, reference=None, level=0.95, name="",

@@ -11,6 +11,9 @@ constructor, which checks every array (shapes, symmetry, positivity). A loaded m
 computes exactly what the saved one did. User energies hold Python functions, which
 arrays cannot: pickle them (``cloudpickle`` for functions defined in a script).
 """
+import os
+import zipfile
+
 import numpy as np
 
 from .energies import (BernoulliRBM, Gaussian, GaussianBernoulliRBM, GaussianMixture, Ising,
@@ -98,22 +101,46 @@ def _model(entries):
         raise ValueError(f"not a valid {name}: {exc}") from None
 
 
-def _archive(path):
-    """{name: array} of the ``.npz`` file at ``path``, read without pickle."""
-    loaded = np.load(path, allow_pickle=False)
+MAX_LOAD_BYTES = 2**31
+"""What ``load`` decompresses at most (all arrays together): a model file of a few KB
+could otherwise decompress to gigabytes of zeros."""
+
+
+def _archive(path, max_bytes):
+    """{name: array} of the ``.npz`` file at ``path``, read without pickle, after its
+    ``format`` entry and the decompressed size of its arrays are checked."""
+    if isinstance(path, (str, os.PathLike)):
+        with open(path, "rb") as file:  # closed even when the archive is corrupt
+            return _archive(file, max_bytes)
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (zipfile.BadZipFile, EOFError) as exc:
+        raise ValueError(f"it is not a readable .npz archive ({exc})") from None
     if not isinstance(loaded, np.lib.npyio.NpzFile):
         raise ValueError("it is not an .npz archive")
     with loaded:
-        return {name: loaded[name] for name in loaded.files}
+        if "format" not in loaded.files:
+            raise ValueError(f"it has no format entry {SAVE_FORMAT!r}")
+        size = sum(info.file_size for info in loaded.zip.infolist())
+        if size > max_bytes:
+            raise ValueError(f"its arrays decompress to {size} bytes, more than max_bytes="
+                             f"{max_bytes}")
+        try:
+            return {name: loaded[name] for name in loaded.files}
+        except (zipfile.BadZipFile, EOFError) as exc:
+            raise ValueError(f"an array in it is corrupt ({exc})") from None
 
 
-def load(path):
+def load(path, *, max_bytes=MAX_LOAD_BYTES):
     """Load a model written by ``model.save(path)``, reading arrays only (no pickle).
 
     Parameters
     ----------
     path : str, os.PathLike or binary file object
         An ``.npz`` file written by :meth:`fastebm.Energy.save`.
+    max_bytes : int, default 2**31
+        The most the file's arrays may decompress to, and the most a lattice's spins
+        may take (8 bytes a site): a larger file is refused before it is read.
 
     Returns
     -------
@@ -124,7 +151,8 @@ def load(path):
     Raises
     ------
     ValueError
-        When the file is not a fastebm model file, was written by a newer fastebm (a
+        When the file is not a fastebm model file (or is corrupt, or too large for
+        ``max_bytes``), was written by a newer fastebm (a
         newer ``format_version``), names a class that is not a built-in model, or holds
         arrays that the model's constructor refuses (shapes, symmetry, positivity).
 
@@ -143,7 +171,13 @@ def load(path):
     (4, 2)
     """
     try:
-        entries = _Entries(_archive(path))
+        arrays = _archive(path, max_bytes)
+        for name, shape in arrays.items():  # a lattice's (L, M), a sum's terms' too
+            if name.endswith("lattice_shape") and shape.dtype.kind in "iu" and \
+                    8 * float(np.prod(shape.astype(float))) > max_bytes:
+                raise ValueError(f"its lattice {tuple(shape.tolist())} is larger than "
+                                 f"max_bytes={max_bytes} allows")
+        entries = _Entries(arrays)
         if "format" not in entries or entries.string("format") != SAVE_FORMAT:
             raise ValueError(f"it has no format entry {SAVE_FORMAT!r}")
         version = entries.integers("format_version", ())

@@ -21,7 +21,8 @@ starts a ``LocalCluster`` with them; ``current_level()`` tells whether a process
 worker: ``client.run(current_level)``) really runs at a level. The client too: it computes
 between a run's burn-in windows (the adapted step sizes' exp, the pooled Σ). Every
 machine must run the same software (one container image): another NumPy, OpenBLAS or
-glibc version has other code. ``level`` is the oldest CPU generation of the cluster:
+glibc version has other code. ``GLIBC_TUNABLES`` replaces any glibc tunables set before. The mode needs
+NumPy >= 2.4. ``level`` is the oldest CPU generation of the cluster:
 
 - ``"x86-64-v3"`` (default): Haswell (2013) and later, AVX2 and FMA: OpenBLAS's Haswell
   kernels, NumPy's AVX2 loops, glibc's FMA functions;
@@ -32,13 +33,18 @@ The cost on this machine is in docs/performance.md ("Portable mode").
 """
 import os
 
+# NUMBA_DISABLE_INTEL_SVML: with Intel's icc_rt installed, Numba would vectorize math
+# calls with SVML's CPU-specific variants
 LEVELS = {
     "x86-64-v3": {"OPENBLAS_CORETYPE": "Haswell", "NPY_ENABLE_CPU_FEATURES": "X86_V3",
-                  "GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX512F,-AVX512DQ,-AVX512VL"},
+                  "GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX512F,-AVX512DQ,-AVX512VL",
+                  "NUMBA_DISABLE_INTEL_SVML": "1"},
     "x86-64-v2": {"OPENBLAS_CORETYPE": "Nehalem", "NPY_ENABLE_CPU_FEATURES": "X86_V2",
                   "GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX,-AVX2,-FMA,-FMA4,-AVX512F,"
-                                    "-AVX512DQ,-AVX512VL"},
+                                    "-AVX512DQ,-AVX512VL",
+                  "NUMBA_DISABLE_INTEL_SVML": "1"},
 }
+MIN_NUMPY = (2, 4)  # NumPy's CPU levels X86_V2 / X86_V3 as feature names
 DEFAULT_LEVEL = "x86-64-v3"
 
 
@@ -57,7 +63,16 @@ def environment(level=DEFAULT_LEVEL):
     """
     if level not in LEVELS:
         raise ValueError(f"level must be one of {sorted(LEVELS)}, got {level!r}")
+    _check_numpy()
     return dict(LEVELS[level])
+
+
+def _check_numpy():
+    import numpy
+    version = tuple(int(part) for part in numpy.__version__.split(".")[:2])
+    if version < MIN_NUMPY:
+        raise RuntimeError(f"the portable mode needs NumPy >= 2.4 (its CPU levels X86_V2 and "
+                           f"X86_V3), this is NumPy {numpy.__version__}")
 
 
 def current_level():
@@ -68,6 +83,7 @@ def current_level():
     NumPy has no SIMD target above the level enabled. (A variable set after the process
     started, or after NumPy loaded, is in the environment but has no effect.) glibc's
     choice cannot be read back; its variable must be in the environment."""
+    _check_numpy()
     for level, env in LEVELS.items():
         if all(os.environ.get(k) == v for k, v in env.items()):
             return level if _libraries_at(level) else None
@@ -97,6 +113,9 @@ def local_cluster(level=DEFAULT_LEVEL, **kwargs):
     after NumPy has loaded, too late). The calling process keeps its own environment."""
     import dask
     from distributed import LocalCluster
+    if not kwargs.get("processes", True):
+        raise ValueError("the portable mode needs worker processes started with its "
+                         "environment: processes=False would run the workers in this process")
     saved = dict(os.environ)
     pre_spawn = {**dask.config.get("distributed.nanny.pre-spawn-environ"), **environment(level)}
     try:

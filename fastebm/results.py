@@ -58,7 +58,20 @@ def equal(a, b):
         return _functions_equal(a, b)
     if type(a).__eq__ is not object.__eq__:
         return bool(a == b)
-    return equal(a.__getstate__(), b.__getstate__())
+    return equal(_state(a), _state(b))
+
+
+def _state(x):
+    """What pickling keeps of ``x``: its ``__getstate__()`` where its class defines one
+    that returns something, else what ``__reduce_ex__`` rebuilds it from (the default
+    state of a plain object on every Python, the state of a Generator or SeedSequence)."""
+    getstate = getattr(type(x), "__getstate__", None)
+    if getstate is not None and getstate is not getattr(object, "__getstate__", None):
+        state = x.__getstate__()
+        if state is not None:
+            return state
+    reduced = x.__reduce_ex__(4)
+    return reduced if isinstance(reduced, str) else reduced[1:]
 
 
 def _is_array(x):
@@ -224,7 +237,10 @@ class LogZEstimate(Record):
         Its standard error (0.0 for the exact value). For weighted estimators, the
         delta-method error sd(w) / (√n · mean(w)) of log Ẑ = log mean(w).
     log_weights : ndarray of shape (n,), or None
-        The final log importance weights (one per chain or draw); None when exact.
+        The final log importance weights (one per chain or draw); None when exact. For
+        AIS along a discrete model's own path (an RBM or Ising model, from its base
+        model of known normalizer Z₀), the weights estimate Z/Z₀:
+        log Z = log Z₀ + log mean(w).
     ess : float
         Kish's effective sample size (Σw)²/Σw² of the weights (inf for the exact value).
     method : str

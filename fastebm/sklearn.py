@@ -5,9 +5,9 @@ attributes end in ``_``, ``random_state``, ``get_params``/``set_params``), so th
 in a ``Pipeline``, in ``GridSearchCV`` (scored by ``score``, the mean log-likelihood),
 with ``clone`` and ``pickle``. The energy convention is fastebm's: p(x) = exp(-E(x))/Z.
 
-- ``BernoulliRBM(n_components, ...)``: a drop-in for
-  ``sklearn.neural_network.BernoulliRBM`` (same parameters, methods and fitted
-  attributes), trained by ``fastebm.fit`` with PCD (Tieleman 2008) or CD-k (Hinton
+- ``BernoulliRBM(n_components, ...)``: in place of
+  ``sklearn.neural_network.BernoulliRBM`` (its parameters, methods and fitted
+  attributes; dense input only, see docs/sklearn.md for the differences), trained by ``fastebm.fit`` with PCD (Tieleman 2008) or CD-k (Hinton
   2002), whose ``score_samples`` is the log-likelihood log p(v) = -F(v) - log Z rather
   than scikit-learn's one-bit pseudo-likelihood;
 - ``EnergyDensity(energy, method=...)``: a density estimator over any fastebm energy
@@ -100,7 +100,8 @@ class _LogLikelihood:
 
     def log_partition(self):
         """log Z of the fitted model, exact or estimated, computed on the first call
-        after each fit and kept.
+        after each fit and kept (computed again when ``log_z``, ``n_ais_chains`` or
+        ``n_ais_temperatures`` have been changed since).
 
         Returns
         -------
@@ -109,8 +110,10 @@ class _LogLikelihood:
             AIS its weights, ESS and temperatures.
         """
         check_is_fitted(self)
-        if self._log_z is None:
+        options = (self.log_z, self.n_ais_chains, self.n_ais_temperatures)
+        if self._log_z is None or self._log_z_options != options:  # set_params since
             self._log_z = self._estimate_log_z()
+            self._log_z_options = options
         return self._log_z
 
     @property

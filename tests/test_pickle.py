@@ -382,3 +382,11 @@ def test_a_run_continued_from_an_unpickled_state_is_bitwise_the_same(name, pickl
     assert from_unpickled == from_original
     np.testing.assert_array_equal(from_unpickled.draws, from_original.draws)
     assert not np.array_equal(from_original.draws[-1], first.draws[-1])  # it moved on
+
+
+def test_objects_that_keep_their_state_in_reduce_compare_by_it():
+    """A Generator or SeedSequence keeps its state in ``__reduce_ex__`` (its own
+    ``__getstate__`` gives None): equal only when their states are."""
+    assert equal(np.random.default_rng(0), np.random.default_rng(0))
+    assert not equal(np.random.default_rng(0), np.random.default_rng(1))
+    assert not equal(np.random.SeedSequence(0), np.random.SeedSequence(1))

@@ -88,6 +88,8 @@ def test_levels_and_the_current_one(monkeypatch):
     assert portable.environment()["OPENBLAS_CORETYPE"] == "Haswell"
     with pytest.raises(ValueError, match="level must be one of"):
         portable.environment("avx512")
+    with pytest.raises(ValueError, match="processes=False"):
+        portable.local_cluster(processes=False)
     monkeypatch.setenv("OPENBLAS_CORETYPE", "SkylakeX")
     assert portable.current_level() is None
     # named by the environment after NumPy and OpenBLAS loaded: not at the level

@@ -219,3 +219,23 @@ def test_loading_never_unpickles(tmp_path):
     assert not marker.exists()
     pickle.loads((tmp_path / "model.pkl").read_bytes())  # the control: it does run
     assert marker.exists()
+
+
+def test_corrupt_oversized_and_huge_lattice_files_are_refused(tmp_path):
+    good = tmp_path / "rbm.npz"
+    fe.BernoulliRBM(np.zeros((4, 2)), np.zeros(4), np.zeros(2)).save(good)
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(ValueError, match="cannot load"):
+        fe.load(truncated)
+    with pytest.raises(ValueError, match="max_bytes"):
+        fe.load(good, max_bytes=100)
+    lattice = tmp_path / "lattice.npz"
+    fe.Ising.lattice(4, 4, coupling=0.3).save(lattice)
+    with np.load(lattice, allow_pickle=False) as f:
+        entries = {name: f[name] for name in f.files}
+    entries["lattice_shape"] = np.array([10**6, 10**6])
+    np.savez(lattice, **entries)
+    with pytest.raises(ValueError, match="lattice"):
+        fe.load(lattice)
+    assert fe.load(good).W.shape == (4, 2)  # the untampered file still loads

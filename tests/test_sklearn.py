@@ -400,3 +400,12 @@ def test_missing_scikit_learn_names_the_extra(monkeypatch):
     monkeypatch.delitem(sys.modules, "fastebm.sklearn")
     with pytest.raises(ImportError, match=r'pip install "fastebm\[sklearn\]"'):
         importlib.import_module("fastebm.sklearn")
+
+
+def test_changing_the_log_z_options_after_fitting_computes_log_z_again():
+    rbm = BernoulliRBM(n_components=4, n_iter=2, random_state=0).fit(binary_data(1))
+    assert rbm.log_partition().method == "exact"
+    rbm.set_params(log_z="ais", n_ais_chains=50, n_ais_temperatures=100)
+    estimate = rbm.log_partition()
+    assert estimate.method == "ais" and estimate.log_weights.shape == (50,)
+    assert rbm.log_partition() is estimate  # kept while the options stay
