@@ -7,9 +7,10 @@ with ``clone`` and ``pickle``. The energy convention is fastebm's: p(x) = exp(-E
 
 - ``BernoulliRBM(n_components, ...)``: in place of
   ``sklearn.neural_network.BernoulliRBM`` (its parameters, methods and fitted
-  attributes; dense input only, see docs/sklearn.md for the differences), trained by ``fastebm.fit`` with PCD (Tieleman 2008) or CD-k (Hinton
-  2002), whose ``score_samples`` is the log-likelihood log p(v) = -F(v) - log Z rather
-  than scikit-learn's one-bit pseudo-likelihood;
+  attributes; sparse input is made dense; docs/sklearn.md lists the differences),
+  trained by ``fastebm.fit`` with PCD (Tieleman 2008) or CD-k (Hinton 2002), whose
+  ``score_samples`` is the log-likelihood log p(v) = -F(v) - log Z rather than
+  scikit-learn's one-bit pseudo-likelihood;
 - ``EnergyDensity(energy, method=...)``: a density estimator over any fastebm energy
   with parameters θ, fitted by any continuous method of ``fastebm.fit``, with
   ``score_samples`` = log p(x) and ``sample`` by MALA.
@@ -30,6 +31,7 @@ import copy
 import numbers
 
 import numpy as np
+from scipy import sparse
 
 try:
     from sklearn.base import (BaseEstimator, ClassNamePrefixFeaturesOutMixin, DensityMixin,
@@ -277,6 +279,7 @@ class BernoulliRBM(_LogLikelihood, ClassNamePrefixFeaturesOutMixin, TransformerM
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.positive_only = True
+        tags.input_tags.sparse = True
         return tags
 
     # -- fitting ---------------------------------------------------------------------------
@@ -352,9 +355,13 @@ class BernoulliRBM(_LogLikelihood, ClassNamePrefixFeaturesOutMixin, TransformerM
         check_scalar(self.n_ais_temperatures, "n_ais_temperatures", numbers.Integral, min_val=2)
 
     def _visible(self, X, reset):
-        """X validated, non-negative, as binary visible states (n_samples, n_features)."""
-        X = validate_data(self, X, dtype=np.float64, reset=reset)
+        """X validated, non-negative, as binary visible states (n_samples, n_features);
+        a sparse X (CSR or CSC, as scikit-learn's RBM takes) is made dense, since the
+        kernels work on dense rows."""
+        X = validate_data(self, X, dtype=np.float64, reset=reset, accept_sparse=("csr", "csc"))
         check_non_negative(X, f"{type(self).__name__} (fastebm)")
+        if sparse.issparse(X):
+            X = X.toarray()
         if self.binarize is None:
             return binary_points(X, X.shape[1], "X")[0]
         return (X > self.binarize).astype(np.float64)

@@ -409,3 +409,15 @@ def test_changing_the_log_z_options_after_fitting_computes_log_z_again():
     estimate = rbm.log_partition()
     assert estimate.method == "ais" and estimate.log_weights.shape == (50,)
     assert rbm.log_partition() is estimate  # kept while the options stay
+
+
+def test_sparse_input_gives_the_dense_results():
+    """scikit-learn's RBM takes sparse matrices; so does this one, with the same numbers."""
+    from scipy import sparse
+    X = binary_data(4)
+    dense = BernoulliRBM(n_components=4, n_iter=2, random_state=0).fit(X)
+    csr = BernoulliRBM(n_components=4, n_iter=2, random_state=0).fit(sparse.csr_matrix(X))
+    np.testing.assert_array_equal(csr.components_, dense.components_)
+    np.testing.assert_array_equal(csr.transform(sparse.csc_matrix(X)), dense.transform(X))
+    np.testing.assert_array_equal(csr.score_samples(sparse.csr_matrix(X)),
+                                  dense.score_samples(X))
