@@ -469,11 +469,7 @@ def reverse_ais(energy, base, x_target, n_temperatures=None, *, schedule=None,
         and a pilot run. "auto": "dense" when the steps are tuned (``step_size=None``),
         the moves are Langevin and d ≤ 64; None otherwise.
     progress : bool, default False
-        Show a progress bar (``tqdm.auto``) over the estimate's chains, run in blocks
-        (rows [a, b) on the streams of chains first_chain + [a, b), as ``first_chain``
-        promises), with the acceptance rate so far. The estimate is bitwise the same with
-        and without it; ``FASTEBM_PROGRESS=0`` turns every bar off. The pilot run of an
-        adaptive schedule or of tuned steps is not shown.
+        A progress bar over the chains, as in :func:`ais`.
 
     Returns
     -------

@@ -96,10 +96,10 @@ def fold_moments(count, mean, m2):
     return parts[0]
 
 
-def pooled_moments(runner, kept, kind, n_chains=None):
+def pooled_moments(runner, kept, kind):
     """``PooledMoments`` of the finite states in ``kept`` (n_draws, n, d) of ``runner``'s
-    chains, chunked as a run of ``n_chains`` chains (default: the runner's) is."""
-    chunk = moment_chunk(runner.n_chains if n_chains is None else n_chains)
+    chains, chunked as a run of the runner's chains is."""
+    chunk = moment_chunk(runner.n_chains)
     return fold_moments(*runner.chunk_moments(kept, kind, chunk))
 
 

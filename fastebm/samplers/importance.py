@@ -34,17 +34,17 @@ def _check(energy, proposal, n):
 def _weighted(energy, proposal, n, key, first_chain, progress=False, desc="importance"):
     """n draws of q (draw i on the stream of chain first_chain + i) and their log
     weights; in blocks of draws, which give the same draws, with a progress bar."""
-    draws, log_q = np.empty((n, proposal.dim)), np.empty(n)
-    energies = np.empty(n)
+    parts = []  # (draws, log q, energies) of each block: one block without a bar
     with Bar(progress, n, desc, unit="draw") as bar:
         lo = 0
         for length in blocks(n, bar):
-            hi = lo + length
-            draws[lo:hi], log_q[lo:hi] = CPU.runners.proposal_draws(
-                proposal, length, proposal.dim, key, first_chain + lo)
-            energies[lo:hi] = energy.energy(draws[lo:hi])
-            lo = hi
+            draws, log_q = CPU.runners.proposal_draws(proposal, length, proposal.dim, key,
+                                                      first_chain + lo)
+            parts.append((draws, log_q, energy.energy(draws)))
+            lo += length
             bar.update(length)
+    draws, log_q, energies = (part[0] if len(parts) == 1 else np.concatenate(part)
+                              for part in zip(*parts))
     if np.any(np.isnan(energies)):
         raise ValueError("the energy is NaN at some proposal draws: no defined weights")
     if np.any(energies == -np.inf):
