@@ -413,7 +413,8 @@ def _merge_log_z(parts, log_z_of):
                    else np.concatenate([p.n_divergent for p in parts]))
     return LogZEstimate(log_z_of(float(log_mean_exp(log_w))), log_z_stderr(log_w), log_w,
                         float(weights_ess(log_w)), first.method, first.bound, acceptance,
-                        first.temperatures, first.biased, n_divergent, first.step_size)
+                        first.temperatures, first.biased, n_divergent, first.step_size,
+                        first.n_steps_per_temperature)
 
 
 def replicate(client, estimator, n_rep, *, rng=None, reference=None, level=0.95, name="",

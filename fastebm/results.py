@@ -261,6 +261,9 @@ class LogZEstimate(Record):
     step_size : ndarray of shape (K + 1,), or None
         Continuous AIS: the step used at each temperature (given, or tuned on the pilot
         chains when ``step_size=None``; entry k at βₖ).
+    n_steps_per_temperature : int, or None
+        Continuous AIS: the moves made at each intermediate temperature (given, or chosen
+        on the pilot chains when ``n_steps_per_temperature=None``).
     """
 
     log_z: float
@@ -274,3 +277,4 @@ class LogZEstimate(Record):
     biased: bool = False
     n_divergent: Optional[np.ndarray] = None
     step_size: Optional[np.ndarray] = None
+    n_steps_per_temperature: Optional[int] = None

@@ -1,7 +1,7 @@
 """Annealed importance sampling (AIS) of log Z for continuous energies, forward and reverse.
 
     fe.ais(E, base, n_chains, n_temperatures=None, *, schedule=None, transition="mala",
-           step_size=None, n_steps_per_temperature=1, rng=None)
+           step_size=None, n_steps_per_temperature=None, rng=None)
     fe.reverse_ais(E, base, x_target, n_temperatures, *, ...)   # same options
 
 Both anneal along the geometric path π_β ∝ q^{1-β} exp(-βE) between a normalized base
@@ -38,7 +38,7 @@ from ..results import LogZEstimate
 from ..backend import CPU
 from ..samplers._common import check_first_chain
 from . import schedules
-from .ais_tuning import WARMUP_MOVES, StepTuner, tuned_steps
+from .ais_tuning import StepTuner, tuned_steps
 
 TRANSITIONS = ("mala", "rwm", "ula")
 PRECONDITION = ("auto", "dense", None)
@@ -79,7 +79,7 @@ def _discrete_ais(energy, base, n_chains, n_temperatures, schedule, transition, 
     if transition not in (None, "gibbs"):
         raise ValueError(f"a discrete model anneals with Gibbs sweeps: transition must be "
                          f"'gibbs' (or left out), got {transition!r}")
-    if step_size is not None or n_steps != 1:
+    if step_size is not None or n_steps not in (None, 1):
         raise ValueError("step_size and n_steps_per_temperature do not apply to a discrete "
                          "model (one Gibbs sweep per temperature)")
     if schedule is None:
@@ -103,7 +103,7 @@ def _check_common(energy, base, transition, n_steps):
     if transition != "rwm" and not CPU.runners.has_grad_log_density(base):
         raise TypeError(f"transition={transition!r} needs ∇ log q of the base, which "
                         f"{type(base).__name__} does not provide; use transition='rwm'")
-    return int_at_least(n_steps, "n_steps_per_temperature", 1)
+    return None if n_steps is None else int_at_least(n_steps, "n_steps_per_temperature", 1)
 
 
 def _warn(energy, transition):
@@ -153,8 +153,9 @@ def _preconditioned(precondition, step_size, transition, dim):
 def _schedule(energy, base, schedule, n_temperatures, transition, step_size, n_steps, key,
               cess_target, pilot_chains, precondition):
     """(betas, step sizes per temperature, Cholesky factors of the moves' covariance per
-    temperature or None) of a fixed, given or adaptive schedule; a pilot run chooses what
-    is not given (``ais_tuning``)."""
+    temperature or None, moves per temperature) of a fixed, given or adaptive schedule;
+    a pilot run chooses what is not given (``ais_tuning``); without a pilot,
+    ``n_steps=None`` is one move."""
     if schedule is None:
         schedule = "adaptive" if n_temperatures is None else "sigmoid"
     adaptive = isinstance(schedule, str) and schedule == "adaptive"
@@ -165,7 +166,7 @@ def _schedule(energy, base, schedule, n_temperatures, transition, step_size, n_s
     if not adaptive:
         betas = _fixed_schedule(schedule, n_temperatures)
         if step_size is not None and not precondition:
-            return betas, _step_sizes(step_size, betas.size), None
+            return betas, _step_sizes(step_size, betas.size), None, 1 if n_steps is None else n_steps
     if step_size is not None and np.ndim(step_size) != 0:
         raise ValueError("an adaptive schedule or a preconditioner needs one step_size (a "
                          "float) for all temperatures, or None")
@@ -175,23 +176,25 @@ def _schedule(energy, base, schedule, n_temperatures, transition, step_size, n_s
                                  int_at_least(pilot_chains, "pilot_chains", 2), key,
                                  AIS_PILOT_SHIFT)
     fixed = None if step_size is None else _step_sizes(step_size, 1)[0]
-    tuner = StepTuner(pilot, transition, n_steps, cap + 1, step_size=fixed,
+    tuner = StepTuner(pilot, transition, n_steps, cap, step_size=fixed,
                       precondition=precondition)
-    _check_length(cap + 2 * WARMUP_MOVES + 3, n_steps)  # the pilot's highest step counter
-    if not adaptive:
-        return (betas,) + tuned_steps(tuner, betas)
-    target = positive_float(cess_target, "cess_target")
-    if target >= 1.0:
-        raise ValueError(f"cess_target must be in (0, 1), got {target}")
-    return adaptive_pilot(pilot, n_steps, target, cap, tuner)
+    _check_length(tuner.highest_counter, 1)
+    if adaptive:
+        target = positive_float(cess_target, "cess_target")
+        if target >= 1.0:
+            raise ValueError(f"cess_target must be in (0, 1), got {target}")
+        betas, steps, chols = adaptive_pilot(pilot, target, cap, tuner)
+    else:
+        steps, chols = tuned_steps(tuner, betas)
+    return betas, steps, chols, tuner.n_steps
 
 
-def adaptive_pilot(pilot, n_steps, target, cap, tuner):
+def adaptive_pilot(pilot, target, cap, tuner):
     """(betas, steps, Cholesky factors or None) of the adaptive schedule from a pilot run
     on its own streams.
 
     A Python loop over temperatures (the next β needs every pilot chain's weights):
-    bisection on the conditional ESS (``schedules.next_temperature``), then one compiled
+    a root of the conditional ESS (``schedules.next_temperature``), then one compiled
     call that adds the increments and moves the pilot chains at the new β, with the step
     (and preconditioner) the ``tuner`` keeps or tunes as it goes (``ais_tuning``). The
     estimate itself then runs on this fixed schedule and fresh streams, so Ẑ stays
@@ -204,7 +207,7 @@ def adaptive_pilot(pilot, n_steps, target, cap, tuner):
             raise ValueError(f"the adaptive schedule needs more than n_temperatures={cap} "
                              "temperatures; allow more or lower cess_target")
         beta = schedules.next_temperature(betas[-1], pilot.log_w, -pilot.e - pilot.log_q, target)
-        h, chol = tuner.move(np.array([betas[-1], beta]), len(betas) - 1, beta < 1.0)
+        h, chol = tuner.move(np.array([betas[-1], beta]), len(betas), beta < 1.0)
         betas.append(beta)
         steps.append(h)
         chols.append(chol)
@@ -269,11 +272,12 @@ def _estimate(annealer, betas, n_steps, method, transition, step_sizes=None):
     return LogZEstimate(-log_mean if reverse else log_mean, stderr, log_w.copy(),
                         float(weights_ess(log_w)), method, "upper" if reverse else "lower",
                         acceptance, betas, transition == "ula", annealer.n_divergent.copy(),
-                        None if step_sizes is None else np.array(step_sizes, dtype=np.float64))
+                        None if step_sizes is None else np.array(step_sizes, dtype=np.float64),
+                        n_steps)
 
 
 def ais(energy, base, n_chains, n_temperatures=None, *, schedule=None, transition=None,
-        step_size=None, n_steps_per_temperature=1, rng=None, cess_target=DEFAULT_CESS_TARGET,
+        step_size=None, n_steps_per_temperature=None, rng=None, cess_target=DEFAULT_CESS_TARGET,
         pilot_chains=DEFAULT_PILOT_CHAINS, first_chain=None, precondition="auto",
         progress=False):
     """Annealed importance sampling: an estimate of log Z with its standard error.
@@ -309,7 +313,7 @@ def ais(energy, base, n_chains, n_temperatures=None, *, schedule=None, transitio
         The temperatures 0 = β₀ < … < β_K = 1 (see ``fastebm.estimators.schedules``).
         None (the default): "adaptive" when ``n_temperatures`` is None, else "sigmoid"
         ("sigmoid" always for a discrete model).
-        ``"adaptive"`` picks each next β by bisection so that the conditional ESS of the
+        ``"adaptive"`` picks each next β (Brent's method) so that the conditional ESS of the
         incremental weights stays at ``cess_target``, on a pilot run of ``pilot_chains``
         chains with their own streams (a Python loop over temperatures, each one compiled
         call); the estimate then runs on that fixed schedule.
@@ -323,8 +327,13 @@ def ais(energy, base, n_chains, n_temperatures=None, *, schedule=None, transitio
         per temperature on the pilot chains to the acceptance 0.574 (MALA) or 0.234 (rwm),
         then frozen for the estimate, which runs on fresh streams and so stays unbiased
         (``fastebm.estimators.ais_tuning``); ``result.step_size`` holds them. ULA needs one.
-    n_steps_per_temperature : int, default 1
-        Transitions at each intermediate temperature.
+    n_steps_per_temperature : int or None, default None
+        Transitions at each intermediate temperature. None: chosen by the pilot run where
+        there is one (an adaptive schedule, tuned steps or a preconditioner): at each
+        temperature the pilot repeats its move until the chains' mean displacement grows
+        by less than 10 % (at most 10 moves), and the estimate takes the pilot's mean
+        number of moves rounded up (``fastebm.estimators.ais_tuning``); one without a
+        pilot. ``result.n_steps_per_temperature`` holds the number used.
     rng : None, int, SeedSequence or Generator
         Seeds the per-chain Philox streams (SPEC 7).
     cess_target : float, default 0.999
@@ -393,9 +402,9 @@ def ais(energy, base, n_chains, n_temperatures=None, *, schedule=None, transitio
     n_chains = int_at_least(n_chains, "n_chains", 2)
     first_chain = check_first_chain(0 if first_chain is None else first_chain, n_chains)
     key = philox_key(rng)
-    betas, step_sizes, chol = _schedule(energy, base, schedule, n_temperatures, transition,
-                                        step_size, n_steps, key, cess_target, pilot_chains,
-                                        precondition)
+    betas, step_sizes, chol, n_steps = _schedule(energy, base, schedule, n_temperatures,
+                                                 transition, step_size, n_steps, key,
+                                                 cess_target, pilot_chains, precondition)
     _check_length(betas.size, n_steps)
     _warn(energy, transition)
     chains = _anneal(energy, base, transition, key, first_chain, betas, step_sizes, n_steps,
@@ -404,7 +413,7 @@ def ais(energy, base, n_chains, n_temperatures=None, *, schedule=None, transitio
 
 
 def reverse_ais(energy, base, x_target, n_temperatures=None, *, schedule=None,
-                transition="mala", step_size=None, n_steps_per_temperature=1, rng=None,
+                transition="mala", step_size=None, n_steps_per_temperature=None, rng=None,
                 cess_target=DEFAULT_CESS_TARGET, pilot_chains=DEFAULT_PILOT_CHAINS,
                 first_chain=None, precondition="auto", progress=False):
     """Reverse AIS: a stochastic upper bound on log Z from exact target draws.
@@ -433,7 +442,7 @@ def reverse_ais(energy, base, x_target, n_temperatures=None, *, schedule=None,
         The temperatures 0 = β₀ < … < β_K = 1 (see ``fastebm.estimators.schedules``).
         None (the default): "adaptive" when ``n_temperatures`` is None, else "sigmoid"
         ("sigmoid" always for a discrete model).
-        ``"adaptive"`` picks each next β by bisection so that the conditional ESS of the
+        ``"adaptive"`` picks each next β (Brent's method) so that the conditional ESS of the
         incremental weights stays at ``cess_target``, on a pilot run of ``pilot_chains``
         chains with their own streams (a Python loop over temperatures, each one compiled
         call); the estimate then runs on that fixed schedule.
@@ -447,8 +456,9 @@ def reverse_ais(energy, base, x_target, n_temperatures=None, *, schedule=None,
         per temperature on the pilot chains to the acceptance 0.574 (MALA) or 0.234 (rwm),
         then frozen for the estimate, which runs on fresh streams and so stays unbiased
         (``fastebm.estimators.ais_tuning``); ``result.step_size`` holds them. ULA needs one.
-    n_steps_per_temperature : int, default 1
-        Transitions at each intermediate temperature.
+    n_steps_per_temperature : int or None, default None
+        Transitions at each intermediate temperature; None: chosen by the pilot, as in
+        :func:`ais`.
     rng : None, int, SeedSequence or Generator
         Seeds the per-chain Philox streams (SPEC 7).
     cess_target : float, default 0.999
@@ -498,9 +508,9 @@ def reverse_ais(energy, base, x_target, n_temperatures=None, *, schedule=None,
                          "exact draws of the target")
     first_chain = check_first_chain(0 if first_chain is None else first_chain, x.shape[0])
     key = philox_key(rng)
-    betas, step_sizes, chol = _schedule(energy, base, schedule, n_temperatures, transition,
-                                        step_size, n_steps, key, cess_target, pilot_chains,
-                                        precondition)
+    betas, step_sizes, chol, n_steps = _schedule(energy, base, schedule, n_temperatures,
+                                                 transition, step_size, n_steps, key,
+                                                 cess_target, pilot_chains, precondition)
     _check_length(betas.size, n_steps)
     _warn(energy, transition)
     chains = _anneal(energy, base, transition, key, first_chain, betas[::-1].copy(),
