@@ -270,8 +270,10 @@ class BackendUnavailableError(RuntimeError):
     that this installation cannot run; nothing falls back to another backend silently."""
 
 
-class CudaForm(namedtuple("CudaForm", "kind source arrays beta")):
+class CudaForm(namedtuple("CudaForm", "kind source arrays beta parts", defaults=((),))):
     """How an energy runs in the CUDA kernels (``fastebm/_kernels/cuda/energies.cuh``):
     ``kind`` "dense_gaussian" (arrays μ, P, Pμ; gradients by one matrix product),
-    "diag_gaussian" (arrays [μ, p]) or "user" (the snippet ``source``; arrays [θ]); E is
-    β times the form's energy."""
+    "diag_gaussian" (arrays [μ, p]), "mixture" (arrays [c (K), μ (K·d), P (K·d·d)] of
+    ``MixtureParams``, flat), "user" or "user_grad" (the snippet ``source``; arrays [θ]), or
+    "sum" (``parts``: the two terms' forms, E = E₁ + E₂, each at its own β; no arrays); E
+    is β times the form's energy."""

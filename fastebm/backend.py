@@ -155,10 +155,14 @@ def _device_backend():
     return _DEVICE_BACKEND
 
 
-def resolve(*arrays):
+def resolve(*arrays, on_device=False):
     """The backend for a call whose array inputs are ``arrays`` (others are ignored):
     CUDA for CuPy arrays, the GPU emulation for NumPy arrays inside :func:`emulate_gpu`,
     else the Numba kernels.
+
+    ``on_device=True`` says that the call's model was given CuPy parameters (a proposal
+    built from CuPy arrays, :func:`placement`): it counts as one more CuPy input, so the
+    call runs on the device, and NumPy ``arrays`` beside it are refused as mixed.
 
     Raises
     ------
@@ -166,7 +170,8 @@ def resolve(*arrays):
         CuPy arrays without a usable CUDA device; CuPy arrays mixed with NumPy arrays
         (nothing is moved between devices behind the caller's back).
     """
-    cupy_given = [is_cupy_array(a) for a in arrays if a is not None]
+    cupy_given = [is_cupy_array(a) for a in arrays if a is not None] + (
+        [True] if on_device else [])
     if any(cupy_given):
         if not all(cupy_given):
             raise BackendUnavailableError(
@@ -174,6 +179,24 @@ def resolve(*arrays):
                 "(cupy.asarray or cupy.asnumpy) first")
         return _device_backend()
     return CUDA_HOST if emulating_gpu() else CPU
+
+
+def placement(*values):
+    """Whether a model given the parameters ``values`` lives on the device: True when
+    they include CuPy arrays (CuPy is then checked for a usable device), False for NumPy
+    arrays and plain Python values.
+
+    Raises
+    ------
+    BackendUnavailableError
+        CuPy and NumPy arrays mixed among ``values``; CuPy arrays without CuPy or a
+        usable device.
+    """
+    arrays = [v for v in values if isinstance(v, np.ndarray) or is_cupy_array(v)]
+    if not any(is_cupy_array(a) for a in arrays):
+        return False
+    resolve(*arrays)  # refuses a mix, and a missing CuPy or device, by name
+    return True
 
 
 def require_gpu():

@@ -343,6 +343,7 @@ def importance_sample(client, energy, proposal, n, *, rng=None, first_chain=None
     _check_client(client)
     from .samplers.importance import _check, _weighted
     n = _check(energy, proposal, n)
+    proposal._kernel_params()  # the workers run the CPU kernels: a CuPy proposal is refused
     key = philox_key(rng)
     offset = 0 if first_chain is None else int_at_least(first_chain, "first_chain", 0)
     bounds = _shards(client, n, chains_per_task, min_rows=2)

@@ -11,6 +11,15 @@ A proposal that depends on the parameters θ, q(y|θ) (seed 002, sec. 3.2), is s
 Python callable ``theta -> proposal``; ``fastebm.geyer_nll`` accepts one, e.g.
 ``lambda theta: fe.proposals.Gaussian([2.0], [(2.0 + theta[0]) ** 2])`` (seed 002,
 eq. 25).
+
+Where a proposal runs: one built from CuPy arrays (``Gaussian(cp.zeros(d), cp.eye(d))``)
+runs on the GPU, and ``importance_sample``, ``importance_resample``, ``sample`` and
+``log_density`` then return CuPy arrays (``docs/gpu.md``); inside
+``fastebm.backend.emulate_gpu()`` a proposal built from NumPy arrays runs the same CUDA
+kernels on the host. Its parameters are kept as NumPy arrays (attributes ``mean``,
+``chol``, ...) and copied to the device once, on first use. CuPy and NumPy arrays mixed
+in one proposal are refused (``fastebm.backend.BackendUnavailableError``), as is a
+device proposal where a call has no CUDA kernels: nothing falls back to the CPU.
 """
 import numbers
 from math import lgamma
@@ -21,31 +30,62 @@ from ._contract import (GaussianProposalParams, MixtureProposalParams, StudentTP
                         UniformProposalParams)
 from ._rng import philox_key
 from ._validation import as_float_array, as_points, int_at_least, symmetric_positive_definite
-from .backend import CPU, resolve
+from .backend import BackendUnavailableError, is_cupy_array, placement, resolve
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 MIN_DF = 0.1
 
 
+def _host(value):
+    """A CuPy parameter copied to the host (explicitly); anything else unchanged."""
+    return value.get() if is_cupy_array(value) else value
+
+
 class Proposal:
-    """Base class: a normalized density q on Rᵈ that compiled kernels can draw from."""
+    """Base class: a normalized density q on Rᵈ that compiled kernels can draw from.
+
+    ``_on_device`` is True for a proposal built from CuPy arrays: its calls then run on
+    the GPU (``_backend``), and the Numba kernels refuse it (``_kernel_params``).
+    """
 
     dim = None
+    _on_device = False
 
-    def _kernel_params(self):
+    def _params(self):
+        """The parameter record (``fastebm._contract``, NumPy arrays) of any backend."""
         raise NotImplementedError
 
+    def _kernel_params(self):
+        """The parameter record for the Numba kernels; a proposal built from CuPy arrays
+        raises ``BackendUnavailableError`` (it never runs on the CPU silently)."""
+        if self._on_device:
+            raise BackendUnavailableError(
+                f"this {type(self).__name__} proposal was built from CuPy arrays, so it runs "
+                "on the GPU, and this call has no CUDA kernels for it (the GPU runs "
+                "importance_sample, importance_resample, Proposal.sample and "
+                "Proposal.log_density): build the proposal from NumPy arrays to run the call "
+                "on the CPU")
+        return self._params()
+
+    def _backend(self, *arrays):
+        """The backend of a call on this proposal and ``arrays``: the device for a
+        proposal built from CuPy arrays (NumPy ``arrays`` beside it are refused as mixed),
+        else the one ``arrays`` resolve to (``fastebm.backend.resolve``)."""
+        return resolve(*arrays, on_device=self._on_device)
+
     def log_density(self, x):
-        """log q(x) for x of shape (n, d) → (n,), or (d,) → float."""
-        backend = resolve(x)
+        """log q(x) for x of shape (n, d) → (n,), or (d,) → float (CuPy x, or a proposal
+        built from CuPy arrays: a CuPy array, computed on the GPU)."""
+        backend = self._backend(x)
         pts, single, _ = as_points(x, self.dim)
         out = backend.runners.proposal_log_density(self, pts)
         return out[0] if single else out
 
     def sample(self, n, *, rng=None):
-        """n draws of q, shape (n, d), on the Philox streams (draw i is chain i, step 0)."""
+        """n draws of q, shape (n, d), on the Philox streams (draw i is chain i, step 0);
+        a CuPy array, drawn on the GPU, for a proposal built from CuPy arrays."""
         n = int_at_least(n, "n", 1)
-        return CPU.runners.proposal_draws(self, n, self.dim, philox_key(rng))[0]
+        return self._backend().runners.proposal_draws(self, n, self.dim, philox_key(rng))[0]
 
 
 class Gaussian(Proposal):
@@ -63,6 +103,8 @@ class Gaussian(Proposal):
     """
 
     def __init__(self, mean, covariance):
+        self._on_device = placement(mean, covariance)
+        mean, covariance = _host(mean), _host(covariance)
         self.mean = as_float_array(mean, "mean", ndim=1)
         self.dim = self.mean.shape[0]
         cov = as_float_array(covariance, "covariance", ndim=(1, 2))
@@ -76,7 +118,7 @@ class Gaussian(Proposal):
         self.covariance, self.chol = symmetric_positive_definite(cov, "covariance")
         self._log_norm = -np.sum(np.log(np.diag(self.chol))) - 0.5 * self.dim * LOG_2PI
 
-    def _kernel_params(self):
+    def _params(self):
         return GaussianProposalParams(self.mean, self.chol, self._log_norm)
 
     def _parts(self):
@@ -94,6 +136,8 @@ class Uniform(Proposal):
     """
 
     def __init__(self, low, high):
+        self._on_device = placement(low, high)
+        low, high = _host(low), _host(high)
         self.low = as_float_array(low, "low", ndim=1)
         self.high = as_float_array(high, "high", ndim=1)
         if self.low.shape != self.high.shape or not np.all(self.low < self.high):
@@ -101,7 +145,7 @@ class Uniform(Proposal):
         self.dim = self.low.shape[0]
         self._log_norm = -np.sum(np.log(self.high - self.low))
 
-    def _kernel_params(self):
+    def _params(self):
         return UniformProposalParams(self.low, self.high, self._log_norm)
 
 
@@ -155,7 +199,8 @@ class StudentT(Proposal):
     """
 
     def __init__(self, mean, scale, df):
-        self.mean, self.scale, self.chol = _mean_and_chol(mean, scale, "scale")
+        self._on_device = placement(mean, scale)
+        self.mean, self.scale, self.chol = _mean_and_chol(_host(mean), _host(scale), "scale")
         self.dim = self.mean.shape[0]
         if isinstance(df, bool) or not isinstance(df, numbers.Real):
             raise TypeError(f"df must be a real number, got {type(df).__name__}")
@@ -167,7 +212,7 @@ class StudentT(Proposal):
         self._log_norm = (lgamma(0.5 * (nu + d)) - lgamma(0.5 * nu) - 0.5 * d * np.log(nu * np.pi)
                           - np.sum(np.log(np.diag(self.chol))))
 
-    def _kernel_params(self):
+    def _params(self):
         return StudentTProposalParams(self.mean, self.chol, self.df, self._log_norm)
 
     def _parts(self):
@@ -199,11 +244,20 @@ class Mixture(Proposal):
     """
 
     def __init__(self, weights, components):
-        weights = as_float_array(weights, "weights", ndim=1)
         try:
             components = None if isinstance(components, Proposal) else list(components)
         except TypeError:
             components = None
+        # where the parts live (CuPy or NumPy), decided before any array is touched
+        where = {comp._on_device for comp in components or () if isinstance(comp, Proposal)}
+        if isinstance(weights, np.ndarray) or is_cupy_array(weights):
+            where.add(is_cupy_array(weights))
+        if len(where) > 1:
+            raise BackendUnavailableError(
+                "CuPy and NumPy arrays were mixed in one Mixture (its weights and components): "
+                "build every part from arrays of one kind")
+        self._on_device = placement(weights) or bool(where and where.pop())
+        weights = as_float_array(_host(weights), "weights", ndim=1)
         if components is None or len(components) != weights.shape[0] or not components:
             raise ValueError("components must be a sequence of proposals, one per weight")
         if not np.all(weights >= 0) or not weights.sum() > 0:
@@ -229,7 +283,7 @@ class Mixture(Proposal):
         return [(w, (m, c, df, ln)) for w, m, c, df, ln in
                 zip(self.weights, self._means, self._chols, self._dfs, self._log_norms)]
 
-    def _kernel_params(self):
+    def _params(self):
         cum = np.cumsum(self.weights)
         cum[np.flatnonzero(self.weights)[-1]:] = 1.0  # u ≤ 1 never reaches a zero-weight tail
         with np.errstate(divide="ignore"):

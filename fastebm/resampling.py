@@ -2,7 +2,10 @@
 
 Four schemes (multinomial, systematic, stratified, residual), each a short kernel over
 one compiled inverse-CDF primitive (`fastebm._kernels.numba.resampling.inverse_cdf`),
-run by the backend the weights resolve to.
+run by the backend the weights resolve to: CuPy log weights resample on the GPU (the
+uniforms from the same Philox streams, the cumulative sums and searches as CuPy array
+operations) and give CuPy indices; inside ``fastebm.backend.emulate_gpu()`` NumPy
+weights take that path on the host (``docs/gpu.md``).
 All are unbiased: the expected number of copies of particle i is n w_i.
 """
 import numbers
@@ -10,26 +13,28 @@ import numbers
 import numpy as np
 
 from ._rng import philox_key
-from .backend import resolve
+from .backend import array_module, resolve
 
 METHODS = ("multinomial", "systematic", "stratified", "residual")
 
 
 def _check_log_weights(log_weights, *, allow_all_zero=False):
-    """A 1-d, non-empty float64 array without NaN or +inf (and not all -inf)."""
-    arr = np.asarray(log_weights)
+    """A 1-d, non-empty float64 array without NaN or +inf (and not all -inf), of the
+    input's array module (NumPy, or CuPy for a CuPy array)."""
+    xp = array_module(log_weights)
+    arr = xp.asarray(log_weights)
     if not np.issubdtype(arr.dtype, np.floating):
         raise TypeError(f"log_weights must be a float array, got dtype {arr.dtype}")
     if arr.ndim != 1 or arr.shape[0] == 0:
         raise ValueError(f"log_weights must be 1-d and non-empty, got shape {arr.shape}")
-    if np.isnan(arr).any():
+    if bool(xp.isnan(arr).any()):
         raise ValueError("log_weights must not contain NaN")
-    if np.isposinf(arr).any():
+    if bool((arr == np.inf).any()):
         raise ValueError("log_weights must not contain +inf")
-    if not allow_all_zero and np.isneginf(arr).all():
+    if not allow_all_zero and bool((arr == -np.inf).all()):
         raise ValueError("log_weights are all -inf (every weight is zero): "
                          "resampling has no defined answer")
-    return np.ascontiguousarray(arr, dtype=np.float64)
+    return xp.ascontiguousarray(arr, dtype=np.float64)
 
 
 def _check_n(n, default):
@@ -51,7 +56,7 @@ def _check_method(method):
 
 
 def _normalize(log_weights):
-    weights = np.exp(log_weights - log_weights.max())
+    weights = array_module(log_weights).exp(log_weights - log_weights.max())
     return weights / weights.sum()
 
 
@@ -66,7 +71,7 @@ def normalized_weights(log_weights):
     Returns
     -------
     weights : ndarray of shape (n_particles,)
-        Non-negative float64 weights summing to one.
+        Non-negative float64 weights summing to one (a CuPy array for CuPy input).
 
     Notes
     -----
@@ -92,10 +97,11 @@ def log_sum_exp(log_weights):
     log sum_i exp(l_i) = m + log sum_i exp(l_i - m), with m = max_i l_i.
     """
     arr = _check_log_weights(log_weights, allow_all_zero=True)
+    xp = array_module(arr)
     top = arr.max()
-    if np.isneginf(top):
+    if float(top) == -np.inf:
         return -np.inf
-    return float(top + np.log(np.exp(arr - top).sum()))
+    return float(top + xp.log(xp.exp(arr - top).sum()))
 
 
 def log_mean_exp(log_weights):
@@ -136,7 +142,8 @@ def resample(log_weights, n=None, *, method="systematic", rng=None):
     -------
     indices : ndarray of shape (n,), int64
         Indices into ``log_weights``. Sorted for multinomial, systematic and
-        stratified; for residual, the deterministic copies come first.
+        stratified; for residual, the deterministic copies come first. A CuPy array,
+        computed on the GPU, for CuPy ``log_weights``.
 
     Raises
     ------

@@ -4,8 +4,8 @@ kernels, in the same run. Writes a JSON report and a Markdown table.
 
     PYTHONPATH=. python bench/gpu/bench_gpu.py --out report   # on a machine with a GPU
 
-Figures: chain-steps per second (one chain advanced one step), the speed-up over the
-CuPy version, and for MALA the fraction of the memory-bandwidth floor: each step must
+Figures: chain-steps per second (one chain advanced one step; for importance sampling,
+draws weighted per second), the speed-up over the CuPy version, and for MALA the fraction of the memory-bandwidth floor: each step must
 read and write a chain's state a handful of times, about 6 · 8 · d bytes per chain-step,
 so at 4.3 TB/s (the H200's measured copy) no implementation passes 4.3e12 / (48 d)
 chain-steps/s (docs/performance.md).
@@ -240,6 +240,44 @@ def bench_ising(rows, repeat, sweeps=100, coupling=0.44):
         print(rows[-1], flush=True)
 
 
+def cupy_importance_banana(n, var, seed):
+    """Importance sampling of the banana from N(0, diag(var)) with one CuPy expression per
+    operation: (log Z estimate, its standard error)."""
+    rs = cp.random.RandomState(seed)
+    var = cp.asarray(var)
+    y = rs.standard_normal((n, 2)) * cp.sqrt(var)
+    log_q = -0.5 * cp.sum(y * y / var, axis=1) - 0.5 * cp.sum(cp.log(2 * cp.pi * var))
+    r = y[:, 1] - y[:, 0] * y[:, 0]
+    log_w = -(0.5 * y[:, 0] * y[:, 0] + 0.5 * r * r) - log_q
+    top = log_w.max()
+    w = cp.exp(log_w - top)
+    log_z = float(top + cp.log(w.mean()))
+    return log_z, float(cp.std(w, ddof=1) / (math.sqrt(n) * cp.mean(w)))
+
+
+def bench_importance(rows, repeat, var=(2.0, 8.0)):
+    """importance_sample of the 2-d banana (a CUDA snippet; Z = 2π) from a Gaussian
+    proposal, 10⁶ and 10⁷ draws, against the CuPy vectorized version and the CPU."""
+    energy = fe.energy(banana, dim=2, cuda=BANANA_CUDA)
+    q = fe.proposals.Gaussian(cp.zeros(2), cp.asarray(var))
+    fe.importance_sample(energy, q, 256, rng=0)  # NVRTC compile
+    for n in (10**6, 10**7):
+        ours = best_time(lambda: fe.importance_sample(energy, q, n, rng=0), repeat)
+        theirs = best_time(lambda: cupy_importance_banana(n, var, 0), repeat)
+        r = fe.importance_sample(energy, q, n, rng=0)
+        rows.append(dict(bench="importance_banana_cuda_snippet_gaussian_q_f64", chains=n,
+                         steps=1, fastebm_s=ours, cupy_vectorized_s=theirs,
+                         chain_steps_per_s=n / ours, speedup_vs_cupy=theirs / ours,
+                         log_z_error=r.log_z - math.log(2 * math.pi), stderr=r.stderr))
+        print(rows[-1], flush=True)
+    q_cpu = fe.proposals.Gaussian(np.zeros(2), np.asarray(var))
+    fe.importance_sample(energy, q_cpu, 256, rng=0)  # Numba compile
+    cpu = best_time(lambda: fe.importance_sample(energy, q_cpu, 10**6, rng=0), 1)
+    rows.append(dict(bench="importance_banana_CPU_numba", chains=10**6, steps=1,
+                     fastebm_s=cpu, chain_steps_per_s=10**6 / cpu))
+    print(rows[-1], flush=True)
+
+
 def markdown(rows, device):
     lines = [f"GPU benchmarks on {device} (bench/gpu/bench_gpu.py)", "",
              "| bench | chains | steps | fastebm s | CuPy vectorized s | chain-steps/s | "
@@ -259,7 +297,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="gpu_report", help="path stem of the .json and .md")
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--only", choices=["mala", "random_walk", "rbm", "ising"], default=None)
+    parser.add_argument("--only", choices=["mala", "random_walk", "rbm", "ising", "importance"],
+                        default=None)
     args = parser.parse_args()
     props = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)
     device = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
@@ -272,6 +311,8 @@ def main():
         bench_rbm(rows, args.repeat)
     if args.only in (None, "ising"):
         bench_ising(rows, args.repeat)
+    if args.only in (None, "importance"):
+        bench_importance(rows, args.repeat)
     report = dict(device=device, cupy=cp.__version__, numpy=np.__version__,
                   python=platform.python_version(), rows=rows)
     with open(args.out + ".json", "w") as f:

@@ -82,8 +82,8 @@ class Energy:
         """How the CUDA kernels evaluate this energy (``fastebm._contract.CudaForm``)."""
         raise BackendUnavailableError(
             f"{type(self).__name__} has no CUDA kernels yet (the CUDA backend runs Gaussian "
-            "energies and user energies given with cuda=...): pass NumPy arrays to run it "
-            "on the CPU")
+            "energies, Gaussian mixtures, user energies given with cuda=..., their tempered "
+            "versions and their sums): pass NumPy arrays to run it on the CPU")
 
     def _points(self, x, name="x"):
         if self.dim is None:

@@ -2,6 +2,7 @@
 import numpy as np
 from numba import njit
 
+from .._contract import BackendUnavailableError, CudaForm
 from .base import Energy, cannot_save
 from .custom import family_of
 
@@ -90,6 +91,20 @@ class SumEnergy(Energy):
 
     def _point_functions(self):
         return self._compiled_form()[0]
+
+    def _cuda_form(self):
+        """The CUDA kernels' sum (``energies.cuh``, ``FASTEBM_ENERGY_SUM``): both terms'
+        forms, evaluated in one pass per point; each term keeps its own β (tempering a sum
+        tempers its terms), so the sum's is 1."""
+        parts = []
+        for part in self.parts:
+            try:
+                parts.append(part._cuda_form())
+            except BackendUnavailableError as exc:
+                raise BackendUnavailableError(
+                    f"a sum of energies runs on the CUDA backend when each term has a CUDA "
+                    f"form, and its term {type(part).__name__} has none: {exc}") from None
+        return CudaForm("sum", "", (), 1.0, tuple(parts))
 
     def tempered(self, beta):
         return SumEnergy(*(p.tempered(beta) for p in self.parts))

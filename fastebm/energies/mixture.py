@@ -2,7 +2,7 @@
 the second derivatives that score matching needs (hand-derived, below)."""
 import numpy as np
 
-from .._contract import MixtureParams
+from .._contract import CudaForm, MixtureParams
 from .._validation import as_float_array, as_points, symmetric_positive_definite
 from .base import Energy
 from .gaussian import tril_indices
@@ -70,6 +70,12 @@ class GaussianMixture(Energy):
 
     def _kernel_params(self):
         return MixtureParams(self._log_coef, self.means, self.precisions, self._beta)
+
+    def _cuda_form(self):
+        """The CUDA kernels' mixture (``energies.cuh``): the flat [c (K), μ (K·d), P (K·d·d)]
+        of ``_kernel_params``, evaluated one point per thread with the CPU's log-sum-exp."""
+        flat = np.concatenate([self._log_coef, self.means.ravel(), self.precisions.ravel()])
+        return CudaForm("mixture", "", (flat,), self._beta)
 
     def _saved_state(self):
         """The ``.npz`` entries: ``weights`` (K,), ``means`` (K, d), the matrices the

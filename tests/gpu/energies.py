@@ -1,8 +1,11 @@
 """Energies with a CUDA form, shared by the GPU tests, each with its Numba twin written
 with the same floating-point operations (so the host build can match it bit for bit)."""
+import warnings
+
 import numpy as np
 
 import fastebm as fe
+from fastebm.energies.custom import FiniteDifferenceWarning
 from tests.statistical import targets
 
 DENSE = fe.Gaussian(np.array([0.5, -1.0, 0.0]),
@@ -43,3 +46,49 @@ __device__ double energy(const double *x, const double *theta)
 SCALED = fe.energy(_scaled, theta=[2.0], dim=2, cuda=SCALED_CUDA)
 
 ENERGIES = {"dense": DENSE, "diag": DIAG, "banana": BANANA, "scaled_fd": SCALED}
+
+# --- mixtures and sums (tests/gpu/test_gpu_energies.py) ------------------------------------
+
+MIXTURE = fe.GaussianMixture(
+    [0.3, 0.7], [[-1.0, 0.5, 0.0], [1.0, -0.5, 0.2]],
+    [np.eye(3), [[1.0, 0.4, 0.0], [0.4, 2.0, 0.1], [0.0, 0.1, 0.5]]])
+"""A 3-d mixture of two full-covariance components."""
+MIXTURE_1D = fe.GaussianMixture([0.2, 0.5, 0.3], [[-2.0], [0.0], [1.5]], [[0.5], [1.0], [2.0]])
+"""Three components in one dimension (the shortest loops)."""
+MIXTURE_5D = fe.GaussianMixture(
+    [1.0], [np.linspace(-1.0, 1.0, 5)],
+    [np.diag(np.linspace(0.5, 2.0, 5)) + 0.1 * np.ones((5, 5))])
+"""One component in five dimensions."""
+MIXTURE_2D = fe.GaussianMixture([0.4, 0.6], [[-1.0, 0.5], [1.0, -0.5]],
+                                [[[1.0, 0.3], [0.3, 0.8]], [[0.6, -0.2], [-0.2, 1.2]]])
+DENSE_2D = fe.Gaussian(np.array([0.2, -0.3]), np.array([[1.5, 0.4], [0.4, 0.7]]))
+DIAG_2D = fe.Gaussian(np.array([0.1, 0.2]), np.array([0.5, 1.5]))
+
+SUMS = {
+    "mixture+diag": MIXTURE + DIAG.tempered(0.5),
+    "(mixture+diag)+diag": (MIXTURE + DIAG) + DIAG.tempered(2.0),
+    "tempered(mixture+diag)": (MIXTURE + DIAG).tempered(0.6),
+    "mixture+dense": MIXTURE + DENSE,
+    "diag+(mixture+dense)": DIAG + (MIXTURE.tempered(1.5) + DENSE),
+    "banana+scaled_fd": BANANA + SCALED.tempered(0.5),
+    "mixture+banana": MIXTURE_2D + BANANA,
+    "every_kind": ((MIXTURE_2D + DENSE_2D) + (DIAG_2D + BANANA)) + SCALED,
+}
+"""Sums of energies with CUDA forms. Terms with a dense Gaussian are not bit for bit (BLAS
+on the CPU), every other one is."""
+BLAS_SUMS = {"mixture+dense", "diag+(mixture+dense)", "every_kind"}
+
+
+def run_sampler(sampler, energy, x0, n_steps, **kw):
+    """``fe.<sampler>`` (mala, langevin with h = 0.2, or metropolis) from x0, quiet about
+    finite-difference gradients."""
+    f = getattr(fe, sampler)
+    args = (energy, x0, 0.2, n_steps) if sampler != "metropolis" else (energy, x0, n_steps)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FiniteDifferenceWarning)
+        return f(*args, **kw)
+
+
+def kept(result):
+    """What a run kept: its draws, or its running mean with keep="moments"."""
+    return result.mean if result.draws is None else result.draws

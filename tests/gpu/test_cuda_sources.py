@@ -15,7 +15,14 @@ import subprocess
 import pytest
 
 from fastebm._kernels.cuda.build import DEVICE_OPTIONS, module_source
-from tests.gpu.energies import BANANA_CUDA, BANANA_GRAD_CUDA
+from fastebm._kernels.cuda.device_energy import module_parts
+from tests.gpu.energies import BANANA_CUDA, BANANA_GRAD_CUDA, MIXTURE, SUMS
+
+
+def _module_of(energy):
+    """(defines, source before energies.cuh) of the module the GPU path builds for it."""
+    defines, source, _ = module_parts(energy._cuda_form(), energy.dim)
+    return defines, source
 
 MODULES = {
     "dense_gaussian": ({"FASTEBM_DIM": 100}, ""),
@@ -23,6 +30,11 @@ MODULES = {
     "user": ({"FASTEBM_DIM": 2, "FASTEBM_ENERGY_USER": None}, BANANA_CUDA),
     "user_grad": ({"FASTEBM_DIM": 2, "FASTEBM_ENERGY_USER": None, "FASTEBM_USER_HAS_GRAD": None},
                   BANANA_GRAD_CUDA),
+    "mixture": _module_of(MIXTURE),
+    # a mixture, a dense and a diagonal Gaussian, user snippets with and without energy_grad
+    # (each in its namespace), nested: every term macro of FASTEBM_SUM_TERMS
+    "sum": _module_of(SUMS["every_kind"]),
+    "sum_of_user_snippets": _module_of(SUMS["banana+scaled_fd"]),
 }
 ENTRIES = ["langevin_propose", "langevin_accept", "random_walk_propose", "random_walk_accept",
            "affine_quadratic_rows", "rbm_bernoulli", "rbm_gaussian", "record_rows",

@@ -61,12 +61,14 @@ def test_cupy_without_cupy_installed_is_a_named_error():
 
 @pytest.mark.parametrize("call", [
     lambda: fe.gibbs(fe.Ising(np.zeros((3, 3)), np.zeros(3)), np.ones((2, 3)), 3, rng=0),
-    lambda: fe.mala(fe.GaussianMixture([0.5, 0.5], [[0.0], [1.0]], [[1.0], [1.0]]),
+    lambda: fe.mala(fe.GaussianMixture([0.5, 0.5], [[0.0], [1.0]], [[1.0], [1.0]])
+                    + fe.energy(lambda x: x[0] ** 2, lambda x, g: 0.0, dim=1),
                     np.zeros((2, 1)), 0.1, 3, rng=0),
     lambda: fe.metropolis(fe.energy(lambda x: x[0] ** 2, dim=1), np.zeros((2, 1)), 3, rng=0),
     lambda: fe.metropolis(DIAG, np.zeros((2, 3)), 3, rng=0,
                           proposal=fe.proposals.Gaussian(np.zeros(3), np.eye(3))),
-    lambda: fe.resample(np.zeros(4), rng=0),
+    lambda: fe.importance_sample(fe.energy(lambda x: x[0] ** 2, dim=1),
+                                 fe.proposals.Gaussian([0.0], [4.0]), 10, rng=0),
 ])
 def test_what_has_no_cuda_kernels_raises_under_emulation(call):
     with backend.emulate_gpu(), pytest.raises(backend.BackendUnavailableError):

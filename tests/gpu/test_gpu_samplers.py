@@ -6,15 +6,12 @@ arithmetic differs by design (the dense Gaussian's energy in the random walk: BL
 a dot product on the CPU), which only adaptation can amplify. On a device a single step
 agrees to 1e-12; whole runs are compared statistically (test_gpu_statistical.py).
 """
-import warnings
-
 import numba
 import numpy as np
 import pytest
 
 import fastebm as fe
-from fastebm.energies.custom import FiniteDifferenceWarning
-from tests.gpu.energies import ENERGIES
+from tests.gpu.energies import ENERGIES, kept, run_sampler
 
 OPTIONS = {
     "plain": dict(),
@@ -27,20 +24,10 @@ OPTIONS = {
 SAMPLERS = ("mala", "langevin", "metropolis")
 
 
-def _run(sampler, energy, x0, n_steps, **kw):
-    f = getattr(fe, sampler)
-    args = (energy, x0, 0.2, n_steps) if sampler != "metropolis" else (energy, x0, n_steps)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FiniteDifferenceWarning)
-        return f(*args, **kw)
-
 
 def _start(energy, n=40, seed=0):
     return np.random.default_rng(seed).normal(size=(n, energy.dim or 2))
 
-
-def _kept(result):
-    return result.mean if result.draws is None else result.draws
 
 
 @pytest.mark.parametrize("option", OPTIONS)
@@ -53,10 +40,10 @@ def test_whole_runs_equal_the_numba_backend(name, sampler, option):
         pytest.skip("the Numba kernels as Python use NumPy's exp and log, not the C "
                     "library's: adaptation amplifies the last-bit differences")
     x0 = _start(energy)
-    cpu = _run(sampler, energy, x0, 50, rng=3, **kw)
+    cpu = run_sampler(sampler, energy, x0, 50, rng=3, **kw)
     with fe.backend.emulate_gpu():
-        emulated = _run(sampler, energy, x0, 50, rng=3, **kw)
-    a, b = _kept(cpu), _kept(emulated)
+        emulated = run_sampler(sampler, energy, x0, 50, rng=3, **kw)
+    a, b = kept(cpu), kept(emulated)
     if name == "dense" and sampler == "metropolis" and kw.get("adapt"):
         # E(y) by BLAS against a dot product: 1-ulp differences, amplified by adaptation
         assert np.max(np.abs(a - b)) < 1e-3
@@ -86,9 +73,9 @@ def test_one_step_agrees_with_the_numba_backend(gpu, name, sampler):
     """One step from the same state, on the host emulation and on a device: 1e-12."""
     energy = ENERGIES[name]
     x0 = _start(energy, n=300)
-    cpu = _run(sampler, energy, x0, 1, rng=11)
+    cpu = run_sampler(sampler, energy, x0, 1, rng=11)
     with gpu.context():
-        other = _run(sampler, energy, gpu.asarray(x0), 1, rng=11)
+        other = run_sampler(sampler, energy, gpu.asarray(x0), 1, rng=11)
     np.testing.assert_allclose(gpu.numpy(other.draws), cpu.draws, rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(gpu.numpy(other.acceptance_rate), cpu.acceptance_rate)
 
@@ -102,9 +89,9 @@ def test_fused_kernel_equals_three_launches_a_step(gpu, name, sampler, monkeypat
     energy = ENERGIES[name]
     x0 = gpu.asarray(_start(energy))
     with gpu.context():
-        fused = _run(sampler, energy, x0, 30, rng=5, burn_in=10, adapt=True)
+        fused = run_sampler(sampler, energy, x0, 30, rng=5, burn_in=10, adapt=True)
         monkeypatch.setattr(runners.LangevinRunner, "fused", property(lambda self: False))
-        stepped = _run(sampler, energy, x0, 30, rng=5, burn_in=10, adapt=True)
+        stepped = run_sampler(sampler, energy, x0, 30, rng=5, burn_in=10, adapt=True)
     np.testing.assert_array_equal(gpu.numpy(fused.draws), gpu.numpy(stepped.draws))
 
 
@@ -145,9 +132,9 @@ def test_continued_run_equals_one_run(gpu, sampler):
     energy = ENERGIES["banana"]
     x0 = gpu.asarray(_start(energy))
     with gpu.context():
-        whole = _run(sampler, energy, x0, 40, rng=9)
-        first = _run(sampler, energy, x0, 25, rng=9)
-        rest = _run(sampler, energy, first.state, 15)
+        whole = run_sampler(sampler, energy, x0, 40, rng=9)
+        first = run_sampler(sampler, energy, x0, 25, rng=9)
+        rest = run_sampler(sampler, energy, first.state, 15)
     np.testing.assert_array_equal(gpu.numpy(whole.draws[25:]), gpu.numpy(rest.draws))
 
 
@@ -185,8 +172,8 @@ def test_a_run_in_blocks_equals_one_run(gpu, sampler, option, monkeypatch):
     energy = ENERGIES["banana"]
     x0 = gpu.asarray(_start(energy))
     with gpu.context():
-        whole = _run(sampler, energy, x0, 60, rng=4, **OPTIONS[option])
-        blocks = _run(sampler, energy, x0, 60, rng=4, progress=True, **OPTIONS[option])
-    np.testing.assert_array_equal(gpu.numpy(_kept(blocks)), gpu.numpy(_kept(whole)))
+        whole = run_sampler(sampler, energy, x0, 60, rng=4, **OPTIONS[option])
+        blocks = run_sampler(sampler, energy, x0, 60, rng=4, progress=True, **OPTIONS[option])
+    np.testing.assert_array_equal(gpu.numpy(kept(blocks)), gpu.numpy(kept(whole)))
     if whole.variance is not None:
         np.testing.assert_array_equal(gpu.numpy(blocks.variance), gpu.numpy(whole.variance))

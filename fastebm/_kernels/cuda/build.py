@@ -26,13 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..._contract import (EXP_LN2_HI, EXP_LN2_LO, EXP_LOG2E, EXP_TAYLOR, FD_REL_STEP,
-                          PRECOND_DENSE, PRECOND_DIAG, PRECOND_NONE, RECORD_DRAWS,
-                          RECORD_MOMENTS, RECORD_NONE, STREAM_TAGS, BackendUnavailableError)
+from ..._contract import (CHOICE_BIT, EXP_LN2_HI, EXP_LN2_LO, EXP_LOG2E, EXP_TAYLOR,
+                          FD_REL_STEP, GAMMA_BIT, PRECOND_DENSE, PRECOND_DIAG, PRECOND_NONE,
+                          RECORD_DRAWS, RECORD_MOMENTS, RECORD_NONE, STREAM_TAGS,
+                          BackendUnavailableError)
 from .tables import tables_source
 
 HERE = Path(__file__).parent
-ALGORITHMS = ("langevin.cu", "metropolis.cu", "rbm.cu", "ising.cu")
+ALGORITHMS = ("langevin.cu", "metropolis.cu", "rbm.cu", "ising.cu", "importance.cu")
 MODES = {"PRECOND_NONE": PRECOND_NONE, "PRECOND_DIAG": PRECOND_DIAG,
          "PRECOND_DENSE": PRECOND_DENSE, "RECORD_NONE": RECORD_NONE, "RECORD_DRAWS": RECORD_DRAWS,
          "RECORD_MOMENTS": RECORD_MOMENTS}
@@ -59,9 +60,11 @@ class KernelBuildError(RuntimeError):
 
 def contract_defines():
     """What the kernels take from ``fastebm._contract``, as ``#define`` values: the stream
-    tags and modes, and (exact hexadecimal literals) the finite-difference step and the
-    constants of the RBM kernels' exp."""
+    tags, the proposals' sub-stream bits and the modes, and (exact hexadecimal literals)
+    the finite-difference step and the constants of the RBM kernels' exp."""
     defines = {f"FASTEBM_{t.name}": f"{t.value:#04x}u" for t in STREAM_TAGS}
+    defines.update({"FASTEBM_GAMMA_BIT": f"{GAMMA_BIT:#x}u",
+                    "FASTEBM_CHOICE_BIT": f"{CHOICE_BIT:#x}u"})
     defines.update({f"FASTEBM_{name}": value for name, value in MODES.items()})
     defines.update({"FASTEBM_FD_REL_STEP": FD_REL_STEP.hex(), "FASTEBM_EXP_LOG2E": EXP_LOG2E.hex(),
                     "FASTEBM_EXP_LN2_HI": EXP_LN2_HI.hex(), "FASTEBM_EXP_LN2_LO": EXP_LN2_LO.hex()})

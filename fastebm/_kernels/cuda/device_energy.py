@@ -6,6 +6,24 @@ and gives ``energy_grad(xt, gt, e)`` / ``energy(xt, e)`` for every chain of colu
 points xt (d, n), through the form's pointwise kernel (``energy_rows``) or, for the
 dense Gaussian, a matrix product Gᵀ = P Xᵀ (``xp.matmul``: cuBLAS or BLAS) finished by
 ``affine_quadratic_rows``.
+
+A pointwise energy (a diagonal Gaussian, a Gaussian mixture, a user snippet, a sum of
+energies with CUDA forms) is one function of one point, which the samplers' fused
+kernels call inside their loop over steps: a run is one launch. Its parameters are one
+array θ.
+
+**Sums.** E₁ + E₂ (nested: the terms of a sum may be sums) is compiled as one pointwise
+energy, not as one pass per term: the glue flattens the sum's tree into its terms, lays
+their parameters end to end in one θ (each term's block starts with its β: tempering a
+sum tempers its terms), and lists the terms for ``energies.cuh`` as the X-macro
+``FASTEBM_SUM_TERMS(LEAF, ADD)``, with ``ADD`` in the tree's post-order so that the
+values add up in the CPU's order (``fastebm/energies/compose.py``). Each user snippet of
+a sum is compiled inside a namespace of its own (``fastebm_part<i>``, i the term's
+index). The fused form keeps one launch per run and one read of θ per step, where one
+pass per term would launch and move the chains through memory once per term. A dense
+Gaussian inside a sum therefore computes P x in its thread (d² multiply-adds, the flops
+of its share of a matrix product) instead of calling BLAS; alone, it keeps the matrix
+product.
 """
 import weakref
 
@@ -33,15 +51,74 @@ def arrays_on(model, arrays, xp):
     return per_model[key]
 
 
-def _defines(form, dim):
+_LEAF_KINDS = {"diag_gaussian": "DIAG_GAUSSIAN", "dense_gaussian": "DENSE_GAUSSIAN",
+               "mixture": "MIXTURE", "user": "USER", "user_grad": "USER_GRAD"}
+
+
+def mixture_components(flat, dim):
+    """K of a mixture's flat parameters [c (K), μ (K·d), P (K·d·d)]."""
+    per = 1 + dim + dim * dim
+    if flat.size % per:
+        raise ValueError(f"a mixture's CUDA parameters have {flat.size} numbers, not a "
+                         f"multiple of 1 + d + d² = {per}")
+    return flat.size // per
+
+
+def _flat(arrays):
+    return [np.ravel(np.asarray(a, dtype=np.float64)) for a in arrays]
+
+
+def _sum_terms(form, dim, terms):
+    """Append the terms of ``form``'s tree to ``terms`` (kind, K, θ block [β, params],
+    snippet) and return the post-order list of ``(a, b)`` additions (term indices)."""
+    if form.kind == "sum":
+        first = len(terms)
+        adds = _sum_terms(form.parts[0], dim, terms)
+        second = len(terms)
+        adds += _sum_terms(form.parts[1], dim, terms)
+        return adds + [(first, second)]
+    if form.kind not in _LEAF_KINDS:
+        raise ValueError(f"no CUDA form of kind {form.kind!r} in a sum")
+    arrays = _flat(form.arrays)
+    k = mixture_components(arrays[0], dim) if form.kind == "mixture" else 0
+    block = np.concatenate([[np.float64(form.beta)], *arrays])
+    terms.append((_LEAF_KINDS[form.kind], k, block, form.source))
+    return []
+
+
+def module_parts(form, dim):
+    """(``#define``s, source before ``energies.cuh``, the pointwise θ or None) of the module
+    of ``form`` on ``dim``-dimensional points."""
     defines = {"FASTEBM_DIM": int(dim)}
+    if form.kind == "dense_gaussian":
+        return defines, "", None
     if form.kind == "diag_gaussian":
         defines["FASTEBM_ENERGY_DIAG_GAUSSIAN"] = None
-    elif form.kind in ("user", "user_grad"):
+        return defines, "", _flat(form.arrays)[0]
+    if form.kind == "mixture":
+        theta = _flat(form.arrays)[0]
+        defines.update(FASTEBM_ENERGY_MIXTURE=None,
+                       FASTEBM_MIXTURE_K=mixture_components(theta, dim))
+        return defines, "", theta
+    if form.kind in ("user", "user_grad"):
         defines["FASTEBM_ENERGY_USER"] = None
         if form.kind == "user_grad":
             defines["FASTEBM_USER_HAS_GRAD"] = None
-    return defines
+        return defines, form.source, _flat(form.arrays)[0]
+    if form.kind == "sum":
+        terms = []
+        adds = _sum_terms(form, dim, terms)
+        offsets = np.cumsum([0] + [block.size for _, _, block, _ in terms])
+        listing = [f"LEAF({i}, {kind}, {offsets[i]}, {k})"
+                   for i, (kind, k, _, _) in enumerate(terms)]
+        listing += [f"ADD({a}, {b})" for a, b in adds]
+        defines.update({"FASTEBM_ENERGY_SUM": None,
+                        "FASTEBM_SUM_TERMS(LEAF, ADD)": " ".join(listing)})
+        snippets = [f"namespace fastebm_part{i} {{\n{source}\n}} // namespace fastebm_part{i}"
+                    for i, (kind, _, _, source) in enumerate(terms) if kind.startswith("USER")]
+        theta = np.concatenate([block for _, _, block, _ in terms])
+        return defines, "\n".join(snippets), theta
+    raise ValueError(f"unknown CUDA form kind {form.kind!r}")
 
 
 class DeviceEnergy:
@@ -51,13 +128,14 @@ class DeviceEnergy:
         form = energy._cuda_form()
         self.xp, self.dim, self.kind, self.beta = xp, dim, form.kind, np.float64(form.beta)
         self.pointwise = form.kind != "dense_gaussian"
-        self.launch = launcher(xp, module_source(_defines(form, dim), form.source))
-        self.arrays = arrays_on(energy, form.arrays, xp)
+        defines, source, theta = module_parts(form, dim)
+        self.launch = launcher(xp, module_source(defines, source))
+        self.arrays = arrays_on(energy, form.arrays if theta is None else (theta,), xp)
 
     @property
     def theta(self):
         """The pointwise kernels' parameter array (θ of a user energy, [μ, p] of a diagonal
-        Gaussian)."""
+        Gaussian, [c, μ, P] of a mixture, the terms' [β, parameters] of a sum)."""
         return self.arrays[0]
 
     def energy_grad(self, xt, gt, e):

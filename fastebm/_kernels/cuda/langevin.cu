@@ -261,7 +261,7 @@ FASTEBM_ENTRY(langevin_accept,
 
 /* ---- every step in one launch (pointwise energies) --------------------------------- */
 
-#if defined(FASTEBM_ENERGY_DIAG_GAUSSIAN) || defined(FASTEBM_ENERGY_USER)
+#ifdef FASTEBM_POINTWISE_ENERGY
 /* Chain i for `n_steps` steps from `step0`, identity or diagonal L: the chain's state,
  * proposal and noise stay in the thread's registers (arrays of FASTEBM_DIM); global
  * memory is read at the start, written at the end and at each kept state. */

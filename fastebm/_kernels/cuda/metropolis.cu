@@ -104,7 +104,7 @@ FASTEBM_ENTRY(random_walk_accept,
               (n, k0, k1, chain0, step, adapt, target, x, e, y, e_y, adapt_state,
                n_accepted, n_divergent, record_mode, slot, draws, mean, m2))
 
-#if defined(FASTEBM_ENERGY_DIAG_GAUSSIAN) || defined(FASTEBM_ENERGY_USER)
+#ifdef FASTEBM_POINTWISE_ENERGY
 /* Chain i for `n_steps` steps from `step0`, its state in the thread's registers. */
 FASTEBM_HD void random_walk_fused_body(uint64_t i, uint64_t n, uint32_t k0, uint32_t k1,
                                        uint32_t chain0, uint32_t step0, uint32_t n_steps,

@@ -13,6 +13,13 @@ per chain, then read adjacent addresses; row-major rows measured 10× slower on 
 for MALA at d = 100). The runner shows the protocol's row-major views (``x``, ``g``) and
 returns kept draws (n_draws, n, d) and moments (n, d) as the other backend does.
 
+Importance sampling and resampling (``importance.cu``): a proposal's draws and log
+densities one thread a draw, the energies of the draws through ``DeviceEnergy``, and the
+resampling schemes as Philox uniforms from a kernel and cumulative sums and searches
+through ``xp`` (``proposal_draws``, ``proposal_log_density``, ``importance_draws``,
+``resample``). A proposal's module is CuPy when it was built from CuPy arrays, else NumPy
+(the emulation).
+
 Algorithms without CUDA kernels yet are named by ``__getattr__``: asking for one raises
 ``BackendUnavailableError`` instead of running anything on another backend.
 """
@@ -22,8 +29,11 @@ import sys
 import numpy as np
 
 from ..._contract import (PRECOND_DENSE, PRECOND_DIAG, PRECOND_NONE, RECORD_DRAWS,
-                          RECORD_MOMENTS, RECORD_NONE, TAG_RBM_HIDDEN, TAG_RBM_VISIBLE,
-                          BackendUnavailableError, IsingLatticeParams, RBMParams)
+                          RECORD_MOMENTS, RECORD_NONE, TAG_MULTINOMIAL, TAG_RBM_HIDDEN,
+                          TAG_RBM_VISIBLE, TAG_RESIDUAL, TAG_STRATIFIED, TAG_SYSTEMATIC,
+                          BackendUnavailableError, GaussianProposalParams, IsingLatticeParams,
+                          MixtureProposalParams, RBMParams, StudentTProposalParams,
+                          UniformProposalParams)
 from ..moments import chunk_moments
 from .build import launcher, module_source
 from .device_energy import DeviceEnergy, arrays_on
@@ -45,9 +55,10 @@ def __getattr__(name):
         raise AttributeError(name)
     raise BackendUnavailableError(
         f"the CUDA backend has no {name} yet (it runs mala, langevin and the random-walk "
-        "metropolis on Gaussian and user CUDA energies, and gibbs on RBMs and lattices): "
-        "pass NumPy "
-        "arrays, outside fastebm.backend.emulate_gpu(), to run this on the CPU")
+        "metropolis on Gaussian and user CUDA energies, gibbs on RBMs and lattices, and "
+        "importance_sample, importance_resample and resample with Gaussian, Uniform, "
+        "StudentT and Mixture proposals): pass NumPy arrays (and proposals built from "
+        "NumPy arrays), outside fastebm.backend.emulate_gpu(), to run this on the CPU")
 
 
 def energy_and_grad(energy, x, grad=True):
@@ -444,3 +455,162 @@ def lattice_thresholds(coupling, field):
     the five neighbour sums, with the C library's exp (as the Numba kernels')."""
     return np.array([1.0 + math.exp(-2.0 * (coupling * (2.0 * k - 4.0) + field))
                      for k in range(5)])
+
+
+# --- importance sampling and resampling (importance.cu) --------------------------------
+
+
+def _proposal_module(proposal):
+    """The array module of a proposal's calls: CuPy for a proposal built from CuPy arrays
+    (``Proposal._on_device``), else NumPy (the GPU emulation)."""
+    return sys.modules["cupy"] if proposal._on_device else np
+
+
+def _plain_launcher(xp, dim):
+    """The launcher of a module without an energy, for points of dimension ``dim``."""
+    return launcher(xp, module_source({"FASTEBM_DIM": int(dim)}))
+
+
+class _DeviceProposal:
+    """A proposal as ``importance.cu`` sees it: its kind, its parameter arrays in ``xp``
+    (copied there once per proposal, as an energy's) and its scalars (read per call).
+
+    Gaussian: (μ, L) and log_norm; Uniform: (low, high) and log_norm; Student-t: (μ, L),
+    ν and log_norm; Mixture: (log w, cumulative w, means (K, d), Cholesky factors
+    (K, d, d), ν (K; inf for a Gaussian component), log_norms) and K.
+    """
+
+    def __init__(self, proposal, xp):
+        pp = proposal._params()
+        if isinstance(pp, GaussianProposalParams):
+            self.kind, arrays = "gaussian", (pp.mean, pp.chol)
+            self.scalars = (np.float64(pp.log_norm),)
+        elif isinstance(pp, UniformProposalParams):
+            self.kind, arrays = "uniform", (pp.low, pp.high)
+            self.scalars = (np.float64(pp.log_norm),)
+        elif isinstance(pp, StudentTProposalParams):
+            self.kind, arrays = "student_t", (pp.mean, pp.chol)
+            self.scalars = (np.float64(pp.df), np.float64(pp.log_norm))
+        elif isinstance(pp, MixtureProposalParams):
+            self.kind = "mixture"
+            arrays = (pp.log_weights, pp.cum_weights, pp.means, pp.chols, pp.dfs, pp.log_norms)
+            self.scalars = (np.int32(pp.log_weights.shape[0]),)
+        else:
+            raise BackendUnavailableError(
+                f"{type(proposal).__name__} proposals have no CUDA kernels (Gaussian, Uniform, "
+                "StudentT and Mixture have): pass a proposal built from NumPy arrays, outside "
+                "fastebm.backend.emulate_gpu(), to run this on the CPU")
+        self.arrays = arrays_on(proposal, arrays, xp)
+
+    def draw(self, launch, n, key, first_chain, step, xt, log_q):
+        """Column i of xt (d, n) ~ q from stream (first_chain + i, step, TAG_PROPOSAL), and
+        its log q into log_q[i]."""
+        head = (np.uint32(key[0]), np.uint32(key[1]), np.uint32(first_chain), np.uint32(step))
+        if self.kind == "mixture":
+            launch("proposal_mixture_draws", n, *head, *self.scalars, *self.arrays, xt, log_q)
+        else:
+            launch(f"proposal_{self.kind}_draws", n, *head, *self.arrays, *self.scalars, xt,
+                   log_q)
+
+    def log_density(self, launch, xt, out):
+        """out[i] = log q of column i of xt (d, n)."""
+        n = xt.shape[1]
+        if self.kind == "mixture":
+            log_w, _, means, chols, dfs, log_norms = self.arrays
+            launch("proposal_mixture_log_density", n, *self.scalars, log_w, means, chols, dfs,
+                   log_norms, xt, out)
+        elif self.kind == "uniform":
+            launch("proposal_uniform_log_density", n, *self.arrays, *self.scalars, xt, out)
+        else:  # a Gaussian is the component with ν = inf
+            scalars = self.scalars if self.kind == "student_t" else (np.float64(np.inf),
+                                                                      *self.scalars)
+            launch("proposal_component_log_density", n, *self.arrays, *scalars, xt, out)
+
+
+def proposal_draws(proposal, n, dim, key, first_chain=0, step=0):
+    """n draws (n, dim) of a proposal and their log densities (n,) in the proposal's
+    module; draw i is the stream (first_chain + i, step, TAG_PROPOSAL), as on the CPU."""
+    xp = _proposal_module(proposal)
+    xt, log_q = xp.empty((dim, n)), xp.empty(n)
+    _DeviceProposal(proposal, xp).draw(_plain_launcher(xp, dim), n, key, first_chain, step,
+                                       xt, log_q)
+    return xp.ascontiguousarray(xt.T), log_q
+
+
+def proposal_log_density(proposal, x):
+    """log q(x) (n,) of a proposal at the points x (n, d), in x's module."""
+    xp = array_module(x)
+    out = xp.empty(x.shape[0])
+    _DeviceProposal(proposal, xp).log_density(_plain_launcher(xp, x.shape[1]),
+                                              xp.ascontiguousarray(x.T), out)
+    return out
+
+
+def importance_draws(energy, proposal, n, key, first_chain=0):
+    """(draws (n, d), log q (n,), E (n,)) in the proposal's module: n draws of the
+    proposal (draw i on stream (first_chain + i, 0, TAG_PROPOSAL)), drawn column-major
+    and evaluated in the energy's module (``DeviceEnergy``)."""
+    xp, d = _proposal_module(proposal), proposal.dim
+    energy_form = DeviceEnergy(energy, d, xp)
+    xt, log_q, e = xp.empty((d, n)), xp.empty(n), xp.empty(n)
+    _DeviceProposal(proposal, xp).draw(energy_form.launch, n, key, first_chain, 0, xt, log_q)
+    energy_form.energy(xt, e)
+    return xp.ascontiguousarray(xt.T), log_q, e
+
+
+def _uniforms(launch, xp, key, tag, n):
+    """Uniforms 0..n-1 of (chain 0, step 0, tag): the Numba kernels' fill_uniforms."""
+    out = xp.empty(n)
+    launch("philox_uniforms", n, np.uint32(key[0]), np.uint32(key[1]), np.uint32(0),
+           np.uint32(0), np.uint32(tag), out)
+    return out
+
+
+def _sorted_uniforms(launch, xp, key, tag, n):
+    """n sorted iid uniforms without a sort (Bentley & Saxe 1980): U_(j) =
+    exp(Σ_{m ≥ j} log(u_m) / (m + 1)), the terms and exp in a kernel (the C library's log
+    and exp, as the Numba kernels), the suffix sums by ``xp.cumsum`` (in order on the host:
+    the Numba kernel's running sum, bit for bit)."""
+    terms = xp.empty(n)
+    launch("sorted_uniform_log_terms", n, np.uint32(key[0]), np.uint32(key[1]),
+           np.uint32(tag), terms)
+    out = xp.ascontiguousarray(xp.cumsum(terms[::-1])[::-1])
+    launch("exp_in_place", n, out)
+    return out
+
+
+def _inverse_cdf(xp, points, weights):
+    """a_k = min{j : u_k ≤ W_j} with W the cumulative weights, capped at the last positive
+    weight (so that a point above the rounded total never picks a zero weight): the Numba
+    kernels' merge as ``xp.cumsum`` and ``xp.searchsorted``."""
+    positive = xp.flatnonzero(weights > 0.0)
+    last = int(positive[-1]) if positive.shape[0] else 0
+    totals = xp.cumsum(weights)
+    return xp.minimum(xp.searchsorted(totals, points, side="left"), last).astype(np.int64)
+
+
+def resample(method, key, weights, n):
+    """n indices (int64, in ``weights``' module) drawn from normalized ``weights`` by
+    ``method``, on the streams of the Numba backend's schemes (see fastebm.resampling):
+    multinomial (sorted uniforms), systematic ((u + k) / n), stratified ((u_k + k) / n),
+    residual (⌊n wᵢ⌋ copies, then multinomial on the rest)."""
+    xp = array_module(weights)
+    launch = _plain_launcher(xp, 1)
+    if method == "systematic":
+        u = _uniforms(launch, xp, key, TAG_SYSTEMATIC, 1)
+        return _inverse_cdf(xp, (u[0] + xp.arange(n)) / n, weights)
+    if method == "stratified":
+        u = _uniforms(launch, xp, key, TAG_STRATIFIED, n)
+        return _inverse_cdf(xp, (u + xp.arange(n)) / n, weights)
+    if method == "multinomial":
+        return _inverse_cdf(xp, _sorted_uniforms(launch, xp, key, TAG_MULTINOMIAL, n), weights)
+    if method == "residual":
+        scaled = n * weights
+        copies = xp.floor(scaled)
+        n_rest = n - int(copies.sum())
+        rest = (scaled - copies) / max(n_rest, 1)
+        ends = xp.cumsum(copies.astype(np.int64))  # copies of i fill [ends[i-1], ends[i])
+        fixed = xp.searchsorted(ends, xp.arange(n - n_rest), side="right").astype(np.int64)
+        drawn = _inverse_cdf(xp, _sorted_uniforms(launch, xp, key, TAG_RESIDUAL, n_rest), rest)
+        return xp.concatenate((fixed, drawn))
+    raise ValueError(f"unknown resampling method {method!r}")
