@@ -21,19 +21,20 @@ counter (i, step, tag) with step = k·n_steps + s for the s-th transition at the
 temperature visited; the base draw is (i, 0, TAG_PROPOSAL). ``tag0`` shifts the tags, so that the pilot run of the adaptive schedule
 uses streams disjoint from the estimate's. No intermediate state is kept.
 
-Each entry point anneals every chain through a whole schedule in one parallel region:
+Each entry point anneals every chain through a whole schedule in one call, serial over
+one share of its blocks of chains, one thread per share (``_jit.over_blocks``):
 ``ais_langevin`` (MALA, ULA) over blocks of chains with their gradients by one BLAS
 product per block where the energy has one (as ``langevin``), ``ais_random_walk`` over
 single chains (energies only).
 """
 import numpy as np
-from numba import prange
 
 from ..._contract import START_DRAW, START_READY, TAG_ACCEPT, TAG_NOISE, TAG_PROPOSAL
 from ._jit import helper
-from .dispatch import entry
+from .dispatch import block_entry
 from .energies import blas_energy_grad, energy_grad_point, energy_point, uses_blas
-from .chains import add_block_counts, copy_rows, copy_values
+from .chains import (add_block_counts, copy_rows, copy_values, share_of_blocks, store_rows,
+                     store_values)
 from .blas import dot_rows
 from .langevin import ROWS_NORMALS_MAX_DIM, log_accept_row
 from .philox import fill_first_uniforms, fill_normals, fill_normals_rows, uniform
@@ -111,10 +112,13 @@ def _langevin_take(r, u_accept, beta, h, metropolize, e_x, log_q_x, u_x, e_y, lo
     return log_alpha >= 0.0 or np.log(u_accept) < log_alpha, False
 
 
-@entry
+@block_entry
 def ais_langevin(params, base, chains, counters, schedule, start, metropolize, streams,
-                 tag0, block):
-    """Anneal every chain through ``betas`` with MALA (``metropolize``) or ULA steps.
+                 tag0, block, share, shares):
+    """Anneal every chain through ``betas`` with MALA (``metropolize``) or ULA steps;
+    this call takes the blocks of ``block`` chains of share ``share`` of ``shares``
+    (``chains.share_of_blocks``), and called without the last two, every chain, one
+    thread per share (``_jit.over_blocks``).
 
     State arrays (updated in place): x (n, d), e = E(x), g = ∇E(x), log_q, grad_log_q,
     log_w (accumulated). ``step_size[k]`` is h at ``betas[k]``; the k-th temperature
@@ -136,7 +140,8 @@ def ais_langevin(params, base, chains, counters, schedule, start, metropolize, s
     n, d = x.shape
     n_temps = betas.shape[0]
     precondition = chol.shape[0] > 0
-    for b in prange((n + block - 1) // block):
+    first_block, end_block = share_of_blocks(n, block, share, shares)
+    for b in range(first_block, end_block):
         lo = b * block
         hi = min(n, lo + block)
         m = hi - lo
@@ -223,12 +228,12 @@ def ais_langevin(params, base, chains, counters, schedule, start, metropolize, s
                     copy_rows(take, True, glq_y, glqc)
                     copy_values(take, True, e_y, ec)
                     copy_values(take, True, lq_y, lqc)
-        x[lo:hi] = xc
-        e[lo:hi] = ec
-        g[lo:hi] = gc
-        log_q[lo:hi] = lqc
-        grad_log_q[lo:hi] = glqc
-        log_w[lo:hi] = lw
+        store_rows(xc, x, lo)
+        store_values(ec, e, lo)
+        store_rows(gc, g, lo)
+        store_values(lqc, log_q, lo)
+        store_rows(glqc, grad_log_q, lo)
+        store_values(lw, log_w, lo)
         add_block_counts(lo, accepted, divergent, n_accepted, n_divergent)
 
 
@@ -243,17 +248,20 @@ def _random_walk_take(chain, step, k0, k1, tag, beta, e_x, log_q_x, e_y, log_q_y
     return log_alpha >= 0.0 or np.log(uniform(k0, k1, chain, step, tag, 0)) < log_alpha, False
 
 
-@entry
-def ais_random_walk(params, base, chains, counters, schedule, start, streams, tag0):
+@block_entry
+def ais_random_walk(params, base, chains, counters, schedule, start, streams, tag0, share,
+                    shares):
     """Anneal every chain through ``betas`` with random-walk Metropolis steps
-    y = x + σξ (σ = ``step_size[k]``); the arguments are those of ``ais_langevin``."""
+    y = x + σξ (σ = ``step_size[k]``); the arguments are those of ``ais_langevin``, the
+    chains of share ``share`` of ``shares`` one by one (blocks of one chain)."""
     x, e, _, log_q, _, log_w = chains
     n_accepted, n_divergent = counters
     betas, step_size, n_steps, k_offset, transition_last, _, _ = schedule
     k0, k1, _, chain0 = streams
     n, d = x.shape
     n_temps = betas.shape[0]
-    for i in prange(n):
+    first_chain, end_chain = share_of_blocks(n, 1, share, shares)
+    for i in range(first_chain, end_chain):
         xi = np.empty(d)
         y = np.empty(d)
         if start == START_DRAW:

@@ -1,5 +1,6 @@
 """What every MCMC kernel shares: preconditioner and recording modes, storing a kept
-state (as a draw, or into running moments), and one chain's dual-averaging step."""
+state (as a draw, or into running moments), one chain's dual-averaging step, and the
+blocks of chains of one share of a blocked kernel."""
 import numpy as np
 
 from ..._contract import RECORD_DRAWS, RECORD_MOMENTS
@@ -58,6 +59,24 @@ def copy_rows(take, value, source, target):
 
 
 @helper()
+def store_rows(source, target, lo):
+    """target[lo + r] = source[r] for the rows r of the 2-d array ``source``: a block's
+    states written back. A slice assignment (``target[lo:hi] = source``) would do the
+    same, but its shape check compiles Numba's string formatting for the error message
+    (about 2 s of a first compile with an empty cache)."""
+    for r in range(source.shape[0]):
+        for j in range(source.shape[1]):
+            target[lo + r, j] = source[r, j]
+
+
+@helper()
+def store_values(source, target, lo):
+    """``store_rows`` for 1-d arrays (one value per chain)."""
+    for r in range(source.shape[0]):
+        target[lo + r] = source[r]
+
+
+@helper()
 def add_block_counts(lo, accepted, divergent, n_accepted, n_divergent):
     """Add a block's accept and divergence counts (rows 0..m-1) to chains lo..lo+m-1."""
     for r in range(accepted.shape[0]):
@@ -93,3 +112,12 @@ def dual_averaging_update(state, i, accept_prob, target):
     state[i, 0] = state[i, 4] - np.sqrt(t) / gamma * state[i, 2]
     weight = t ** (-kappa)
     state[i, 1] = weight * state[i, 0] + (1.0 - weight) * state[i, 1]
+
+
+@helper(inline=True)
+def share_of_blocks(n, block, share, shares):
+    """(first, stop): the blocks of ``block`` chains (of n chains, the last block maybe
+    shorter) that share ``share`` of ``shares`` of a blocked kernel takes, contiguous
+    and as many as can be for every share (``_jit.over_blocks``)."""
+    n_blocks = (n + block - 1) // block
+    return share * n_blocks // shares, (share + 1) * n_blocks // shares

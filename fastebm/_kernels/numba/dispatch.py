@@ -14,13 +14,17 @@ A user energy normally needs no private copy: its functions travel as first-clas
 function values in ``FunctionParams`` (``user_functions``), a built-in parameter type of
 the cached kernels. Sums of energies, and user energies asked to (``specialize``), get
 the private copies.
+
+``@entry`` kernels are parallel loops; ``@block_entry`` kernels are serial over a share
+of their blocks of chains and run by one thread per share (``_jit.over_blocks``, whose
+docstring has the measured reason), specialised copies included.
 """
 import types
 
 from numba import njit
 from numba.core.errors import TypingError
 
-from ._jit import blas_limited, kernel
+from ._jit import blas_limited, block_kernel, kernel, over_blocks, serial_jit
 
 ENERGY_FUNCTION_NAMES = ("energy_point", "energy_grad_point", "uses_blas", "blas_energy_grad")
 _REGISTRY = {}
@@ -29,15 +33,29 @@ _REGISTRY = {}
 def entry(pyfunc):
     """Register ``pyfunc`` as a kernel entry point and return its cached compilation."""
     compiled = kernel(parallel=True)(pyfunc)
-    _REGISTRY[pyfunc.__name__] = (pyfunc, compiled)
+    _REGISTRY[pyfunc.__name__] = (pyfunc, compiled, False)
     return compiled
 
 
-def _specialize(pyfunc, functions):
+def block_entry(pyfunc):
+    """``entry`` for a kernel ``pyfunc(*args, share, shares)`` over one share of its blocks
+    of chains, called as ``kernel(*args)`` (``_jit.block_kernel``)."""
+    compiled = block_kernel(pyfunc)
+    _REGISTRY[pyfunc.__name__] = (pyfunc, compiled, True)
+    return compiled
+
+
+def _specialize(pyfunc, functions, blocked=None):
+    """A private compilation of the entry point ``pyfunc`` with the globals ``functions``
+    rebound; ``blocked`` (default: as registered) says whether it is a ``block_entry``."""
+    if blocked is None:
+        blocked = _REGISTRY[pyfunc.__name__][2] if pyfunc.__name__ in _REGISTRY else False
     scope = dict(pyfunc.__globals__)
     scope.update(functions)
     clone = types.FunctionType(pyfunc.__code__, scope, pyfunc.__name__,
                                pyfunc.__defaults__, pyfunc.__closure__)
+    if blocked:
+        return over_blocks(serial_jit(cache=False)(clone))
     return blas_limited(njit(parallel=True, nogil=True, error_model="numpy")(clone))
 
 
@@ -51,11 +69,11 @@ class KernelFamily:
         self._compiled = {}
 
     def __getitem__(self, name):
-        pyfunc, compiled = _REGISTRY[name]
+        pyfunc, compiled, blocked = _REGISTRY[name]
         if self.functions is None:
             return compiled
         if name not in self._compiled:
-            self._compiled[name] = _checked(_specialize(pyfunc, self.functions))
+            self._compiled[name] = _checked(_specialize(pyfunc, self.functions, blocked))
         return self._compiled[name]
 
 

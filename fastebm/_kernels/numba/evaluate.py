@@ -1,13 +1,24 @@
-"""Batched energy and gradient of any energy, parallel over points."""
+"""Batched energy and gradient of any energy, parallel over points: ``batch_energy``
+and ``blocked_energy_grad`` (the samplers' first evaluation) serial over one share of
+their blocks of points, one thread per share (``_jit.over_blocks``), ``batch_energy_grad``
+a parallel loop."""
 from numba import prange
 
-from .dispatch import entry
+from .chains import share_of_blocks
+from .dispatch import block_entry, entry
 from .energies import blas_energy_grad, energy_grad_point, energy_point, uses_blas
 
 
-@entry
-def batch_energy(params, x, out):
-    for i in prange(x.shape[0]):
+ENERGY_BLOCK = 256  # points per block of ``batch_energy``
+
+
+@block_entry
+def batch_energy(params, x, out, share, shares):
+    """out[i] = E(x[i]) for the points of the blocks of share ``share`` of ``shares``
+    (``chains.share_of_blocks``); called without the last two, for every point."""
+    n = x.shape[0]
+    first_block, end_block = share_of_blocks(n, ENERGY_BLOCK, share, shares)
+    for i in range(first_block * ENERGY_BLOCK, min(n, end_block * ENERGY_BLOCK)):
         out[i] = energy_point(params, x[i])
 
 
@@ -20,13 +31,15 @@ def batch_energy_grad(params, x, grad, out):
             out[i] = energy_grad_point(params, x[i], grad[i])
 
 
-@entry
-def blocked_energy_grad(params, x, grad, out, block):
-    """The same, with one matrix product per block of ``block`` points per thread, as
+@block_entry
+def blocked_energy_grad(params, x, grad, out, block, share, shares):
+    """``batch_energy_grad`` with one matrix product per block of ``block`` points, as
     the samplers' kernels do (a whole-batch product would wake BLAS's own thread pool,
-    whose spinning workers then slow the kernel's threads)."""
+    whose spinning workers then slow the kernel's threads), for the blocks of share
+    ``share`` of ``shares``; called without the last two, for every point."""
     n = x.shape[0]
-    for b in prange((n + block - 1) // block):
+    first_block, end_block = share_of_blocks(n, block, share, shares)
+    for b in range(first_block, end_block):
         lo = b * block
         hi = min(n, lo + block)
         if uses_blas(params):

@@ -20,11 +20,11 @@ own min(1, α), so chains stay independent and a chain in a region of high curva
 shrinks its step instead of being stuck at the step that suits the others.
 """
 import numpy as np
-from numba import prange
 
 from ..._contract import PRECOND_DENSE, PRECOND_DIAG, PRECOND_NONE, TAG_ACCEPT, TAG_NOISE
-from .chains import copy_rows, copy_values, dual_averaging_update, record_row
-from .dispatch import entry
+from .chains import (copy_rows, copy_values, dual_averaging_update, record_row,
+                     share_of_blocks, store_rows, store_values)
+from .dispatch import block_entry
 from .energies import blas_energy_grad, energy_grad_point, uses_blas
 from .philox import fill_first_uniforms, fill_normals, fill_normals_rows
 from .blas import dot_rows
@@ -74,13 +74,15 @@ def log_accept_row(h, e_x, e_y, u_x, u_y, xi, r):
     return e_x - e_y - back / (4.0 * h) + 0.5 * fwd
 
 
-@entry
+@block_entry
 def langevin_run(params, chains, step_size, n_steps, streams, metropolize, precond,
-                 adaptation, records, counters, block):
-    """Advance every chain ``n_steps`` steps in place; see the module docstring.
+                 adaptation, records, counters, block, share, shares):
+    """Advance the chains of blocks ``share`` of ``shares`` (``share_of_blocks``)
+    ``n_steps`` steps in place; see the module docstring. Called without the last two,
+    it advances every chain, one thread per share (``_jit.over_blocks``).
 
-    One parallel region per call: threads take blocks of ``block`` chains and run all
-    steps of their block, with the block's matrix products through BLAS. ``step_size``
+    Blocks have ``block`` chains; a share runs all steps of each of its blocks in turn,
+    with the block's matrix products through BLAS. ``step_size``
     (n,) is each chain's h; with ``adapt`` each step uses exp(adapt_state[i, 0]) and
     updates that chain's dual-averaging state (n, 5) instead.
 
@@ -89,8 +91,7 @@ def langevin_run(params, chains, step_size, n_steps, streams, metropolize, preco
     rejected rows copied back, or the accepted rows copied over, whichever is fewer)
     and the two sets of arrays swap roles: ULA, which takes every step, copies nothing.
     Rows are indexed, never sliced, inside the step loop (see ``log_accept_row``).
-    The records (``fastebm._contract``) are unpacked before the parallel loop, which
-    then captures plain arrays and scalars.
+    The records (``fastebm._contract``) are unpacked before the loop over blocks.
     """
     x, e, g, u, e_start, diverged = chains
     k0, k1, step0, chain0 = streams
@@ -101,8 +102,8 @@ def langevin_run(params, chains, step_size, n_steps, streams, metropolize, preco
     n, d = x.shape
     chol_t = np.ascontiguousarray(chol.T)  # BLAS needs contiguous operands
     whitened = precond_mode != PRECOND_NONE  # else u is ∇E and one array serves as both
-    n_blocks = (n + block - 1) // block
-    for b in prange(n_blocks):
+    first_block, end_block = share_of_blocks(n, block, share, shares)
+    for b in range(first_block, end_block):
         lo = b * block
         hi = min(n, lo + block)
         m = hi - lo
@@ -175,11 +176,11 @@ def langevin_run(params, chains, step_size, n_steps, streams, metropolize, preco
                 for r in range(m):
                     record_row(record_mode, first + (s + 1) // thin - 1, xc, r, diverged[lo + r],
                                draws, mean, m2, lo + r)
-        x[lo:hi] = xc
-        g[lo:hi] = gc
-        e[lo:hi] = ec
+        store_rows(xc, x, lo)
+        store_rows(gc, g, lo)
+        store_values(ec, e, lo)
         if whitened:
-            u[lo:hi] = uc
+            store_rows(uc, u, lo)
 
 
 @helper()

@@ -1,4 +1,7 @@
-"""Metropolis-Hastings kernels, parallel over chains with every chain's steps inside.
+"""Metropolis-Hastings kernels over chains, with every chain's steps inside: the random
+walk serial over one share of its blocks of chains, one thread per share
+(``_jit.over_blocks``: it compiles in a fraction of a parallel loop's time), the
+independent proposal parallel over chains.
 
 Random walk: y = x + σ L ξ, ξ ~ N(0, I) (σ = ``scale``, one per chain, Σ = LLᵀ the
 preconditioner), accepted with probability min(1, exp(E(x) - E(y))). With ``adapt`` each
@@ -12,22 +15,25 @@ from numba import prange
 
 from ..._contract import PRECOND_DENSE, PRECOND_DIAG, RECORD_NONE, TAG_ACCEPT, TAG_NOISE
 from ._jit import helper
-from .dispatch import entry
+from .dispatch import block_entry, entry
 from .energies import energy_point
 from .chains import (_record, add_block_counts,
-                     dual_averaging_update, record_row)
+                     dual_averaging_update, record_row, share_of_blocks, store_rows,
+                     store_values)
 from .langevin import ROWS_NORMALS_MAX_DIM
 from .philox import fill_first_uniforms, fill_normals, fill_normals_rows, uniform
 from .proposals import proposal_draw
 
 
 
-@entry
+@block_entry
 def random_walk_run(params, x, e, scale, n_steps, streams, precond, adaptation, records,
-                    counters, block):
-    """Advance every chain ``n_steps`` random-walk steps in place.
+                    counters, block, share, shares):
+    """Advance the chains of blocks ``share`` of ``shares`` (``share_of_blocks``)
+    ``n_steps`` random-walk steps in place; called without the last two, it advances
+    every chain, one thread per share.
 
-    Threads take blocks of ``block`` chains. A block's positions, energies and counters
+    Blocks have ``block`` chains. A block's positions, energies and counters
     live in arrays of its thread during the steps and are written back once; each step
     draws the block's normals and accept uniforms across its chains at once (vectorized
     Philox), then moves the chains one by one. Rows are indexed, never sliced, and the
@@ -39,7 +45,8 @@ def random_walk_run(params, x, e, scale, n_steps, streams, precond, adaptation, 
     record_mode, thin, draws, mean, m2, first = records
     n_accepted, n_divergent = counters
     n, d = x.shape
-    for b in prange((n + block - 1) // block):
+    first_block, end_block = share_of_blocks(n, block, share, shares)
+    for b in range(first_block, end_block):
         lo = b * block
         hi = min(n, lo + block)
         m = hi - lo
@@ -85,8 +92,8 @@ def random_walk_run(params, x, e, scale, n_steps, streams, precond, adaptation, 
                 for r in range(m):
                     record_row(record_mode, slot, xc, r, False, draws, mean, m2, lo + r)
                 slot += 1
-        x[lo:hi] = xc
-        e[lo:hi] = ec
+        store_rows(xc, x, lo)
+        store_values(ec, e, lo)
         add_block_counts(lo, accepted, divergent, n_accepted, n_divergent)
 
 

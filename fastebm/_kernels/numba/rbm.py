@@ -19,8 +19,8 @@ from numba import prange
 
 from ..._contract import TAG_CD_START, TAG_RBM_HIDDEN, TAG_RBM_INIT, TAG_RBM_VISIBLE
 from .blas import rows_product
-from ._jit import helper, kernel
-from .chains import _record
+from ._jit import block_kernel, helper, kernel
+from .chains import record_row, share_of_blocks, store_rows, store_values
 from .logsumexp import combine, push
 from .philox import fill_normals, fill_uniforms
 from .vexp import exp_neg_affine, softplus_sum
@@ -55,9 +55,12 @@ def _gaussian_rows(pre, bias, sigma, k0, k1, first_chain, step, tag, xi, out):
             out[r, i] = bias[i] + sigma[i] * (pre[r, i] + xi[i])
 
 
-@kernel(parallel=True)
-def gibbs_run(model, v, n_steps, streams, records):
-    """``n_steps`` block Gibbs sweeps of every chain in ``v`` (n_chains, V), in place.
+@block_kernel
+def gibbs_run(model, v, n_steps, streams, records, share, shares):
+    """``n_steps`` block Gibbs sweeps of every chain in ``v`` (n_chains, V), in place;
+    this call takes the blocks of ``CHAIN_BLOCK`` chains of share ``share`` of ``shares``
+    (``chains.share_of_blocks``), and called without the last two, every chain, one
+    thread per share (``_jit.over_blocks``).
 
     Sweep t (global index step0 + t) draws h ~ p(h | v) with the uniforms of (chain,
     t, TAG_RBM_HIDDEN), then v ~ p(v | h) with (chain, t, TAG_RBM_VISIBLE): Bernoulli visibles
@@ -71,8 +74,8 @@ def gibbs_run(model, v, n_steps, streams, records):
     record, thin, draws, mean, m2, first_slot = records
     n_chains, n_vis = v.shape
     n_hid = W.shape[1]
-    n_blocks = (n_chains + CHAIN_BLOCK - 1) // CHAIN_BLOCK
-    for blk in prange(n_blocks):
+    first_block, end_block = share_of_blocks(n_chains, CHAIN_BLOCK, share, shares)
+    for blk in range(first_block, end_block):
         lo = blk * CHAIN_BLOCK
         hi = min(lo + CHAIN_BLOCK, n_chains)
         vb = v[lo:hi].copy()
@@ -92,13 +95,14 @@ def gibbs_run(model, v, n_steps, streams, records):
             if (t + 1) % thin == 0:
                 slot = first_slot + (t + 1) // thin - 1
                 for r in range(hi - lo):
-                    _record(record, slot, vb[r], False, draws[:, lo + r], mean[lo + r], m2[lo + r])
-        v[lo:hi] = vb
+                    record_row(record, slot, vb, r, False, draws, mean, m2, lo + r)
+        store_rows(vb, v, lo)
 
 
-@kernel(parallel=True)
-def ais_run(model, b_base, betas, streams, v, log_w):
-    """AIS for an RBM: Bernoulli from a base-rate model (Salakhutdinov & Murray 2008),
+@block_kernel
+def ais_run(model, b_base, betas, streams, v, log_w, share, shares):
+    """AIS for an RBM, on the blocks of ``CHAIN_BLOCK`` chains of share ``share`` of
+    ``shares`` (called without the last two, on every chain: as ``gibbs_run``): Bernoulli from a base-rate model (Salakhutdinov & Murray 2008),
     Gaussian-Bernoulli by annealing the interaction.
 
     The path is f_β(v) = exp((1-β) vᵀb_A + β vᵀb) Πⱼ (1 + exp(β(cⱼ + (vᵀW)ⱼ))), the
@@ -122,8 +126,8 @@ def ais_run(model, b_base, betas, streams, v, log_w):
     n_chains, n_vis = v.shape
     n_hid = W.shape[1]
     n_temps = betas.shape[0]
-    n_blocks = (n_chains + CHAIN_BLOCK - 1) // CHAIN_BLOCK
-    for blk in prange(n_blocks):
+    first_block, end_block = share_of_blocks(n_chains, CHAIN_BLOCK, share, shares)
+    for blk in range(first_block, end_block):
         lo = blk * CHAIN_BLOCK
         hi = min(lo + CHAIN_BLOCK, n_chains)
         m = hi - lo
@@ -162,8 +166,8 @@ def ais_run(model, b_base, betas, streams, v, log_w):
             else:
                 _bernoulli_rows(pre_v, bias_v, 1.0, k0, k1, chain0 + lo, k, TAG_RBM_VISIBLE, u_v,
                                 vb)
-        v[lo:hi] = vb
-        log_w[lo:hi] = lw
+        store_rows(vb, v, lo)
+        store_values(lw, log_w, lo)
 
 
 @helper()
@@ -178,23 +182,38 @@ def _enumerated_term(quadratic, bias_other, u, e, bits):
     return softplus_sum(u, bias_other, 1.0, e, bits)
 
 
-@kernel(parallel=True)
 def enumerate_log_z(A, bias_enum, bias_other, quadratic):
     """log Σ_{s ∈ {0,1}^n} exp(bias_enumᵀs + term(Aᵀs)), enumerating the n units of one
     layer (rows of A, shape (n, m)) with the other layer summed or integrated out.
 
     The 2ⁿ states are cut into chunks of 2^ENUM_CHUNK_BITS sharing their high bits, run
-    in parallel; inside a chunk the low bits follow a Gray code, so each state differs
-    from the last in one unit and u = Aᵀs is updated by one row (recomputed exactly at
-    each chunk start). Each chunk keeps a running log-sum-exp; the chunks are combined
-    stably at the end.
+    one thread per share of the chunks (``_enumerate_chunks``); inside a chunk the low
+    bits follow a Gray code, so each state differs from the last in one unit and u = Aᵀs
+    is updated by one row (recomputed exactly at each chunk start). Each chunk keeps a
+    running log-sum-exp; the chunks are combined stably at the end.
     """
-    n, m = A.shape
-    low = min(n, ENUM_CHUNK_BITS)
-    n_chunks = 1 << (n - low)
+    n_chunks = 1 << (A.shape[0] - min(A.shape[0], ENUM_CHUNK_BITS))
     chunk_max = np.empty(n_chunks)
     chunk_sum = np.empty(n_chunks)
-    for ch in prange(n_chunks):
+    _enumerate_chunks(A, bias_enum, bias_other, quadratic, chunk_max, chunk_sum)
+    return _combine_chunks(chunk_max, chunk_sum)
+
+
+@kernel()
+def _combine_chunks(chunk_max, chunk_sum):
+    """``logsumexp.combine`` of the chunks' running log-sum-exps."""
+    return combine(chunk_max, chunk_sum)
+
+
+@block_kernel
+def _enumerate_chunks(A, bias_enum, bias_other, quadratic, chunk_max, chunk_sum, share,
+                      shares):
+    """The running log-sum-exp (chunk_max[ch], chunk_sum[ch]) of each chunk ch of the
+    share ``share`` of ``shares`` of ``enumerate_log_z``'s chunks (one chunk a block)."""
+    n, m = A.shape
+    low = min(n, ENUM_CHUNK_BITS)
+    first_chunk, end_chunk = share_of_blocks(chunk_max.shape[0], 1, share, shares)
+    for ch in range(first_chunk, end_chunk):
         s = np.zeros(n)
         for j in range(low, n):
             s[j] = float((ch >> (j - low)) & 1)
@@ -223,7 +242,6 @@ def enumerate_log_z(A, bias_enum, bias_other, quadratic):
             top, total = push(top, total, val)
         chunk_max[ch] = top
         chunk_sum[ch] = total
-    return combine(chunk_max, chunk_sum)
 
 
 @helper()

@@ -2,13 +2,15 @@
 
 Row i of a batch is the draw of stream (chain=first_chain + i, step, TAG_PROPOSAL). A Gaussian
 proposal's draw is written out in its own kernel (the same numbers as ``proposal_draw``,
-without a function call per row, which costs as much as the draw itself at small d).
+without a function call per row, which costs as much as the draw itself at small d),
+serial over one share of its blocks of rows, one thread per share (``_jit.over_blocks``).
 """
 from numba import prange
 import numpy as np
 
 from ..._contract import TAG_PROPOSAL, GaussianProposalParams
-from ._jit import kernel
+from ._jit import block_kernel, kernel
+from .chains import share_of_blocks
 from .philox import fill_normals
 from .proposals import proposal_draw, proposal_log_density
 
@@ -36,11 +38,14 @@ def _draw_rows(proposal, k0, k1, step, first, out, log_q):
                                      out[i])
 
 
-@kernel(parallel=True)
-def _draw_gaussian_rows(mean, chol, log_norm, k0, k1, step, first, out, log_q):
-    """y = μ + Lξ, log q = log_norm - ½‖ξ‖², as ``proposals._gaussian_draw``."""
+@block_kernel
+def _draw_gaussian_rows(mean, chol, log_norm, k0, k1, step, first, out, log_q, share, shares):
+    """y = μ + Lξ, log q = log_norm - ½‖ξ‖², as ``proposals._gaussian_draw``, for the
+    rows of the blocks of share ``share`` of ``shares`` (``chains.share_of_blocks``);
+    called without the last two, for every row, one thread per share."""
     n, d = out.shape
-    for b in prange((n + BLOCK - 1) // BLOCK):
+    first_block, end_block = share_of_blocks(n, BLOCK, share, shares)
+    for b in range(first_block, end_block):
         xi = np.empty(d)
         for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
             fill_normals(k0, k1, first + i, step, TAG_PROPOSAL, xi)
