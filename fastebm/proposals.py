@@ -62,8 +62,9 @@ class Proposal:
             raise BackendUnavailableError(
                 f"this {type(self).__name__} proposal was built from CuPy arrays, so it runs "
                 "on the GPU, and this call has no CUDA kernels for it (the GPU runs "
-                "importance_sample, importance_resample, Proposal.sample and "
-                "Proposal.log_density): build the proposal from NumPy arrays to run the call "
+                "importance_sample, importance_resample, Proposal.sample, "
+                "Proposal.log_density, and ais and reverse_ais from Gaussian and Uniform "
+                "bases): build the proposal from NumPy arrays to run the call "
                 "on the CPU")
         return self._params()
 

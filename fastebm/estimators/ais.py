@@ -21,6 +21,14 @@ bidirectional Monte Carlo", arXiv:1511.02543.
 Burda, Grosse & Salakhutdinov (2015), "Accurate and conservative estimates of MRF
 log-likelihood using reverse annealing", AISTATS.
 Seed 001 (pitfalls: held-out likelihood by AIS); seed 002, eq. 7 (importance weights).
+
+Where it runs: the base decides (``Proposal._backend``), as for importance sampling. A
+base built from CuPy arrays anneals on the GPU (the CUDA kernels of ``ais.cu``, the
+energy through its CUDA form; ``reverse_ais`` then takes CuPy ``x_target``); inside
+``fastebm.backend.emulate_gpu()`` a NumPy base takes that path on the host. Otherwise the
+Numba kernels run. Both backends implement one ``Annealer`` protocol on the same Philox
+streams, and the drivers below (the adaptive schedule's pilot, the tuned steps) are
+shared; the estimate's per-chain arrays come back as NumPy arrays either way.
 """
 import warnings
 
@@ -91,7 +99,7 @@ def _discrete_ais(energy, base, n_chains, n_temperatures, schedule, transition, 
                         first_chain=first_chain, progress=progress)
 
 
-def _check_common(energy, base, transition, n_steps):
+def _check_common(energy, base, transition, n_steps, backend):
     if not isinstance(energy, Energy):
         raise TypeError(f"energy must be a fastebm energy, got {type(energy).__name__}")
     _require_continuous(energy)
@@ -100,7 +108,7 @@ def _check_common(energy, base, transition, n_steps):
     if energy.dim is not None and energy.dim != base.dim:
         raise ValueError(f"base has dimension {base.dim}, the energy {energy.dim}")
     choice(transition, "transition", TRANSITIONS)
-    if transition != "rwm" and not CPU.runners.has_grad_log_density(base):
+    if transition != "rwm" and not backend.runners.has_grad_log_density(base):
         raise TypeError(f"transition={transition!r} needs ∇ log q of the base, which "
                         f"{type(base).__name__} does not provide; use transition='rwm'")
     return None if n_steps is None else int_at_least(n_steps, "n_steps_per_temperature", 1)
@@ -151,7 +159,7 @@ def _preconditioned(precondition, step_size, transition, dim):
 
 
 def _schedule(energy, base, schedule, n_temperatures, transition, step_size, n_steps, key,
-              cess_target, pilot_chains, precondition):
+              cess_target, pilot_chains, precondition, backend=CPU):
     """(betas, step sizes per temperature, Cholesky factors of the moves' covariance per
     temperature or None, moves per temperature) of a fixed, given or adaptive schedule;
     a pilot run chooses what is not given (``ais_tuning``); without a pilot,
@@ -172,7 +180,7 @@ def _schedule(energy, base, schedule, n_temperatures, transition, step_size, n_s
                          "float) for all temperatures, or None")
     cap = DEFAULT_MAX_TEMPERATURES if n_temperatures is None else int_at_least(
         n_temperatures, "n_temperatures", 2)
-    pilot = CPU.runners.Annealer(energy, base, transition,
+    pilot = backend.runners.Annealer(energy, base, transition,
                                  int_at_least(pilot_chains, "pilot_chains", 2), key,
                                  AIS_PILOT_SHIFT)
     fixed = None if step_size is None else _step_sizes(step_size, 1)[0]
@@ -224,7 +232,7 @@ class AnnealedChains:
 
 
 def _anneal(energy, base, transition, key, first_chain, betas, step_sizes, n_steps, start,
-            chol, *, n_chains, x=None, progress=False, desc="ais"):
+            chol, *, n_chains, x=None, progress=False, desc="ais", backend=CPU):
     """Run the estimate's chains along ``betas`` from ``start`` (drawn from the base, or
     the rows of ``x``); one compiled call, or one per block of chains with a progress
     bar. Chains [a, b) run on the streams of first_chain + [a, b), so blocks give exactly
@@ -235,11 +243,11 @@ def _anneal(energy, base, transition, key, first_chain, betas, step_sizes, n_ste
         lo = 0
         for length in blocks(n_chains, bar):
             hi = lo + length
-            annealer = CPU.runners.Annealer(energy, base, transition, length, key, 0,
-                                            first_chain + lo,
-                                            work=n_chains * betas.size * n_steps)
+            annealer = backend.runners.Annealer(energy, base, transition, length, key, 0,
+                                                first_chain + lo,
+                                                work=n_chains * betas.size * n_steps)
             if x is not None:
-                annealer.x[:] = x[lo:hi]
+                annealer.start_at(x[lo:hi])
             annealer.run(betas, step_sizes, n_steps, 0, False, start, chol)
             chains.log_w[lo:hi] = annealer.log_w
             chains.n_accepted[lo:hi] = annealer.n_accepted
@@ -368,6 +376,13 @@ def ais(energy, base, n_chains, n_temperatures=None, *, schedule=None, transitio
         ``acceptance_rate`` (n_chains,) over all transitions, ``temperatures``,
         ``biased``, ``n_divergent``.
 
+    Raises
+    ------
+    fastebm.backend.BackendUnavailableError
+        On the GPU path (a base built from CuPy arrays, or ``emulate_gpu()``): no usable
+        device, or an energy or base without CUDA AIS kernels (the bases are Gaussian and
+        Uniform); nothing falls back to the CPU.
+
     Notes
     -----
     Cost: n_chains × (K - 1) × n_steps_per_temperature moves, one energy (and gradient)
@@ -398,17 +413,20 @@ def ais(energy, base, n_chains, n_temperatures=None, *, schedule=None, transitio
         return _discrete_ais(energy, base, n_chains, n_temperatures, schedule, transition,
                              step_size, n_steps_per_temperature, rng, first_chain, progress)
     transition = "mala" if transition is None else transition
-    n_steps = _check_common(energy, base, transition, n_steps_per_temperature)
+    backend = base._backend() if isinstance(base, Proposal) else CPU
+    n_steps = _check_common(energy, base, transition, n_steps_per_temperature, backend)
     n_chains = int_at_least(n_chains, "n_chains", 2)
     first_chain = check_first_chain(0 if first_chain is None else first_chain, n_chains)
     key = philox_key(rng)
     betas, step_sizes, chol, n_steps = _schedule(energy, base, schedule, n_temperatures,
                                                  transition, step_size, n_steps, key,
-                                                 cess_target, pilot_chains, precondition)
+                                                 cess_target, pilot_chains, precondition,
+                                                 backend)
     _check_length(betas.size, n_steps)
     _warn(energy, transition)
     chains = _anneal(energy, base, transition, key, first_chain, betas, step_sizes, n_steps,
-                     START_DRAW, chol, n_chains=n_chains, progress=progress, desc="ais")
+                     START_DRAW, chol, n_chains=n_chains, progress=progress, desc="ais",
+                     backend=backend)
     return _estimate(chains, betas, n_steps, "ais", transition, step_sizes)
 
 
@@ -490,12 +508,19 @@ def reverse_ais(energy, base, x_target, n_temperatures=None, *, schedule=None,
         ``acceptance_rate`` (n_chains,) over all transitions, ``temperatures``,
         ``biased``, ``n_divergent``.
 
+    Raises
+    ------
+    fastebm.backend.BackendUnavailableError
+        A base built from CuPy arrays with NumPy ``x_target`` (or the reverse): move them to
+        one device first; and the cases of :func:`ais`.
+
     References
     ----------
     Grosse, Ghahramani & Adams (2016), "Sandwiching the marginal likelihood using
     bidirectional Monte Carlo", arXiv:1511.02543.
     """
-    n_steps = _check_common(energy, base, transition, n_steps_per_temperature)
+    backend = base._backend(x_target) if isinstance(base, Proposal) else CPU
+    n_steps = _check_common(energy, base, transition, n_steps_per_temperature, backend)
     x, _, _ = energy._points(x_target, "x_target")
     if x.shape[1] != base.dim:
         raise ValueError(f"x_target must have {base.dim} columns (the base's dimension), "
@@ -510,13 +535,14 @@ def reverse_ais(energy, base, x_target, n_temperatures=None, *, schedule=None,
     key = philox_key(rng)
     betas, step_sizes, chol, n_steps = _schedule(energy, base, schedule, n_temperatures,
                                                  transition, step_size, n_steps, key,
-                                                 cess_target, pilot_chains, precondition)
+                                                 cess_target, pilot_chains, precondition,
+                                                 backend)
     _check_length(betas.size, n_steps)
     _warn(energy, transition)
     chains = _anneal(energy, base, transition, key, first_chain, betas[::-1].copy(),
                      step_sizes[::-1].copy(), n_steps, START_EVAL,
                      None if chol is None else chol[::-1].copy(), n_chains=x.shape[0], x=x,
-                     progress=progress, desc="reverse ais")
+                     progress=progress, desc="reverse ais", backend=backend)
     return _estimate(chains, betas, n_steps, "reverse_ais", transition, step_sizes)
 
 

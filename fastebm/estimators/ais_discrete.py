@@ -12,6 +12,10 @@ A discrete model brings its own annealing path through ``model._ais_form(base)``
 
 The estimate is log Ẑ = log Z₀ + log mean(w) with the delta-method standard error of the
 continuous estimators; E log Ẑ ≤ log Z (Jensen), so AIS is a stochastic lower bound.
+
+These paths have Numba kernels only: CuPy data as an RBM's base, or a call inside
+``fastebm.backend.emulate_gpu()``, raises ``BackendUnavailableError`` (the CUDA runners
+have no ``discrete_ais_log_weights``) rather than running on the CPU.
 """
 import numpy as np
 
@@ -21,7 +25,7 @@ from ..diagnostics import log_z_stderr, weights_ess
 from ..progress import Bar, blocks
 from ..resampling import log_mean_exp
 from ..results import LogZEstimate
-from ..backend import CPU
+from ..backend import resolve
 from ..samplers._common import MAX_STEPS, check_first_chain
 from . import schedules
 
@@ -66,6 +70,7 @@ def ais_discrete(model, base, n_chains, n_temperatures=None, *, schedule="linear
     if not hasattr(model, "_ais_form"):
         raise TypeError(f"{type(model).__name__} is discrete but has no AIS path (RBMs and Ising "
                         "models have one)")
+    runners = resolve(base).runners  # the CUDA runners refuse by name: no CPU fallback
     n_chains = int_at_least(n_chains, "n_chains", 2)
     first_chain = check_first_chain(0 if first_chain is None else first_chain, n_chains)
     betas = _betas(schedule, n_temperatures)
@@ -76,7 +81,7 @@ def ais_discrete(model, base, n_chains, n_temperatures=None, *, schedule="linear
     with Bar(progress, n_chains, "ais", unit="chain") as bar:
         lo = 0
         for length in blocks(n_chains, bar):  # chains [lo, lo + length), on their own streams
-            log_w[lo:lo + length] = CPU.runners.discrete_ais_log_weights(
+            log_w[lo:lo + length] = runners.discrete_ais_log_weights(
                 form, betas, length, model.dim, key, first_chain + lo)
             lo += length
             bar.update(length)

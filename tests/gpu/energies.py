@@ -2,6 +2,7 @@
 with the same floating-point operations (so the host build can match it bit for bit)."""
 import warnings
 
+import numba
 import numpy as np
 
 import fastebm as fe
@@ -92,3 +93,19 @@ def run_sampler(sampler, energy, x0, n_steps, **kw):
 def kept(result):
     """What a run kept: its draws, or its running mean with keep="moments"."""
     return result.mean if result.draws is None else result.draws
+
+
+# bit for bit against the Numba backend with its kernels compiled; with
+# NUMBA_DISABLE_JIT=1 the Python kernels use NumPy's log/exp/cos, so to 1e-12
+EXACT = not numba.config.DISABLE_JIT
+
+
+def assert_same(a, b, rtol=0.0, atol=1e-300):
+    """Bit for bit (``EXACT``), or to ``rtol`` (a reason the caller gives) and at least
+    1e-12 relative."""
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.shape == b.shape and a.dtype == b.dtype
+    if EXACT and rtol == 0.0:
+        np.testing.assert_array_equal(a, b)
+    else:
+        np.testing.assert_allclose(a, b, rtol=max(rtol, 1e-12), atol=atol)

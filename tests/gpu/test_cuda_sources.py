@@ -38,7 +38,7 @@ MODULES = {
 }
 ENTRIES = ["langevin_propose", "langevin_accept", "random_walk_propose", "random_walk_accept",
            "affine_quadratic_rows", "rbm_bernoulli", "rbm_gaussian", "record_rows",
-           "ising_half_sweep", "ising_sequential_sweep"]
+           "ising_half_sweep", "ising_sequential_sweep", "ais_langevin", "ais_random_walk"]
 POINTWISE_ENTRIES = ["energy_rows", "langevin_fused", "random_walk_fused"]
 
 

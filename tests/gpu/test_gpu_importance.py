@@ -17,7 +17,6 @@ import subprocess
 import sys
 import warnings
 
-import numba
 import numpy as np
 import pytest
 
@@ -26,10 +25,9 @@ from fastebm import backend
 from fastebm._kernels.cuda import build
 from fastebm._rng import philox_key
 from fastebm.energies.custom import FiniteDifferenceWarning
-from tests.gpu.energies import BANANA, DIAG, ENERGIES
+from tests.gpu.energies import BANANA, DIAG, ENERGIES, assert_same
 from tests.statistical.harness import Z_CRIT, unbiased_ratio_z
 
-EXACT = not numba.config.DISABLE_JIT
 ENTRIES = ["proposal_gaussian_draws", "proposal_uniform_draws", "proposal_student_t_draws",
            "proposal_mixture_draws", "proposal_component_log_density",
            "proposal_uniform_log_density", "proposal_mixture_log_density", "philox_uniforms",
@@ -57,15 +55,6 @@ def _proposals(d):
 PROPOSALS = list(_proposals(2))
 
 
-def _assert_same(a, b, rtol=0.0):
-    """Bit for bit (or to ``rtol``, for a reason the caller gives); to 1e-12 with
-    NUMBA_DISABLE_JIT=1 (NumPy's log/exp/cos in the Python kernels)."""
-    a, b = np.asarray(a), np.asarray(b)
-    assert a.shape == b.shape and a.dtype == b.dtype
-    if EXACT and rtol == 0.0:
-        np.testing.assert_array_equal(a, b)
-    else:
-        np.testing.assert_allclose(a, b, rtol=max(rtol, 1e-12), atol=1e-300)
 
 
 def _quiet(call):
@@ -100,8 +89,8 @@ def test_draws_and_log_q_equal_the_numba_backend(name, d):
     for first_chain, step in ((0, 0), (1234, 7)):
         cpu = backend.CPU.runners.proposal_draws(q, 3000, d, key, first_chain, step)
         gpu = backend.CUDA_HOST.runners.proposal_draws(q, 3000, d, key, first_chain, step)
-        _assert_same(cpu[0], gpu[0])
-        _assert_same(cpu[1], gpu[1])
+        assert_same(cpu[0], gpu[0])
+        assert_same(cpu[1], gpu[1])
 
 
 def test_the_draw_comparison_sees_another_stream():
@@ -121,9 +110,9 @@ def test_sample_and_log_density_equal_the_numba_backend(name):
     cpu_density, cpu_sample = q.log_density(x), q.sample(200, rng=2)
     with backend.emulate_gpu():
         density, sample, one = q.log_density(x), q.sample(200, rng=2), q.log_density(x[0])
-    _assert_same(cpu_density, density)
-    _assert_same(cpu_sample, sample)
-    _assert_same(cpu_density[0], one)
+    assert_same(cpu_density, density)
+    assert_same(cpu_sample, sample)
+    assert_same(cpu_density[0], one)
 
 
 # --- importance sampling ------------------------------------------------------------------
@@ -142,17 +131,17 @@ def test_importance_sample_equals_the_numba_backend(energy_name, name):
     with backend.emulate_gpu():
         emulated = _quiet(lambda: fe.importance_sample(energy, q, 4000, rng=5, first_chain=3))
     assert isinstance(emulated.draws, np.ndarray)
-    _assert_same(cpu.draws, emulated.draws)
+    assert_same(cpu.draws, emulated.draws)
     if energy_name != "dense":
-        _assert_same(cpu.log_weights, emulated.log_weights)
+        assert_same(cpu.log_weights, emulated.log_weights)
         for field in ("log_z", "stderr", "ess"):
-            _assert_same(getattr(cpu, field), getattr(emulated, field))
+            assert_same(getattr(cpu, field), getattr(emulated, field))
         return
     e = energy.energy(cpu.draws)
     scale = 1.0 + np.abs(e) + np.abs(cpu.log_weights + e)  # 1 + |E| + |log q|
     assert np.all(np.abs(cpu.log_weights - emulated.log_weights) <= 1e-12 * scale)
     for field in ("log_z", "stderr", "ess"):
-        _assert_same(getattr(cpu, field), getattr(emulated, field), rtol=1e-12)
+        assert_same(getattr(cpu, field), getattr(emulated, field), rtol=1e-12)
 
 
 def test_summaries_are_the_public_functions_bit_for_bit():
@@ -244,8 +233,8 @@ def test_importance_resample_equals_the_numba_backend(method):
     cpu = fe.importance_resample(BANANA, q, 5000, n_out=777, method=method, rng=3)
     with backend.emulate_gpu():
         emulated = fe.importance_resample(BANANA, q, 5000, n_out=777, method=method, rng=3)
-    _assert_same(cpu.resampled, emulated.resampled)
-    _assert_same(cpu.log_weights, emulated.log_weights)
+    assert_same(cpu.resampled, emulated.resampled)
+    assert_same(cpu.log_weights, emulated.log_weights)
 
 
 def test_the_index_comparison_sees_another_stream():

@@ -28,15 +28,17 @@ import numpy as np
 
 from ..._contract import (CHOICE_BIT, EXP_LN2_HI, EXP_LN2_LO, EXP_LOG2E, EXP_TAYLOR,
                           FD_REL_STEP, GAMMA_BIT, PRECOND_DENSE, PRECOND_DIAG, PRECOND_NONE,
-                          RECORD_DRAWS, RECORD_MOMENTS, RECORD_NONE, STREAM_TAGS,
+                          RECORD_DRAWS, RECORD_MOMENTS, RECORD_NONE, START_DRAW, START_EVAL,
+                          START_READY, STREAM_TAGS,
                           BackendUnavailableError)
 from .tables import tables_source
 
 HERE = Path(__file__).parent
-ALGORITHMS = ("langevin.cu", "metropolis.cu", "rbm.cu", "ising.cu", "importance.cu")
+ALGORITHMS = ("langevin.cu", "metropolis.cu", "rbm.cu", "ising.cu", "importance.cu", "ais.cu")
 MODES = {"PRECOND_NONE": PRECOND_NONE, "PRECOND_DIAG": PRECOND_DIAG,
          "PRECOND_DENSE": PRECOND_DENSE, "RECORD_NONE": RECORD_NONE, "RECORD_DRAWS": RECORD_DRAWS,
-         "RECORD_MOMENTS": RECORD_MOMENTS}
+         "RECORD_MOMENTS": RECORD_MOMENTS, "START_DRAW": START_DRAW, "START_EVAL": START_EVAL,
+         "START_READY": START_READY}
 THREADS_PER_BLOCK = 256
 HOST_FLAGS = ("-O2", "-std=c++17", "-ffp-contract=off", "-fno-math-errno",
               "-shared", "-fPIC", "-x", "c++")

@@ -20,6 +20,9 @@ through ``xp`` (``proposal_draws``, ``proposal_log_density``, ``importance_draws
 ``resample``). A proposal's module is CuPy when it was built from CuPy arrays, else NumPy
 (the emulation).
 
+Annealed importance sampling (``ais.cu``): ``Annealer``, the Numba backend's protocol,
+one launch per call that takes every chain through the given temperatures in its thread.
+
 Algorithms without CUDA kernels yet are named by ``__getattr__``: asking for one raises
 ``BackendUnavailableError`` instead of running anything on another backend.
 """
@@ -57,8 +60,10 @@ def __getattr__(name):
         f"the CUDA backend has no {name} yet (it runs mala, langevin and the random-walk "
         "metropolis on Gaussian and user CUDA energies, gibbs on RBMs and lattices, and "
         "importance_sample, importance_resample and resample with Gaussian, Uniform, "
-        "StudentT and Mixture proposals): pass NumPy arrays (and proposals built from "
-        "NumPy arrays), outside fastebm.backend.emulate_gpu(), to run this on the CPU")
+        "StudentT and Mixture proposals, and ais and reverse_ais of continuous energies "
+        "from Gaussian and Uniform bases with mala, ula or rwm moves): pass NumPy arrays "
+        "(and proposals built from NumPy arrays), outside fastebm.backend.emulate_gpu(), to "
+        "run this on the CPU")
 
 
 def energy_and_grad(energy, x, grad=True):
@@ -614,3 +619,126 @@ def resample(method, key, weights, n):
         drawn = _inverse_cdf(xp, _sorted_uniforms(launch, xp, key, TAG_RESIDUAL, n_rest), rest)
         return xp.concatenate((fixed, drawn))
     raise ValueError(f"unknown resampling method {method!r}")
+
+
+# --- annealed importance sampling (ais.cu) ---------------------------------------------
+
+
+def has_grad_log_density(proposal):
+    """Whether a proposal has ∇ log q on the CPU (the same answer as the Numba backend's,
+    so that a missing gradient is the same ``TypeError`` on every backend); the bases the
+    CUDA AIS kernels anneal from are Gaussian and Uniform (``Annealer``)."""
+    return isinstance(proposal._params(), (GaussianProposalParams, UniformProposalParams,
+                                           StudentTProposalParams, MixtureProposalParams))
+
+
+AIS_BASE_GAUSSIAN, AIS_BASE_UNIFORM = 0, 1  # ais.cu's FASTEBM_AIS_BASE_*
+
+
+class _AnnealingBase:
+    """A base proposal as ``ais.cu`` sees it: (kind, a, b, P, Pμ, log_norm) in ``xp``.
+
+    Gaussian N(μ, LLᵀ): a = μ, b = L, P = (LLᵀ)⁻¹ and Pμ computed as the Numba backend's
+    ``base_params`` (``inv(L)ᵀ inv(L)``, the same NumPy calls, so the same bits);
+    Uniform: a = low, b = high (P and Pμ unused)."""
+
+    def __init__(self, proposal, xp):
+        pp = proposal._params()
+        if isinstance(pp, GaussianProposalParams):
+            inverse = np.linalg.inv(pp.chol)
+            precision = np.ascontiguousarray(inverse.T @ inverse)
+            self.kind = AIS_BASE_GAUSSIAN
+            arrays = (pp.mean, pp.chol, precision, precision @ pp.mean)
+        elif isinstance(pp, UniformProposalParams):
+            self.kind = AIS_BASE_UNIFORM
+            arrays = (pp.low, pp.high, np.zeros(1), np.zeros(1))
+        else:
+            raise BackendUnavailableError(
+                f"AIS from a {type(proposal).__name__} base has no CUDA kernels (Gaussian and "
+                "Uniform bases have): pass a base built from NumPy arrays, outside "
+                "fastebm.backend.emulate_gpu(), to run it on the CPU")
+        self.arrays = tuple(xp.ascontiguousarray(xp.asarray(a, dtype=np.float64))
+                            for a in arrays)
+        self.log_norm = np.float64(pp.log_norm)
+
+
+class Annealer:
+    """The chains of one continuous AIS run in the CUDA kernels of ``ais.cu``: the protocol
+    of the Numba backend's ``Annealer``, one launch per ``run`` (every chain through the
+    given temperatures in its thread).
+
+    The module is the base's (``Proposal._on_device``: CuPy for a base built from CuPy
+    arrays, else NumPy, the GPU emulation). The chains live column-major in that module
+    (``xt``, ``gt``, ``glqt`` (d, n); ``e_``, ``log_q_``, ``log_w_``, counters (n,)); the
+    protocol's attributes ``x`` (a C-ordered copy), ``e``, ``log_q``, ``log_w``,
+    ``n_accepted``, ``n_divergent`` are NumPy (views in the emulation, copies from a
+    device); write positions with ``start_at``. NumPy is
+    what the drivers (``fastebm.estimators.ais``, ``ais_tuning``) compute with: the pilot
+    of an adaptive schedule is 1000 chains, an estimate's outcome n numbers.
+
+    The energy runs in the thread: its pointwise CUDA form, or for a dense Gaussian the
+    in-thread form on θ = [μ, P, Pμ] (``energies.cuh``).
+    """
+
+    def __init__(self, energy, base, transition, n_chains, key, tag_shift, first_chain=0,
+                 work=0):
+        xp = self.xp = _proposal_module(base)
+        d = base.dim
+        self.base = _AnnealingBase(base, xp)
+        self.energy_form = DeviceEnergy(energy, d, xp)
+        self.launch = self.energy_form.launch
+        if self.energy_form.pointwise:
+            self.theta = self.energy_form.theta
+        else:
+            self.theta = xp.ascontiguousarray(xp.concatenate([a.ravel()
+                                                              for a in self.energy_form.arrays]))
+        self.transition = transition
+        self.streams = (np.uint32(key[0]), np.uint32(key[1]), np.uint32(first_chain))
+        self.tag0 = np.uint32(tag_shift)
+        self.xt, self.gt, self.glqt = (xp.zeros((d, n_chains)) for _ in range(3))
+        self.e_, self.log_q_, self.log_w_ = (xp.zeros(n_chains) for _ in range(3))
+        self.n_accepted_ = xp.zeros(n_chains, dtype=np.int64)
+        self.n_divergent_ = xp.zeros(n_chains, dtype=np.int64)
+
+    x = property(lambda self: np.ascontiguousarray(to_numpy(self.xt).T),
+                 doc="positions (n, d), a C-ordered NumPy copy (NumPy's reductions over "
+                     "the drivers' axis then sum in the Numba backend's order)")
+    e = property(lambda self: to_numpy(self.e_), doc="E at the positions, NumPy")
+    log_q = property(lambda self: to_numpy(self.log_q_), doc="log q at the positions, NumPy")
+    log_w = property(lambda self: to_numpy(self.log_w_), doc="accumulated log weights, NumPy")
+    n_accepted = property(lambda self: to_numpy(self.n_accepted_), doc="accepted moves")
+    n_divergent = property(lambda self: to_numpy(self.n_divergent_), doc="divergent moves")
+
+    def start_at(self, x):
+        """Set the positions (n, d) (for ``START_EVAL``), from either module."""
+        self.xt[...] = self.xp.asarray(x, dtype=np.float64).T
+
+    def run(self, betas, step_size, n_steps, k_offset, transition_last, start, chol=None):
+        """Visit ``betas`` (NumPy), starting as ``start`` (START_*) says: ``step_size[k]``
+        at ``betas[k]``, step counters (k_offset + k)·n_steps + s, moves at the last
+        temperature only with ``transition_last``; ``chol`` (len(betas), d, d): the lower
+        Cholesky factors of the Langevin moves' preconditioner per temperature, or None."""
+        xp = self.xp
+        k0, k1, chain0 = self.streams
+        n = self.xt.shape[1]
+        betas_x = xp.asarray(np.ascontiguousarray(betas, dtype=np.float64))
+        steps_x = xp.asarray(np.ascontiguousarray(step_size, dtype=np.float64))
+        head = (k0, k1, chain0, self.tag0, np.int32(start))
+        schedule = (np.int64(betas_x.shape[0]), betas_x, steps_x, np.int64(n_steps),
+                    np.int64(k_offset), np.int32(bool(transition_last)))
+        qa, qb, qp, qs = self.base.arrays
+        tail = (self.theta, self.energy_form.beta)
+        if self.transition == "rwm":
+            self.launch("ais_random_walk", n, *head, *schedule, np.int32(self.base.kind), qa, qb,
+                        qp, self.base.log_norm, self.xt, self.e_, self.log_q_, self.log_w_,
+                        self.n_accepted_, self.n_divergent_, *tail)
+            return
+        if chol is None:
+            precondition, chol_x = np.int32(0), xp.zeros(1)
+        else:
+            precondition = np.int32(1)
+            chol_x = xp.asarray(np.ascontiguousarray(chol, dtype=np.float64))
+        self.launch("ais_langevin", n, *head, np.int32(self.transition == "mala"), *schedule,
+                    precondition, chol_x, np.int32(self.base.kind), qa, qb, qp, qs,
+                    self.base.log_norm, self.xt, self.e_, self.gt, self.log_q_, self.glqt,
+                    self.log_w_, self.n_accepted_, self.n_divergent_, *tail)

@@ -276,6 +276,10 @@ class Annealer:
         self.n_accepted = np.zeros(n_chains, dtype=np.int64)
         self.n_divergent = np.zeros(n_chains, dtype=np.int64)
 
+    def start_at(self, x):
+        """Set the positions (n, d) (for ``START_EVAL``)."""
+        self.x[:] = x
+
     def run(self, betas, step_size, n_steps, k_offset, transition_last, start, chol=None):
         """Visit ``betas`` (see ``Schedule``), starting as ``start`` (START_*) says; ``chol``
         (len(betas), d, d): lower Cholesky factors of the Langevin moves' preconditioner at
