@@ -13,9 +13,18 @@ A discrete model brings its own annealing path through ``model._ais_form(base)``
 The estimate is log Ẑ = log Z₀ + log mean(w) with the delta-method standard error of the
 continuous estimators; E log Ẑ ≤ log Z (Jensen), so AIS is a stochastic lower bound.
 
-These paths have Numba kernels only: CuPy data as an RBM's base, or a call inside
-``fastebm.backend.emulate_gpu()``, raises ``BackendUnavailableError`` (the CUDA runners
-have no ``discrete_ais_log_weights``) rather than running on the CPU.
+Where it runs. An RBM's parameters are NumPy, so its base data select the device (as
+the chains do for ``fe.gibbs``): a CuPy ``base`` runs a Bernoulli RBM's path on the CUDA
+backend (the products by cuBLAS, the weight increments and Gibbs draws in the kernels of
+``rbm.cu``); the two rows 0…0 and 1…1 as a CuPy array give the uniform base there
+(b_A = logit(2/4) = 0 exactly). NumPy data or None run on the Numba kernels, and inside
+``fastebm.backend.emulate_gpu()`` the same CUDA path runs on the host, for the
+Gaussian-Bernoulli RBM too (whose base must be None, so no array selects a device for
+it): log weights equal to the Numba backend's bit for bit for Bernoulli RBMs, to 1e-12
+relative for Gaussian-Bernoulli ones (their real visibles make the two BLAS products'
+sums round differently; tests/gpu/test_gpu_rbm_ais.py). Ising models have no CUDA AIS
+kernels: inside the emulation they raise ``BackendUnavailableError`` by name, never
+running on the CPU silently. The log weights and the estimate come back as NumPy.
 """
 import numpy as np
 
@@ -25,7 +34,7 @@ from ..diagnostics import log_z_stderr, weights_ess
 from ..progress import Bar, blocks
 from ..resampling import log_mean_exp
 from ..results import LogZEstimate
-from ..backend import resolve
+from ..backend import resolve, to_numpy
 from ..samplers._common import MAX_STEPS, check_first_chain
 from . import schedules
 
@@ -70,19 +79,21 @@ def ais_discrete(model, base, n_chains, n_temperatures=None, *, schedule="linear
     if not hasattr(model, "_ais_form"):
         raise TypeError(f"{type(model).__name__} is discrete but has no AIS path (RBMs and Ising "
                         "models have one)")
-    runners = resolve(base).runners  # the CUDA runners refuse by name: no CPU fallback
+    backend = resolve(base)  # a CuPy base runs on the device, NumPy in the emulation or on Numba
+    runners = backend.runners  # the CUDA runners refuse Ising models by name: no CPU fallback
+    on_device = {} if backend.xp is np else {"xp": backend.xp}
     n_chains = int_at_least(n_chains, "n_chains", 2)
     first_chain = check_first_chain(0 if first_chain is None else first_chain, n_chains)
     betas = _betas(schedule, n_temperatures)
     if betas.size > MAX_STEPS:
         raise ValueError(f"at most {MAX_STEPS} temperatures")
-    form, log_z0 = model._ais_form(base)
+    form, log_z0 = model._ais_form(None if base is None else to_numpy(base))
     key, log_w = philox_key(rng), np.empty(n_chains)
     with Bar(progress, n_chains, "ais", unit="chain") as bar:
         lo = 0
         for length in blocks(n_chains, bar):  # chains [lo, lo + length), on their own streams
             log_w[lo:lo + length] = runners.discrete_ais_log_weights(
-                form, betas, length, model.dim, key, first_chain + lo)
+                form, betas, length, model.dim, key, first_chain + lo, **on_device)
             lo += length
             bar.update(length)
     if np.any(np.isnan(log_w)) or np.any(log_w == np.inf):

@@ -37,8 +37,9 @@ MODULES = {
     "sum_of_user_snippets": _module_of(SUMS["banana+scaled_fd"]),
 }
 ENTRIES = ["langevin_propose", "langevin_accept", "random_walk_propose", "random_walk_accept",
-           "affine_quadratic_rows", "rbm_bernoulli", "rbm_gaussian", "record_rows",
-           "ising_half_sweep", "ising_sequential_sweep", "ais_langevin", "ais_random_walk"]
+           "affine_quadratic_rows", "rbm_bernoulli", "rbm_gaussian", "rbm_ais_weights",
+           "record_rows", "ising_half_sweep", "ising_sequential_sweep", "ais_langevin",
+           "ais_random_walk"]
 POINTWISE_ENTRIES = ["energy_rows", "langevin_fused", "random_walk_fused"]
 
 

@@ -301,12 +301,12 @@ def test_an_energy_without_cuda_kernels_is_refused():
                               step_size=0.3, rng=0))
 
 
-def test_discrete_ais_has_no_cuda_kernels_yet():
-    """AIS of an RBM (its Gibbs path) runs on the CPU only: refused under the emulation."""
-    rbm = fe.BernoulliRBM(0.1 * np.ones((4, 2)), np.zeros(4), np.zeros(2))
+def test_ising_ais_has_no_cuda_kernels_yet():
+    """AIS of an Ising model runs on the CPU only: refused under the emulation (RBMs have
+    CUDA AIS kernels: tests/gpu/test_gpu_rbm_ais.py)."""
     with backend.emulate_gpu(), pytest.raises(backend.BackendUnavailableError,
-                                              match="no discrete_ais_log_weights"):
-        fe.ais(rbm, None, 10, 5, rng=0)
+                                              match="no discrete_ais_log_weights for Ising"):
+        fe.ais(fe.Ising.lattice(4, 4, 0.3), None, 10, 5, rng=0)
 
 
 def test_a_missing_base_gradient_is_the_same_error_on_both_paths():

@@ -1,4 +1,5 @@
-/* Restricted Boltzmann machine kernels: the elementwise halves of a block Gibbs sweep.
+/* Restricted Boltzmann machine kernels: the elementwise halves of a block Gibbs sweep,
+ * and AIS's weight increments (rbm_ais_weights, at the end).
  *
  * A Bernoulli RBM has E(v, h) = -v'b - h'c - v'Wh, so the layers are conditionally
  * independent given each other (Hinton 2002; Fischer & Igel 2012, sec. 4):
@@ -14,11 +15,11 @@
  * column-major (units, n), as every chain array of this backend.
  */
 
-/* exp(-scale (bias + x)): t clamped to [-708, 709], k = floor(t log2 e + 1/2),
- * r = t - k ln2 (two parts), P(r) the degree-13 Taylor polynomial, times 2^k. */
-FASTEBM_HD double fastebm_exp_neg_affine(double x, double bias, double scale)
+/* e^t: t clamped to [-708, 709], k = floor(t log2 e + 1/2), r = t - k ln2 (two parts,
+ * Cody & Waite 1980), P(r) the degree-13 Taylor polynomial, times 2^k (vexp._exp_parts,
+ * and the product P(r) 2^k that vexp.exp_neg_affine and vexp.softplus_sum form). */
+FASTEBM_HD double fastebm_exp_clamped(double t)
 {
-    double t = -scale * (bias + x);
     t = -708.0 > t ? -708.0 : t; /* Python's max(t, -708.0), min(., 709.0) */
     t = 709.0 < t ? 709.0 : t;
     double k = floor(t * FASTEBM_EXP_LOG2E + 0.5);
@@ -45,6 +46,46 @@ FASTEBM_HD double fastebm_exp_neg_affine(double x, double bias, double scale)
     memcpy(&two_k, &bits, sizeof two_k);
 #endif
     return p * two_k;
+}
+
+/* exp(-scale (bias + x)), as vexp.exp_neg_affine. */
+FASTEBM_HD double fastebm_exp_neg_affine(double x, double bias, double scale)
+{
+    return fastebm_exp_clamped(-scale * (bias + x));
+}
+
+/* sum_j softplus(a_j), a_j = scale (bias_j + x_j) (x_j at x[j * xs]), as vexp.softplus_sum
+ * operation for operation: sum_j max(a_j, 0) + log prod_j (1 + exp(-|a_j|)), in chunks of
+ * 1000 units (each factor is in (1, 2], so a chunk's product stays below 2^1000), each
+ * chunk with four partial sums and products over units j = 4m + p, combined as
+ * ((l0 + l1) + (l2 + l3)) + log((q0 q1)(q2 q3)). */
+FASTEBM_HD double fastebm_softplus_term(const double *x, uint64_t xs, const double *bias,
+                                        double scale, int j, double *q)
+{
+    double a = scale * (bias[j] + x[(uint64_t)j * xs]);
+    *q *= 1.0 + fastebm_exp_clamped(-fabs(a));
+    return a > 0.0 ? a : 0.0;
+}
+FASTEBM_HD double fastebm_softplus_sum(const double *x, uint64_t xs, const double *bias,
+                                       double scale, int units)
+{
+    double total = 0.0;
+    for (int lo = 0; lo < units; lo += 1000) {
+        int hi = lo + 1000 < units ? lo + 1000 : units;
+        double q0 = 1.0, q1 = 1.0, q2 = 1.0, q3 = 1.0;
+        double l0 = 0.0, l1 = 0.0, l2 = 0.0, l3 = 0.0;
+        int j = lo;
+        for (; j + 4 <= hi; j += 4) {
+            l0 += fastebm_softplus_term(x, xs, bias, scale, j, &q0);
+            l1 += fastebm_softplus_term(x, xs, bias, scale, j + 1, &q1);
+            l2 += fastebm_softplus_term(x, xs, bias, scale, j + 2, &q2);
+            l3 += fastebm_softplus_term(x, xs, bias, scale, j + 3, &q3);
+        }
+        for (; j < hi; ++j)
+            l0 += fastebm_softplus_term(x, xs, bias, scale, j, &q0);
+        total += ((l0 + l1) + (l2 + l3)) + log((q0 * q1) * (q2 * q3));
+    }
+    return total;
 }
 
 /* Chain i's layer of `units`: out_j = 1 if u_j (1 + exp(-scale (bias_j + pre_j))) < 1
@@ -103,3 +144,32 @@ FASTEBM_ENTRY(record_rows,
               (uint64_t n, int units, int mode, int64_t slot, const double *x, double *draws,
                double *mean, double *m2),
               (n, units, mode, slot, x, draws, mean, m2))
+
+/* AIS for an RBM (Salakhutdinov & Murray 2008; the Numba backend's rbm.ais_run): chain i's
+ * log-weight increment between temperatures beta_prev and beta at its state x (units,
+ * n), with pre = W'x (n_hid, n) from the glue's product:
+ *
+ *     log f_beta(x) - log f_beta_prev(x)
+ *         = (beta - beta_prev) x'(b - b_A) + sum_j softplus(beta (c_j + pre_j))
+ *                                          - sum_j softplus(beta_prev (c_j + pre_j)),
+ *
+ * f_beta(v) = exp((1-beta) v'b_A + beta v'b) prod_j (1 + exp(beta (c_j + (v'W)_j))) the
+ * path's unnormalized marginal (b_A = b for the Gaussian-Bernoulli RBM's path, whose
+ * Gaussian factor does not depend on beta). The sum x'(b - b_A) runs in unit order, the
+ * softplus sums as fastebm_softplus_sum: the arithmetic of ais_run, bit for bit. */
+FASTEBM_HD void rbm_ais_weights_body(uint64_t i, uint64_t n, int n_vis, int n_hid,
+                                     const double *x, const double *pre, const double *b,
+                                     const double *b_base, const double *c, double beta,
+                                     double beta_prev, double *log_w)
+{
+    double acc = 0.0;
+    for (int k = 0; k < n_vis; ++k)
+        acc += x[(uint64_t)k * n + i] * (b[k] - b_base[k]);
+    log_w[i] += (beta - beta_prev) * acc + fastebm_softplus_sum(pre + i, n, c, beta, n_hid)
+                - fastebm_softplus_sum(pre + i, n, c, beta_prev, n_hid);
+}
+FASTEBM_ENTRY(rbm_ais_weights,
+              (uint64_t n, int n_vis, int n_hid, const double *x, const double *pre,
+               const double *b, const double *b_base, const double *c, double beta,
+               double beta_prev, double *log_w),
+              (n, n_vis, n_hid, x, pre, b, b_base, c, beta, beta_prev, log_w))

@@ -22,6 +22,9 @@ through ``xp`` (``proposal_draws``, ``proposal_log_density``, ``importance_draws
 
 Annealed importance sampling (``ais.cu``): ``Annealer``, the Numba backend's protocol,
 one launch per call that takes every chain through the given temperatures in its thread.
+AIS of an RBM (``discrete_ais_log_weights``, ``rbm.cu``): the products through
+``xp.matmul``, the weight increments and the Gibbs draws in kernels, one temperature at
+a time; Ising models' AIS has no CUDA kernels yet.
 
 Algorithms without CUDA kernels yet are named by ``__getattr__``: asking for one raises
 ``BackendUnavailableError`` instead of running anything on another backend.
@@ -33,9 +36,10 @@ import numpy as np
 
 from ..._contract import (PRECOND_DENSE, PRECOND_DIAG, PRECOND_NONE, RECORD_DRAWS,
                           RECORD_MOMENTS, RECORD_NONE, TAG_MULTINOMIAL, TAG_RBM_HIDDEN,
-                          TAG_RBM_VISIBLE, TAG_RESIDUAL, TAG_STRATIFIED, TAG_SYSTEMATIC,
-                          BackendUnavailableError, GaussianProposalParams, IsingLatticeParams,
-                          MixtureProposalParams, RBMParams, StudentTProposalParams,
+                          TAG_RBM_INIT, TAG_RBM_VISIBLE, TAG_RESIDUAL, TAG_STRATIFIED,
+                          TAG_SYSTEMATIC, BackendUnavailableError, GaussianProposalParams,
+                          IsingDenseParams, IsingLatticeParams, MixtureProposalParams,
+                          RBMParams, StudentTProposalParams,
                           UniformProposalParams)
 from ..moments import chunk_moments
 from .build import launcher, module_source
@@ -58,10 +62,11 @@ def __getattr__(name):
         raise AttributeError(name)
     raise BackendUnavailableError(
         f"the CUDA backend has no {name} yet (it runs mala, langevin and the random-walk "
-        "metropolis on Gaussian and user CUDA energies, gibbs on RBMs and lattices, and "
+        "metropolis on Gaussian and user CUDA energies, gibbs on RBMs and lattices, "
         "importance_sample, importance_resample and resample with Gaussian, Uniform, "
-        "StudentT and Mixture proposals, and ais and reverse_ais of continuous energies "
-        "from Gaussian and Uniform bases with mala, ula or rwm moves): pass NumPy arrays "
+        "StudentT and Mixture proposals, ais and reverse_ais of continuous energies from "
+        "Gaussian and Uniform bases with mala, ula or rwm moves, and ais of Bernoulli and "
+        "Gaussian-Bernoulli RBMs (not of Ising models)): pass NumPy arrays "
         "(and proposals built from NumPy arrays), outside fastebm.backend.emulate_gpu(), to "
         "run this on the CPU")
 
@@ -742,3 +747,78 @@ class Annealer:
                     precondition, chol_x, np.int32(self.base.kind), qa, qb, qp, qs,
                     self.base.log_norm, self.xt, self.e_, self.gt, self.log_q_, self.glqt,
                     self.log_w_, self.n_accepted_, self.n_divergent_, *tail)
+
+
+# --- AIS of an RBM (rbm.cu) --------------------------------------------------------------
+
+
+def discrete_ais_log_weights(form, betas, n_chains, dim, key, first_chain=0, xp=np):
+    """Log weights (n_chains,) of AIS on an RBM's path (the Numba backend's ``rbm.ais_run``,
+    Salakhutdinov & Murray 2008): ``form`` = (RBMParams, base-rate biases b_A) from
+    ``model._ais_form``, the chains column-major in ``xp`` (CuPy on a device, NumPy in the
+    emulation); returned as NumPy.
+
+    Chains start at v ~ Πᵢ Bern(σ(b_A,ᵢ)) (Gaussian-Bernoulli: v = b + σξ) on (chain, 0,
+    TAG_RBM_INIT); for k = 1..K the weight increment log f_{β_k}(v) - log f_{β_{k-1}}(v)
+    (``rbm_ais_weights``, from pre = Wᵀv by ``xp.matmul``), then for k < K one Gibbs sweep
+    at β_k: hⱼ ~ Bern(σ(β_k(cⱼ + preⱼ))) on (chain, k, TAG_RBM_HIDDEN), vᵢ ~
+    Bern(σ((1-β_k) b_A,ᵢ + β_k (bᵢ + (Wh)ᵢ))) (Gaussian: N(b + β_k σ(Wh), σ²)) on (chain, k,
+    TAG_RBM_VISIBLE). The same streams and arithmetic as ``ais_run``: the host emulation's
+    weights equal the Numba backend's bit for bit where the two BLAS products sum in the
+    same order (tests/gpu/test_gpu_rbm_ais.py).
+
+    Raises ``BackendUnavailableError`` for an Ising model's form (no CUDA kernels yet).
+    """
+    if isinstance(form, (IsingDenseParams, IsingLatticeParams)):
+        raise BackendUnavailableError(
+            "the CUDA backend has no discrete_ais_log_weights for Ising models yet (it anneals "
+            "Bernoulli and Gaussian-Bernoulli RBMs): pass NumPy arrays, outside "
+            "fastebm.backend.emulate_gpu(), to run it on the CPU")
+    model, b_base = form
+    if not isinstance(model, RBMParams):
+        raise BackendUnavailableError(
+            f"the CUDA backend has no discrete_ais_log_weights for {type(model).__name__} "
+            "forms (it anneals RBMs)")
+    if n_chains == 1:  # BLAS sums a one-column product in gemv's order: run two columns,
+        # as the Numba kernels' dot_rows does a one-row block (fastebm/_kernels/numba/blas.py)
+        return discrete_ais_log_weights(form, betas, 2, dim, key, first_chain, xp)[:1]
+    launch = launcher(xp, module_source({"FASTEBM_DIM": int(dim)}))
+    def on(a):  # a NumPy parameter as a contiguous float64 array of xp
+        return xp.ascontiguousarray(xp.asarray(a, dtype=np.float64))
+
+    hidden_matrix, visible_matrix = on(model.W.T), on(model.WT.T)
+    b, c, sigma, b_a = on(model.b), on(model.c), on(model.sigma), on(b_base)
+    n, n_vis, n_hid = n_chains, np.int32(dim), np.int32(model.W.shape[1])
+    k0, k1, chain0 = np.uint32(key[0]), np.uint32(key[1]), np.uint32(first_chain)
+    xt, ht = xp.empty((dim, n)), xp.empty((int(n_hid), n))
+    pre_h, pre_v = xp.empty((int(n_hid), n)), xp.empty((dim, n))
+    log_w = xp.zeros(n)
+    zero = xp.zeros((dim, n))
+    if model.gaussian:
+        launch("rbm_gaussian", n, n_vis, zero, b, sigma, k0, k1, chain0, np.uint32(0),
+               np.uint32(TAG_RBM_INIT), xt)
+    else:
+        launch("rbm_bernoulli", n, n_vis, zero, b_a, np.float64(1.0), k0, k1, chain0,
+               np.uint32(0), np.uint32(TAG_RBM_INIT), xt)
+    betas = np.asarray(betas, dtype=np.float64)
+    b_host, b_a_host = np.asarray(model.b, dtype=np.float64), np.asarray(b_base, dtype=np.float64)
+    for k in range(1, betas.shape[0]):
+        beta, beta_prev = np.float64(betas[k]), np.float64(betas[k - 1])
+        xp.matmul(hidden_matrix, xt, out=pre_h)
+        launch("rbm_ais_weights", n, n_vis, n_hid, xt, pre_h, b, b_a, c, beta, beta_prev,
+               log_w)
+        if k == betas.shape[0] - 1:
+            break
+        step = np.uint32(k)
+        launch("rbm_bernoulli", n, n_hid, pre_h, c, beta, k0, k1, chain0, step,
+               np.uint32(TAG_RBM_HIDDEN), ht)
+        xp.matmul(visible_matrix, ht, out=pre_v)
+        pre_v *= beta
+        if model.gaussian:
+            launch("rbm_gaussian", n, n_vis, pre_v, b, sigma, k0, k1, chain0, step,
+                   np.uint32(TAG_RBM_VISIBLE), xt)
+        else:  # (1-β) b_A + β b elementwise, as ais_run's bias_v
+            bias_v = on((1.0 - beta) * b_a_host + beta * b_host)
+            launch("rbm_bernoulli", n, n_vis, pre_v, bias_v, np.float64(1.0), k0, k1, chain0,
+                   step, np.uint32(TAG_RBM_VISIBLE), xt)
+    return to_numpy(log_w)
