@@ -109,26 +109,7 @@ FASTEBM_HD double fastebm_ais_base_grad(int kind, const double *a, const double 
             row += x[k] * p[k * d + j];
         glq[j] = row;
     }
-    double e0 = 0.0, e1 = 0.0, e2 = 0.0, e3 = 0.0;
-    int tail = d - d % 4;
-    for (int j = 0; j < tail; j += 4) {
-        double g0 = glq[j] - s[j], g1 = glq[j + 1] - s[j + 1];
-        double g2 = glq[j + 2] - s[j + 2], g3 = glq[j + 3] - s[j + 3];
-        e0 += (x[j] - a[j]) * g0;
-        e1 += (x[j + 1] - a[j + 1]) * g1;
-        e2 += (x[j + 2] - a[j + 2]) * g2;
-        e3 += (x[j + 3] - a[j + 3]) * g3;
-        glq[j] = -1.0 * g0;
-        glq[j + 1] = -1.0 * g1;
-        glq[j + 2] = -1.0 * g2;
-        glq[j + 3] = -1.0 * g3;
-    }
-    for (int j = tail; j < d; ++j) {
-        double g0 = glq[j] - s[j];
-        e0 += (x[j] - a[j]) * g0;
-        glq[j] = -1.0 * g0;
-    }
-    return log_norm + 0.5 * -1.0 * ((e0 + e1) + (e2 + e3));
+    return fastebm_affine_quadratic_finish(x, a, s, log_norm, -1.0, glq);
 }
 
 /* log q alone (the random walk's): the Numba backend's _base_log_density for a Gaussian,

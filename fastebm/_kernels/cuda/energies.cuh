@@ -157,6 +157,38 @@ FASTEBM_HD double fastebm_mixture_energy_grad(const double *x, const double *the
 
 /* ---- dense Gaussian, in the thread (a term of a sum) ------------------------------------ */
 
+/* The pass that finishes an affine quadratic after its product, on one point: g holds
+ * P x on entry and scale (P x - s) on exit (s = P mu), and the value is
+ * offset + scale/2 sum_j (x_j - mu_j)(P x - s)_j, summed in four partial sums as the CPU's
+ * blas_energy_grad does (the dense Gaussian: offset 0, scale beta; a Gaussian proposal's
+ * log q and its gradient: offset log_norm, scale -1). */
+FASTEBM_HD double fastebm_affine_quadratic_finish(const double *x, const double *mean,
+                                                  const double *shift, double offset,
+                                                  double scale, double *g)
+{
+    const int d = FASTEBM_DIM;
+    double e0 = 0.0, e1 = 0.0, e2 = 0.0, e3 = 0.0;
+    int tail = d - d % 4;
+    for (int j = 0; j < tail; j += 4) {
+        double g0 = g[j] - shift[j], g1 = g[j + 1] - shift[j + 1];
+        double g2 = g[j + 2] - shift[j + 2], g3 = g[j + 3] - shift[j + 3];
+        e0 += (x[j] - mean[j]) * g0;
+        e1 += (x[j + 1] - mean[j + 1]) * g1;
+        e2 += (x[j + 2] - mean[j + 2]) * g2;
+        e3 += (x[j + 3] - mean[j + 3]) * g3;
+        g[j] = scale * g0;
+        g[j + 1] = scale * g1;
+        g[j + 2] = scale * g2;
+        g[j + 3] = scale * g3;
+    }
+    for (int j = tail; j < d; ++j) {
+        double g0 = g[j] - shift[j];
+        e0 += (x[j] - mean[j]) * g0;
+        g[j] = scale * g0;
+    }
+    return offset + 0.5 * scale * ((e0 + e1) + (e2 + e3));
+}
+
 /* g = beta P (x - mu) and E = beta/2 (x - mu)' P (x - mu) from the row sums P x (P
  * symmetric) and shift = P mu, finished as affine_quadratic_rows does (four partial sums
  * in the same order). The CPU's P x comes from BLAS, whose order of summation is its
@@ -172,26 +204,7 @@ FASTEBM_HD double fastebm_dense_gaussian_energy_grad(const double *x, const doub
             row += precision[j * d + k] * x[k];
         g[j] = row;
     }
-    double e0 = 0.0, e1 = 0.0, e2 = 0.0, e3 = 0.0;
-    int tail = d - d % 4;
-    for (int j = 0; j < tail; j += 4) {
-        double g0 = g[j] - shift[j], g1 = g[j + 1] - shift[j + 1];
-        double g2 = g[j + 2] - shift[j + 2], g3 = g[j + 3] - shift[j + 3];
-        e0 += (x[j] - mean[j]) * g0;
-        e1 += (x[j + 1] - mean[j + 1]) * g1;
-        e2 += (x[j + 2] - mean[j + 2]) * g2;
-        e3 += (x[j + 3] - mean[j + 3]) * g3;
-        g[j] = beta * g0;
-        g[j + 1] = beta * g1;
-        g[j + 2] = beta * g2;
-        g[j + 3] = beta * g3;
-    }
-    for (int j = tail; j < d; ++j) {
-        double g0 = g[j] - shift[j];
-        e0 += (x[j] - mean[j]) * g0;
-        g[j] = beta * g0;
-    }
-    return 0.0 + 0.5 * beta * ((e0 + e1) + (e2 + e3));
+    return fastebm_affine_quadratic_finish(x, mean, shift, 0.0, beta, g);
 }
 
 FASTEBM_HD double fastebm_dense_gaussian_energy(const double *x, const double *theta,
