@@ -29,6 +29,12 @@ def as_float_array(value, name, *, ndim=None, finite=True):
     return arr
 
 
+def result_dtype(x):
+    """The dtype of the outputs of a call given the array ``x``: float32 when ``x`` is
+    float32, float64 otherwise (the computation runs in float64 on the CPU)."""
+    return np.float32 if getattr(x, "dtype", None) == np.float32 else np.float64
+
+
 def as_points(x, dim, name="x"):
     """Points of shape (n, dim) or (dim,) → ((n, dim) float64 array, was_single, dtype).
 
@@ -47,8 +53,7 @@ def as_points(x, dim, name="x"):
                          f"got shape {arr.shape}")
     if arr.ndim == 2 and arr.shape[0] == 0:
         raise ValueError(f"{name} must hold at least one point, got shape {arr.shape}")
-    dtype = np.float32 if raw.dtype == np.float32 else np.float64
-    return (arr[None, :] if arr.ndim == 1 else arr), arr.ndim == 1, dtype
+    return (arr[None, :] if arr.ndim == 1 else arr), arr.ndim == 1, result_dtype(raw)
 
 
 def positive_float(value, name):

@@ -28,12 +28,19 @@ from ._contract import BackendUnavailableError  # noqa: F401  (part of this modu
 class Backend:
     """One backend: its name, array module ``xp`` and the module of its runners.
 
+    ``float32_kernels``: whether its runners keep a float32 run's chains in float32 (the
+    CUDA kernels' float32 build: half the memory and bandwidth) rather than computing in
+    float64 and casting the outputs (the Numba kernels). Either way the arithmetic of a
+    step is float64 and the outputs are float32 (``docs/gpu.md``).
+
     The runners module is imported on first use, so that resolving a backend costs
     nothing until a run needs its kernels.
     """
 
-    def __init__(self, name, xp, runners_module, num_threads, set_threads):
+    def __init__(self, name, xp, runners_module, num_threads, set_threads,
+                 float32_kernels=False):
         self.name, self.xp = name, xp
+        self.float32_kernels = float32_kernels
         self._runners_module = runners_module
         self._num_threads, self._set_threads = num_threads, set_threads
         self._runners = None
@@ -77,7 +84,8 @@ def _set_numba_threads(n):
 
 CPU = Backend("numba", np, "fastebm._kernels.numba.runners", _numba_threads, _set_numba_threads)
 CUDA_RUNNERS = "fastebm._kernels.cuda.runners"
-CUDA_HOST = Backend("cuda-host", np, CUDA_RUNNERS, lambda: 1, lambda n: None)
+CUDA_HOST = Backend("cuda-host", np, CUDA_RUNNERS, lambda: 1, lambda n: None,
+                    float32_kernels=True)
 """The GPU emulation: the CUDA kernels built for the host, over NumPy arrays."""
 
 EMULATION_VARIABLE = "FASTEBM_GPU_EMULATION"
@@ -151,7 +159,8 @@ def _device_backend():
                 f"CuPy arrays were given, but CuPy finds no usable CUDA device ({exc})") from None
         if count == 0:
             raise BackendUnavailableError("CuPy arrays were given, but there is no CUDA device")
-        _DEVICE_BACKEND = Backend("cuda", cupy, CUDA_RUNNERS, lambda: 1, lambda n: None)
+        _DEVICE_BACKEND = Backend("cuda", cupy, CUDA_RUNNERS, lambda: 1, lambda n: None,
+                                  float32_kernels=True)
     return _DEVICE_BACKEND
 
 

@@ -8,7 +8,7 @@ Figures: chain-steps per second (one chain advanced one step; for importance sam
 draws weighted per second), the speed-up over the CuPy version, and for MALA the fraction of the memory-bandwidth floor: each step must
 read and write a chain's state a handful of times, about 6 · 8 · d bytes per chain-step,
 so at 4.3 TB/s (the H200's measured copy) no implementation passes 4.3e12 / (48 d)
-chain-steps/s (docs/performance.md).
+chain-steps/s (docs/performance.md); float32 chains move half of that, 6 · 4 · d bytes.
 """
 import argparse
 import json
@@ -65,21 +65,21 @@ def cupy_mala(precision, mean, x, h, n_steps, seed):
     """MALA on E = ½(x-μ)ᵀP(x-μ) with one CuPy expression per operation, keeping the
     per-chain running mean and M2 as fastebm's keep="moments" does."""
     rs = cp.random.RandomState(seed)
-    P, mu = cp.asarray(precision), cp.asarray(mean)
+    P, mu = cp.asarray(precision, dtype=x.dtype), cp.asarray(mean, dtype=x.dtype)
     root = math.sqrt(2 * h)
     r = x - mu
     g = r @ P
     e = 0.5 * cp.sum(r * g, axis=1)
     m, m2 = cp.zeros_like(x), cp.zeros_like(x)
     for s in range(n_steps):
-        xi = rs.standard_normal(x.shape)
+        xi = rs.standard_normal(x.shape, dtype=x.dtype)
         y = x - h * g + root * xi
         ry = y - mu
         gy = ry @ P
         ey = 0.5 * cp.sum(ry * gy, axis=1)
         back = h * (g + gy) - root * xi
         log_alpha = e - ey - cp.sum(back * back, axis=1) / (4 * h) + 0.5 * cp.sum(xi * xi, axis=1)
-        take = cp.log(rs.random_sample(x.shape[0])) < log_alpha
+        take = cp.log(rs.random_sample(x.shape[0], dtype=x.dtype)) < log_alpha
         x = cp.where(take[:, None], y, x)
         g = cp.where(take[:, None], gy, g)
         e = cp.where(take, ey, e)
@@ -140,6 +140,18 @@ def bench_mala(rows, repeat, d=100, condition=100.0):
                              steps=steps, fastebm_s=other, chain_steps_per_s=n * steps / other,
                              floor_fraction=n * steps / other / (HBM_BYTES_PER_S / (48 * d))))
             print(rows[-1], flush=True)
+    # float32 chains (the kernels' float32 build, docs/gpu.md): half the bytes a step
+    n, steps = 10**5, 1000
+    x0 = cp.asarray((np.random.default_rng(1).standard_normal((n, d)) + mean).astype(np.float32))
+    fe.mala(energy, x0[:256], h, 3, keep="moments", rng=0)  # NVRTC compile (float32 build)
+    ours = best_time(lambda: fe.mala(energy, x0, h, steps, keep="moments", rng=0), repeat)
+    theirs = best_time(lambda: cupy_mala(precision, mean, x0, h, steps, 0), repeat)
+    rate = n * steps / ours
+    rows.append(dict(bench="mala_gaussian_d100_cond100_f32_moments", chains=n, steps=steps,
+                     fastebm_s=ours, cupy_vectorized_s=theirs, chain_steps_per_s=rate,
+                     speedup_vs_cupy=theirs / ours,
+                     floor_fraction=rate / (HBM_BYTES_PER_S / (24 * d))))
+    print(rows[-1], flush=True)
     x_cpu = np.random.default_rng(1).standard_normal((10**4, d)) + mean
     fe.mala(energy, x_cpu[:64], h, 2, keep="moments", rng=0)  # Numba compile
     cpu = best_time(lambda: fe.mala(energy, x_cpu, h, 100, keep="moments", rng=0), 1)
@@ -182,31 +194,33 @@ def bench_random_walk(rows, repeat):
 def cupy_rbm_gibbs(W, b, c, v, n_steps, seed):
     """Block Gibbs of a Bernoulli RBM with one CuPy expression per operation."""
     rs = cp.random.RandomState(seed)
-    W, b, c = cp.asarray(W), cp.asarray(b), cp.asarray(c)
+    W, b, c = (cp.asarray(a, dtype=v.dtype) for a in (W, b, c))
     for _ in range(n_steps):
         ph = 1.0 / (1.0 + cp.exp(-(v @ W + c)))
-        h = (rs.random_sample(ph.shape) < ph).astype(v.dtype)
+        h = (rs.random_sample(ph.shape, dtype=v.dtype) < ph).astype(v.dtype)
         pv = 1.0 / (1.0 + cp.exp(-(h @ W.T + b)))
-        v = (rs.random_sample(pv.shape) < pv).astype(v.dtype)
+        v = (rs.random_sample(pv.shape, dtype=v.dtype) < pv).astype(v.dtype)
     return v
 
 
 def bench_rbm(rows, repeat, n_vis=784, n_hid=500, steps=100):
-    """Block Gibbs sweeps of a 784 x 500 Bernoulli RBM (MNIST-sized), float64; the state is
-    recorded once, at the end (thin = steps), in both implementations' spirit."""
+    """Block Gibbs sweeps of a 784 x 500 Bernoulli RBM (MNIST-sized), float64 and float32
+    (sgemm, float32 layers); the state is recorded once, at the end (thin = steps), in both
+    implementations' spirit."""
     rng = np.random.default_rng(3)
     W = 0.01 * rng.standard_normal((n_vis, n_hid))
     b, c = 0.1 * rng.standard_normal(n_vis), 0.1 * rng.standard_normal(n_hid)
     rbm = fe.BernoulliRBM(W, b, c)
-    fe.gibbs(rbm, cp.zeros((256, n_vis)), 2, rng=0)  # NVRTC compile
-    for n in (10**4, 10**5):
-        v0 = cp.asarray((rng.random((n, n_vis)) < 0.5).astype(np.float64))
-        ours = best_time(lambda: fe.gibbs(rbm, v0, steps, thin=steps, rng=0), repeat)
-        theirs = best_time(lambda: cupy_rbm_gibbs(W, b, c, v0, steps, 0), repeat)
-        rows.append(dict(bench="rbm_gibbs_784x500_f64", chains=n, steps=steps, fastebm_s=ours,
-                         cupy_vectorized_s=theirs, chain_steps_per_s=n * steps / ours,
-                         speedup_vs_cupy=theirs / ours))
-        print(rows[-1], flush=True)
+    for dtype, tag in ((np.float64, "f64"), (np.float32, "f32")):
+        fe.gibbs(rbm, cp.zeros((256, n_vis), dtype=dtype), 2, rng=0)  # NVRTC compile
+        for n in (10**4, 10**5):
+            v0 = cp.asarray((rng.random((n, n_vis)) < 0.5).astype(dtype))
+            ours = best_time(lambda: fe.gibbs(rbm, v0, steps, thin=steps, rng=0), repeat)
+            theirs = best_time(lambda: cupy_rbm_gibbs(W, b, c, v0, steps, 0), repeat)
+            rows.append(dict(bench=f"rbm_gibbs_784x500_{tag}", chains=n, steps=steps,
+                             fastebm_s=ours, cupy_vectorized_s=theirs,
+                             chain_steps_per_s=n * steps / ours, speedup_vs_cupy=theirs / ours))
+            print(rows[-1], flush=True)
 
 
 def cupy_checkerboard(spins, coupling, n_sweeps, seed):

@@ -21,6 +21,8 @@ print("mala diag", type(r.draws).__name__, float(r.acceptance_rate.mean()), r.dr
 E = fe.Gaussian(np.zeros(3), np.array([[2.0, 0.3, 0.0], [0.3, 1.0, 0.1], [0.0, 0.1, 0.5]]))
 r = fe.metropolis(E, cp.zeros((1000, 3)), 200, burn_in=100, adapt=True, rng=0)
 print("rwm dense", float(r.acceptance_rate.mean()), r.draws.mean(axis=(0, 1)))
+r = fe.mala(E, cp.zeros((1000, 3), dtype=cp.float32), 0.3, 200, burn_in=100, adapt=True, rng=0)
+print("mala dense float32", r.draws.dtype, float(r.acceptance_rate.mean()), r.draws.var(axis=(0, 1)))
 PY
 } 2>&1 | tee "$out/smoke.log"
 echo "== GPU tests (device and host emulation of the GPU path)"

@@ -14,7 +14,7 @@ lattice's coupling and field) everywhere.
 import numpy as np
 
 from .._contract import IsingDenseParams, IsingLatticeParams
-from .._validation import as_float_array, discrete_points, int_at_least
+from .._validation import as_float_array, discrete_points, int_at_least, result_dtype
 from ..backend import CPU
 from .base import Energy
 
@@ -178,7 +178,7 @@ class Ising(Energy):
 
     def _points(self, x, name="x"):
         pts, single = spin_points(x, self.n_spins, name)
-        return pts, single, np.float64
+        return pts, single, result_dtype(x)
 
     def _kernel_params(self):
         raise TypeError("an Ising model has ±1 spins: sample it with fastebm.gibbs, not with "

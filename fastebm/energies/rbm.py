@@ -11,7 +11,7 @@ import numpy as np
 from scipy.special import expit
 
 from .._contract import GaussianBernoulliParams, RBMParams
-from .._validation import as_float_array, discrete_points
+from .._validation import as_float_array, discrete_points, result_dtype
 from ..backend import CPU
 from .base import Energy
 
@@ -144,7 +144,7 @@ class BernoulliRBM(_RBM):
 
     def _points(self, x, name="x"):
         pts, single = binary_points(x, self.n_visible, name)
-        return pts, single, np.float64
+        return pts, single, result_dtype(x)
 
     def _kernel_params(self):
         raise TypeError("a Bernoulli RBM has binary visibles: sample it with fastebm.gibbs, "

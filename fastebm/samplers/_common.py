@@ -48,7 +48,11 @@ class Chains:
             self.key, self.step = philox_key(rng), 0
             self.first_chain = check_first_chain(0 if first_chain is None else first_chain,
                                                  self.x.shape[0])
-        self.x = self.x.copy()
+        # the validated float64 positions, or float32 ones for a backend with float32
+        # kernels (a float32 run's chains then stay float32 on the device)
+        kernel_dtype = (np.float32 if self.backend.float32_kernels and self.dtype == np.float32
+                        else np.float64)
+        self.x = self.x.astype(kernel_dtype, copy=True)
         self.n_chains, self.dim = self.x.shape
 
 

@@ -22,7 +22,7 @@ def advance(runner, n_steps, step_size, adapt_state=None, *, keep_draws=False,
     into, out, kept = None, None, 0
     if keep_draws:
         out = np.empty_like(runner.x, shape=(n_steps // thin, runner.n_chains, runner.dim),
-                            dtype=np.float64, order="C")  # the CUDA runners' x is a view
+                            dtype=runner.x.dtype, order="C")  # the CUDA runners' x is a view
         into = (out, 0)
     done = 0
     for length in blocks(n_steps, bar, multiple=thin):

@@ -65,8 +65,6 @@ def test_cupy_without_cupy_installed_is_a_named_error():
                     + fe.energy(lambda x: x[0] ** 2, lambda x, g: 0.0, dim=1),
                     np.zeros((2, 1)), 0.1, 3, rng=0),
     lambda: fe.metropolis(fe.energy(lambda x: x[0] ** 2, dim=1), np.zeros((2, 1)), 3, rng=0),
-    lambda: fe.metropolis(DIAG, np.zeros((2, 3)), 3, rng=0,
-                          proposal=fe.proposals.Gaussian(np.zeros(3), np.eye(3))),
     lambda: fe.importance_sample(fe.energy(lambda x: x[0] ** 2, dim=1),
                                  fe.proposals.Gaussian([0.0], [4.0]), 10, rng=0),
 ])

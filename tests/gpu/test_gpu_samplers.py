@@ -22,11 +22,14 @@ OPTIONS = {
     "thin": dict(thin=4, burn_in=5),
 }
 SAMPLERS = ("mala", "langevin", "metropolis")
+# float32 starts run the kernels' float32 build (chain arrays as float32): the paths and
+# splits of a run must agree bit for bit there too (its new states are rounded to float32
+# wherever they are computed, common.cuh's fastebm_as_real)
+DTYPES = [np.float64, np.float32]
 
 
-
-def _start(energy, n=40, seed=0):
-    return np.random.default_rng(seed).normal(size=(n, energy.dim or 2))
+def _start(energy, n=40, seed=0, dtype=np.float64):
+    return np.random.default_rng(seed).normal(size=(n, energy.dim or 2)).astype(dtype)
 
 
 
@@ -80,14 +83,15 @@ def test_one_step_agrees_with_the_numba_backend(gpu, name, sampler):
     np.testing.assert_array_equal(gpu.numpy(other.acceptance_rate), cpu.acceptance_rate)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("sampler", ["mala", "langevin"])
 @pytest.mark.parametrize("name", ["diag", "banana"])
-def test_fused_kernel_equals_three_launches_a_step(gpu, name, sampler, monkeypatch):
+def test_fused_kernel_equals_three_launches_a_step(gpu, name, sampler, dtype, monkeypatch):
     """A pointwise energy runs every step in one launch; the general path (propose,
     energy, accept) must give the same numbers."""
     from fastebm._kernels.cuda import runners
     energy = ENERGIES[name]
-    x0 = gpu.asarray(_start(energy))
+    x0 = gpu.asarray(_start(energy, dtype=dtype))
     with gpu.context():
         fused = run_sampler(sampler, energy, x0, 30, rng=5, burn_in=10, adapt=True)
         monkeypatch.setattr(runners.LangevinRunner, "fused", property(lambda self: False))
@@ -110,12 +114,13 @@ def test_stored_noise_equals_redrawn_noise(gpu, precondition, monkeypatch):
     np.testing.assert_array_equal(gpu.numpy(redrawn.draws), gpu.numpy(stored.draws))
 
 
-def test_random_walk_paths_agree(gpu, monkeypatch):
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_random_walk_paths_agree(gpu, dtype, monkeypatch):
     """The random walk's fused kernel against its three launches a step (a pointwise
     energy forced onto the general path)."""
     from fastebm._kernels.cuda import device_energy
     energy = ENERGIES["banana"]
-    x0 = gpu.asarray(_start(energy))
+    x0 = gpu.asarray(_start(energy, dtype=dtype))
     with gpu.context():
         fused = fe.metropolis(energy, x0, 30, scale=0.7, rng=5)
         monkeypatch.setattr(device_energy.DeviceEnergy, "pointwise", False, raising=False)
@@ -127,10 +132,11 @@ def test_random_walk_paths_agree(gpu, monkeypatch):
     np.testing.assert_array_equal(gpu.numpy(fused.draws), gpu.numpy(stepped.draws))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("sampler", SAMPLERS)
-def test_continued_run_equals_one_run(gpu, sampler):
+def test_continued_run_equals_one_run(gpu, sampler, dtype):
     energy = ENERGIES["banana"]
-    x0 = gpu.asarray(_start(energy))
+    x0 = gpu.asarray(_start(energy, dtype=dtype))
     with gpu.context():
         whole = run_sampler(sampler, energy, x0, 40, rng=9)
         first = run_sampler(sampler, energy, x0, 25, rng=9)
@@ -161,16 +167,17 @@ def test_results_stay_in_the_array_module(gpu):
     np.testing.assert_allclose(gpu.numpy(g), cpu_g, rtol=1e-14)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("option", ["plain", "moments", "thin"])
 @pytest.mark.parametrize("sampler", SAMPLERS)
-def test_a_run_in_blocks_equals_one_run(gpu, sampler, option, monkeypatch):
+def test_a_run_in_blocks_equals_one_run(gpu, sampler, option, dtype, monkeypatch):
     """``progress=True`` cuts a run into kernel calls (fastebm.progress): the draws go to
     their slots and the running moments continue from the states they hold, exactly."""
     import fastebm.progress
     monkeypatch.setattr(fastebm.progress, "BLOCK_SECONDS", 1e-5)
     monkeypatch.delenv(fastebm.progress.ENV_SWITCH, raising=False)
     energy = ENERGIES["banana"]
-    x0 = gpu.asarray(_start(energy))
+    x0 = gpu.asarray(_start(energy, dtype=dtype))
     with gpu.context():
         whole = run_sampler(sampler, energy, x0, 60, rng=4, **OPTIONS[option])
         blocks = run_sampler(sampler, energy, x0, 60, rng=4, progress=True, **OPTIONS[option])

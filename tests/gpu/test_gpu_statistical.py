@@ -4,7 +4,9 @@ emulation; a device when there is one).
 Many independent chains from cold, overdispersed starts; their final states are tested
 against the exact mean and variance, with standard errors from the exact fourth moment
 (tests/statistical/harness.py). Each check has a negative control that the same test
-must catch.
+must catch. The checks and their controls run in float64 and in float32 (the kernels'
+float32 build: chain arrays, kept moments and the dense preconditioner's products in
+float32).
 """
 import numpy as np
 import pytest
@@ -16,11 +18,12 @@ from tests.statistical.harness import Z_CRIT, moments_z
 
 pytestmark = pytest.mark.statistical
 N_CHAINS = 4000
+DTYPES = [np.float64, np.float32]
 
 
-def _cold_start(mean, var, n, seed):
+def _cold_start(mean, var, n, seed, dtype=np.float64):
     rng = np.random.default_rng(seed + 1)
-    return mean + 3.0 * np.sqrt(var) * rng.standard_normal((n, mean.size))
+    return (mean + 3.0 * np.sqrt(var) * rng.standard_normal((n, mean.size))).astype(dtype)
 
 
 def _banana():
@@ -39,21 +42,25 @@ RUNS = {
 }
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("sampler", RUNS)
-def test_moments_from_cold_start(gpu, sampler, target, seed):
+def test_moments_from_cold_start(gpu, sampler, target, dtype, seed):
     energy, mean, var, fourth = TARGETS[target]()
+    x0 = gpu.asarray(_cold_start(mean, var, N_CHAINS, seed, dtype))
     with gpu.context():
-        result = RUNS[sampler](energy, gpu.asarray(_cold_start(mean, var, N_CHAINS, seed)), seed)
+        result = RUNS[sampler](energy, x0, seed)
+    assert result.state.position.dtype == dtype
     assert moments_z(gpu.numpy(result.state.position), mean, var, fourth) < Z_CRIT
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("sampler,precondition", [("mala", "dense"), ("rwm", "dense"),
                                                   ("mala", "diag")])
-def test_ill_conditioned_20d(gpu, sampler, precondition, seed):
+def test_ill_conditioned_20d(gpu, sampler, precondition, dtype, seed):
     """Condition number 100 in a random rotation, with an estimated preconditioner."""
     energy, mean, var = targets.ill_conditioned_20d()
-    x0 = gpu.asarray(_cold_start(mean, var, 2000, seed))
+    x0 = gpu.asarray(_cold_start(mean, var, 2000, seed, dtype))
     with gpu.context():
         if sampler == "mala":
             run = fe.mala(energy, x0, 0.1, 1, burn_in=1500 if precondition == "dense" else 4000,
@@ -64,10 +71,11 @@ def test_ill_conditioned_20d(gpu, sampler, precondition, seed):
     assert moments_z(gpu.numpy(run.state.position), mean, var) < Z_CRIT
 
 
-def test_keep_moments_match_the_target(gpu, seed):
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_keep_moments_match_the_target(gpu, dtype, seed):
     """Per-chain running moments (keep="moments") pooled over chains."""
     energy, mean, var = targets.correlated_2d()
-    x0 = gpu.asarray(_cold_start(mean, var, 1000, seed))
+    x0 = gpu.asarray(_cold_start(mean, var, 1000, seed, dtype))
     with gpu.context():
         run = fe.mala(energy, x0, 0.1, 400, burn_in=500, adapt=True, keep="moments", rng=seed)
     chain_means = gpu.numpy(run.mean)
@@ -77,10 +85,11 @@ def test_keep_moments_match_the_target(gpu, seed):
     assert np.all(np.abs(gpu.numpy(run.variance).mean(axis=0) / var - 1) < 0.1)
 
 
-def test_negative_control_ula_at_mala_step_is_biased(gpu, seed):
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_negative_control_ula_at_mala_step_is_biased(gpu, dtype, seed):
     """ULA at MALA's adapted step size is biased, and the moment check sees it."""
     energy, mean, var = targets.normal_1d()
-    x0 = gpu.asarray(_cold_start(mean, var, N_CHAINS, seed))
+    x0 = gpu.asarray(_cold_start(mean, var, N_CHAINS, seed, dtype))
     with gpu.context():
         adapted = fe.mala(energy, x0, 0.1, 1, burn_in=1500, adapt=True, rng=seed)
         ula = fe.langevin(energy, x0, adapted.step_size, 1, burn_in=1500, rng=seed)
@@ -96,7 +105,8 @@ def test_negative_control_always_rejecting_sampler(gpu, seed):
     assert moments_z(gpu.numpy(stuck.state.position), mean, var) > Z_CRIT
 
 
-def test_negative_control_wrong_target(gpu, seed):
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_negative_control_wrong_target(gpu, dtype, seed):
     """A sampler of the banana with the wrong curvature b = 0.6 fails the b = 0.5 check."""
     wrong = fe.energy(lambda x: 0.0, dim=2, cuda=r"""
 __device__ double energy(const double *x, const double *theta)
@@ -106,8 +116,8 @@ __device__ double energy(const double *x, const double *theta)
 }""")
     _, mean, var, fourth = _banana()
     with gpu.context():
-        result = fe.metropolis(wrong, gpu.asarray(_cold_start(mean, var, N_CHAINS, seed)), 1,
-                               scale=0.5, burn_in=3000, adapt=True, rng=seed)
+        result = fe.metropolis(wrong, gpu.asarray(_cold_start(mean, var, N_CHAINS, seed, dtype)),
+                               1, scale=0.5, burn_in=3000, adapt=True, rng=seed)
     assert moments_z(gpu.numpy(result.state.position), mean, var, fourth) > Z_CRIT
 
 

@@ -41,7 +41,12 @@ MODES = {"PRECOND_NONE": PRECOND_NONE, "PRECOND_DIAG": PRECOND_DIAG,
          "START_READY": START_READY}
 THREADS_PER_BLOCK = 256
 HOST_FLAGS = ("-O2", "-std=c++17", "-ffp-contract=off", "-fno-math-errno",
-              "-shared", "-fPIC", "-x", "c++")
+              "-fno-tree-slp-vectorize", "-shared", "-fPIC", "-x", "c++")
+# No SLP vectorization: g++ 12.2's at -O2 dropped the float round trip of fastebm_as_real
+# (common.cuh) in the fused Langevin kernel of the float32 build, so that one launch of
+# four steps differed in the last bit from four launches of one (tests/gpu/
+# test_gpu_float32.py catches it; -O1, -O0 and a volatile float did not). The emulation
+# is for checking, not speed.
 # No fused multiply-add contraction: the device then rounds every + and * as the host
 # build (g++ -ffp-contract=off) and the Numba kernels do, and a run is the same whether
 # its steps are fused into one launch or not. FASTEBM_CUDA_FMAD=1 allows contraction
@@ -74,11 +79,15 @@ def contract_defines():
     return defines
 
 
-def module_source(defines, snippet=""):
+REAL_TYPES = {np.dtype(np.float64): "double", np.dtype(np.float32): "float"}
+
+
+def module_source(defines, snippet="", dtype=np.float64):
     """The full text of a module: the contract's numbers and ``defines`` (name -> value
     or None) as ``#define`` lines, the generator, the shared helpers, the user's snippet,
-    the energies and the algorithms."""
-    defines = {**contract_defines(), **defines}
+    the energies and the algorithms. ``dtype`` (float64 or float32) is the type of its
+    chain arrays, ``FASTEBM_REAL`` (``common.cuh``): one module per dtype."""
+    defines = {**contract_defines(), "FASTEBM_REAL": REAL_TYPES[np.dtype(dtype)], **defines}
     lines = [f"#define {k}" if v is None else f"#define {k} {v}" for k, v in defines.items()]
     head, algorithms = _fixed_sources()
     return "\n".join(["\n".join(lines), head, snippet, algorithms]) + "\n"
@@ -168,7 +177,7 @@ def device_module(source, device_id, options=DEVICE_OPTIONS):
 
 _CTYPES = {np.dtype(np.int32): ctypes.c_int32, np.dtype(np.uint32): ctypes.c_uint32,
            np.dtype(np.int64): ctypes.c_int64, np.dtype(np.uint64): ctypes.c_uint64,
-           np.dtype(np.float64): ctypes.c_double}
+           np.dtype(np.float64): ctypes.c_double, np.dtype(np.float32): ctypes.c_float}
 
 
 def _host_argument(a):

@@ -61,6 +61,30 @@ typedef unsigned char uint8_t; /* NVRTC has no <stdint.h> (philox.cuh defines th
 #define FASTEBM_ISFINITE(x) ((x) - (x) == 0.0)
 #define FASTEBM_ISNAN(x) ((x) != (x))
 
+/* Precision. A module is built for one dtype of the chain arrays (build.py's
+ * FASTEBM_REAL, double unless the run's positions are float32): positions, gradients,
+ * proposals, noise, layers, spins and kept draws and moments are fastebm_real in global
+ * memory, so that a float32 run moves half the bytes. A thread computes in double: it
+ * reads its chain's coordinates into double registers (every float is a double exactly)
+ * and rounds once when it stores them, as the Numba backend computes a float32 run in
+ * float64 and casts its outputs; a new state is rounded to fastebm_real before the
+ * energy is evaluated at it (fastebm_as_real below). Per-chain scalars (energies, step sizes, dual-averaging
+ * states, log weights) and parameters read in the thread stay double; the operands of a
+ * matrix product (xp.matmul: cuBLAS sgemm or dgemm) have the module's dtype. */
+#ifndef FASTEBM_REAL
+#define FASTEBM_REAL double
+#endif
+typedef FASTEBM_REAL fastebm_real;
+
+/* v rounded to fastebm_real, as a double: what storing v in a chain array and reading it
+ * back gives (the identity in the float64 build). The fused kernels round a chain's new
+ * state (proposal, gradient) with it, so that the states of a float32 run are float32
+ * vectors whether the run is one launch, many, or three launches a step. */
+FASTEBM_HD double fastebm_as_real(double v)
+{
+    return (double)(fastebm_real)v;
+}
+
 /* fastebm._contract's stream tags (FASTEBM_TAG_NOISE, ...), preconditioner and recording
  * modes (FASTEBM_PRECOND_*, FASTEBM_RECORD_*) are #defined in front of this file by
  * fastebm/_kernels/cuda/build.py, from the one table every backend reads. */
@@ -71,19 +95,21 @@ typedef unsigned char uint8_t; /* NVRTC has no <stdint.h> (philox.cuh defines th
  * is passed as a pointer to its first coordinate and a stride (n in global memory, 1 in
  * a thread's registers). */
 
-/* Store chain i's kept state x (its coordinates at x[j * xs]) as draw `slot` or into its
- * running mean and M2 (Welford 1962), NaN when the chain has diverged: the Numba
- * backend's record_row, operation for operation. */
-FASTEBM_HD void fastebm_record_row(int mode, int64_t slot, const double *x, uint64_t xs,
-                                   int diverged, double *draws, double *mean, double *m2,
-                                   uint64_t i, uint64_t n, int d)
+/* Store chain i's kept state x (its coordinates at x[j * xs]: a thread's double registers,
+ * or a chain array) as draw `slot` or into its running mean and M2 (Welford 1962), NaN
+ * when the chain has diverged: the Numba backend's record_row, operation for operation
+ * (in double; stored as fastebm_real). */
+template <typename T>
+FASTEBM_HD void fastebm_record_row(int mode, int64_t slot, const T *x, uint64_t xs,
+                                   int diverged, fastebm_real *draws, fastebm_real *mean,
+                                   fastebm_real *m2, uint64_t i, uint64_t n, int d)
 {
     if (mode == FASTEBM_RECORD_DRAWS) {
-        double *out = draws + (uint64_t)slot * d * n + i;
+        fastebm_real *out = draws + (uint64_t)slot * d * n + i;
         for (int j = 0; j < d; ++j)
-            out[j * n] = diverged ? FASTEBM_NAN : x[j * xs];
+            out[j * n] = diverged ? (fastebm_real)FASTEBM_NAN : (fastebm_real)x[j * xs];
     } else if (mode == FASTEBM_RECORD_MOMENTS) {
-        double *mu = mean + i, *s2 = m2 + i;
+        fastebm_real *mu = mean + i, *s2 = m2 + i;
         if (diverged) {
             for (int j = 0; j < d; ++j)
                 mu[j * n] = s2[j * n] = FASTEBM_NAN;
@@ -91,9 +117,10 @@ FASTEBM_HD void fastebm_record_row(int mode, int64_t slot, const double *x, uint
         }
         double inv_k = 1.0 / ((double)slot + 1.0);
         for (int j = 0; j < d; ++j) {
-            double xj = x[j * xs], delta = xj - mu[j * n];
-            mu[j * n] += delta * inv_k;
-            s2[j * n] += delta * (xj - mu[j * n]);
+            double xj = x[j * xs], delta = xj - (double)mu[j * n];
+            double mu_j = (double)mu[j * n] + delta * inv_k;
+            mu[j * n] = (fastebm_real)mu_j;
+            s2[j * n] = (fastebm_real)((double)s2[j * n] + delta * (xj - mu_j));
         }
     }
 }

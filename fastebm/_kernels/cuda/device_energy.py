@@ -40,14 +40,16 @@ def _device_key(xp):
     return ("cupy", xp.cuda.Device().id)
 
 
-def arrays_on(model, arrays, xp):
-    """``arrays`` (NumPy, the model's parameters) in ``xp``: copied there on first use and
-    kept with the model (an energy's parameters cross to a device once)."""
+def arrays_on(model, arrays, xp, dtypes=None):
+    """``arrays`` (NumPy, the model's parameters) in ``xp``, as ``dtypes`` (one per array;
+    float64 by default): copied there on first use and kept with the model (an energy's
+    parameters cross to a device once per dtype)."""
+    dtypes = tuple(np.dtype(t) for t in (dtypes or (np.float64,) * len(arrays)))
     per_model = _ON_DEVICE.setdefault(model, {})
-    key = _device_key(xp)
+    key = (_device_key(xp), dtypes)
     if key not in per_model:
-        per_model[key] = tuple(xp.ascontiguousarray(xp.asarray(a, dtype=np.float64))
-                               for a in arrays)
+        per_model[key] = tuple(xp.ascontiguousarray(xp.asarray(a, dtype=t))
+                               for a, t in zip(arrays, dtypes))
     return per_model[key]
 
 
@@ -122,15 +124,23 @@ def module_parts(form, dim):
 
 
 class DeviceEnergy:
-    """``energy`` on ``dim``-dimensional points held in arrays of module ``xp``."""
+    """``energy`` on ``dim``-dimensional points held in arrays of module ``xp`` and type
+    ``dtype`` (float64, or float32: the module's ``FASTEBM_REAL``). The parameters read in
+    the thread (θ; a dense Gaussian's μ and Pμ) are float64 either way; a dense Gaussian's
+    P, an operand of the matrix product, has the points' dtype."""
 
-    def __init__(self, energy, dim, xp):
+    def __init__(self, energy, dim, xp, dtype=np.float64):
         form = energy._cuda_form()
         self.xp, self.dim, self.kind, self.beta = xp, dim, form.kind, np.float64(form.beta)
+        self.dtype = np.dtype(dtype)
         self.pointwise = form.kind != "dense_gaussian"
         defines, source, theta = module_parts(form, dim)
-        self.launch = launcher(xp, module_source(defines, source))
-        self.arrays = arrays_on(energy, form.arrays if theta is None else (theta,), xp)
+        self.launch = launcher(xp, module_source(defines, source, self.dtype))
+        if theta is None:  # the dense Gaussian's (μ, P, Pμ)
+            self.arrays = arrays_on(energy, form.arrays, xp,
+                                    (np.float64, self.dtype, np.float64))
+        else:
+            self.arrays = arrays_on(energy, (theta,), xp)
 
     @property
     def theta(self):

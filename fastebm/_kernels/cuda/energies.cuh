@@ -351,8 +351,9 @@ FASTEBM_HD double fastebm_energy_grad(const double *x, const double *theta, doub
 #ifdef FASTEBM_POINTWISE_ENERGY
 /* e[i] = E(x_i) and, with `grad`, g_i = grad E(x_i), for chain i of the column-major
  * x and g (d, n): the point is gathered into registers for the energy's functions. */
-FASTEBM_HD void energy_rows_body(uint64_t i, uint64_t n, const double *x, double *g, double *e,
-                                 const double *theta, double beta, int grad)
+FASTEBM_HD void energy_rows_body(uint64_t i, uint64_t n, const fastebm_real *x,
+                                 fastebm_real *g, double *e, const double *theta, double beta,
+                                 int grad)
 {
     double xr[FASTEBM_DIM], gr[FASTEBM_DIM];
     for (int j = 0; j < FASTEBM_DIM; ++j)
@@ -366,8 +367,8 @@ FASTEBM_HD void energy_rows_body(uint64_t i, uint64_t n, const double *x, double
         g[j * n + i] = gr[j];
 }
 FASTEBM_ENTRY(energy_rows,
-              (uint64_t n, const double *x, double *g, double *e, const double *theta,
-               double beta, int grad),
+              (uint64_t n, const fastebm_real *x, fastebm_real *g, double *e,
+               const double *theta, double beta, int grad),
               (n, x, g, e, theta, beta, grad))
 #endif
 
@@ -375,13 +376,14 @@ FASTEBM_ENTRY(energy_rows,
  * and with shift = P mu: leaves scale P(x - mu) in chain i's column of G and
  * out[i] = offset + scale/2 (x - mu)' P (x - mu), with the four partial sums of the
  * Numba backend's affine_quadratic_rows (same rounding). */
-FASTEBM_HD void affine_quadratic_rows_body(uint64_t i, uint64_t n, const double *x,
-                                           double *g, const double *mean, const double *shift,
-                                           double offset, double scale, double *out)
+FASTEBM_HD void affine_quadratic_rows_body(uint64_t i, uint64_t n, const fastebm_real *x,
+                                           fastebm_real *g, const double *mean,
+                                           const double *shift, double offset, double scale,
+                                           double *out)
 {
     const int d = FASTEBM_DIM;
-    const double *xr = x + i;
-    double *gr = g + i;
+    const fastebm_real *xr = x + i;
+    fastebm_real *gr = g + i;
     double e0 = 0.0, e1 = 0.0, e2 = 0.0, e3 = 0.0;
     int tail = d - d % 4;
     for (int j = 0; j < tail; j += 4) {
@@ -404,7 +406,7 @@ FASTEBM_HD void affine_quadratic_rows_body(uint64_t i, uint64_t n, const double 
     out[i] = offset + 0.5 * scale * ((e0 + e1) + (e2 + e3));
 }
 FASTEBM_ENTRY(affine_quadratic_rows,
-              (uint64_t n, const double *x, double *g, const double *mean,
+              (uint64_t n, const fastebm_real *x, fastebm_real *g, const double *mean,
                const double *shift, double offset, double scale, double *out),
               (n, x, g, mean, shift, offset, scale, out))
 

@@ -3,7 +3,9 @@
  *
  * Proposals (fastebm.proposals; the arithmetic of fastebm/_kernels/numba/proposals.py and
  * sampling.py, operation for operation, so that the host build gives the Numba draws bit
- * for bit). Draw i is the stream (chain0 + i, step, FASTEBM_TAG_PROPOSAL):
+ * for bit). Draw i is the stream (chain0 + i, step, tag), the tag FASTEBM_TAG_PROPOSAL
+ * for importance sampling and FASTEBM_TAG_NOISE for the independent Metropolis proposal
+ * (metropolis.cu):
  *   Gaussian   y = mu + L xi, xi the normals of the stream;
  *              log q(y) = log_norm - |xi|^2 / 2 (log_norm = -sum log L_jj - d/2 log 2 pi);
  *   Uniform    y_j = low_j + (high_j - low_j) u_j, u the uniforms of the stream;
@@ -89,15 +91,17 @@ FASTEBM_HD double fastebm_component_draw(const double *mean, const double *chol,
 }
 
 /* log N(x; mu, L L') (df = inf) or log t_df(x; mu, L L') from delta^2 = |L^-1 (x - mu)|^2
- * by forward substitution (z: the thread's scratch of d); x's coordinates at x[j * xs]. */
+ * by forward substitution (z: the thread's scratch of d); x's coordinates at x[j * xs]
+ * (a thread's double registers, or a chain array). */
+template <typename T>
 FASTEBM_HD double fastebm_component_log_density(const double *mean, const double *chol,
-                                                double df, double log_norm, const double *x,
+                                                double df, double log_norm, const T *x,
                                                 uint64_t xs, double *z)
 {
     const int d = FASTEBM_DIM;
     double sq = 0.0;
     for (int j = 0; j < d; ++j) {
-        double acc = x[j * xs] - mean[j];
+        double acc = (double)x[j * xs] - mean[j];
         for (int k = 0; k < j; ++k)
             acc -= chol[j * d + k] * z[k];
         z[j] = acc / chol[j * d + j];
@@ -111,10 +115,11 @@ FASTEBM_HD double fastebm_component_log_density(const double *mean, const double
 /* log sum_k exp(log w_k + log q_k(x)) over K components (means (K, d), chols (K, d, d)),
  * streamed with a running maximum m and sum s as the Numba backend's
  * _mixture_log_density. */
+template <typename T>
 FASTEBM_HD double fastebm_mixture_log_density(int K, const double *log_weights,
                                               const double *means, const double *chols,
                                               const double *dfs, const double *log_norms,
-                                              const double *x, uint64_t xs, double *z)
+                                              const T *x, uint64_t xs, double *z)
 {
     const int d = FASTEBM_DIM;
     double m = -FASTEBM_INF, s = 0.0;
@@ -134,16 +139,19 @@ FASTEBM_HD double fastebm_mixture_log_density(int K, const double *log_weights,
 }
 
 /* Draw i of a Gaussian proposal N(mu, L L'): y = mu + L xi (the sum started at mu, as
- * the Numba backend's _draw_gaussian_rows), log q = log_norm - |xi|^2 / 2. */
+ * the Numba backend's _draw_gaussian_rows), log q = log_norm - |xi|^2 / 2. Every draw
+ * entry takes the tag of its stream (chain0 + i, step, tag): TAG_PROPOSAL for importance
+ * sampling, TAG_NOISE for the independent Metropolis proposal (as on the CPU), and
+ * writes the draw as fastebm_real (a float32 run's proposals are float32 points; log q is
+ * that of the draw before rounding). */
 FASTEBM_HD void proposal_gaussian_draws_body(uint64_t i, uint64_t n, uint32_t k0, uint32_t k1,
-                                             uint32_t chain0, uint32_t step,
+                                             uint32_t chain0, uint32_t step, uint32_t tag,
                                              const double *mean, const double *chol,
-                                             double log_norm, double *out, double *log_q)
+                                             double log_norm, fastebm_real *out, double *log_q)
 {
     const int d = FASTEBM_DIM;
     double xi[FASTEBM_DIM];
-    fastebm_fill_normals(k0, k1, chain0 + (uint32_t)i, step, FASTEBM_TAG_PROPOSAL,
-                         (uint32_t)d, xi);
+    fastebm_fill_normals(k0, k1, chain0 + (uint32_t)i, step, tag, (uint32_t)d, xi);
     double sq = 0.0;
     for (int j = 0; j < d; ++j) {
         double acc = mean[j];
@@ -156,86 +164,86 @@ FASTEBM_HD void proposal_gaussian_draws_body(uint64_t i, uint64_t n, uint32_t k0
 }
 FASTEBM_ENTRY(proposal_gaussian_draws,
               (uint64_t n, uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t step,
-               const double *mean, const double *chol, double log_norm, double *out,
-               double *log_q),
-              (n, k0, k1, chain0, step, mean, chol, log_norm, out, log_q))
+               uint32_t tag, const double *mean, const double *chol, double log_norm,
+               fastebm_real *out, double *log_q),
+              (n, k0, k1, chain0, step, tag, mean, chol, log_norm, out, log_q))
 
 /* Draw i of a uniform proposal on the box [low, high]. */
 FASTEBM_HD void proposal_uniform_draws_body(uint64_t i, uint64_t n, uint32_t k0, uint32_t k1,
-                                            uint32_t chain0, uint32_t step, const double *low,
-                                            const double *high, double log_norm, double *out,
-                                            double *log_q)
+                                            uint32_t chain0, uint32_t step, uint32_t tag,
+                                            const double *low, const double *high,
+                                            double log_norm, fastebm_real *out, double *log_q)
 {
     const int d = FASTEBM_DIM;
     double u[FASTEBM_DIM];
-    fastebm_fill_uniforms(k0, k1, chain0 + (uint32_t)i, step, FASTEBM_TAG_PROPOSAL,
-                          (uint32_t)d, u);
+    fastebm_fill_uniforms(k0, k1, chain0 + (uint32_t)i, step, tag, (uint32_t)d, u);
     for (int j = 0; j < d; ++j)
         out[j * n + i] = low[j] + (high[j] - low[j]) * u[j];
     log_q[i] = log_norm;
 }
 FASTEBM_ENTRY(proposal_uniform_draws,
               (uint64_t n, uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t step,
-               const double *low, const double *high, double log_norm, double *out,
-               double *log_q),
-              (n, k0, k1, chain0, step, low, high, log_norm, out, log_q))
+               uint32_t tag, const double *low, const double *high, double log_norm,
+               fastebm_real *out, double *log_q),
+              (n, k0, k1, chain0, step, tag, low, high, log_norm, out, log_q))
 
 /* Draw i of a multivariate Student-t proposal t_df(mu, L L'). */
 FASTEBM_HD void proposal_student_t_draws_body(uint64_t i, uint64_t n, uint32_t k0,
                                               uint32_t k1, uint32_t chain0, uint32_t step,
-                                              const double *mean, const double *chol,
-                                              double df, double log_norm, double *out,
-                                              double *log_q)
+                                              uint32_t tag, const double *mean,
+                                              const double *chol, double df, double log_norm,
+                                              fastebm_real *out, double *log_q)
 {
     double xi[FASTEBM_DIM], y[FASTEBM_DIM];
     log_q[i] = fastebm_component_draw(mean, chol, df, log_norm, k0, k1, chain0 + (uint32_t)i,
-                                      step, FASTEBM_TAG_PROPOSAL, xi, y);
+                                      step, tag, xi, y);
     for (int j = 0; j < FASTEBM_DIM; ++j)
         out[j * n + i] = y[j];
 }
 FASTEBM_ENTRY(proposal_student_t_draws,
               (uint64_t n, uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t step,
-               const double *mean, const double *chol, double df, double log_norm,
-               double *out, double *log_q),
-              (n, k0, k1, chain0, step, mean, chol, df, log_norm, out, log_q))
+               uint32_t tag, const double *mean, const double *chol, double df,
+               double log_norm, fastebm_real *out, double *log_q),
+              (n, k0, k1, chain0, step, tag, mean, chol, df, log_norm, out, log_q))
 
 /* Draw i of a mixture of K Gaussian (df = inf) and Student-t components: the component
- * from uniform 0 of (chain, step, TAG_PROPOSAL | CHOICE_BIT) against the cumulative
+ * from uniform 0 of (chain, step, tag | CHOICE_BIT) against the cumulative
  * weights (a zero-weight component is never chosen), its draw, then the mixture's log
  * density at the draw. */
 FASTEBM_HD void proposal_mixture_draws_body(uint64_t i, uint64_t n, uint32_t k0, uint32_t k1,
-                                            uint32_t chain0, uint32_t step, int K,
-                                            const double *log_weights, const double *cum_weights,
-                                            const double *means, const double *chols,
-                                            const double *dfs, const double *log_norms,
-                                            double *out, double *log_q)
+                                            uint32_t chain0, uint32_t step, uint32_t tag,
+                                            int K, const double *log_weights,
+                                            const double *cum_weights, const double *means,
+                                            const double *chols, const double *dfs,
+                                            const double *log_norms, fastebm_real *out,
+                                            double *log_q)
 {
     const int d = FASTEBM_DIM;
     uint32_t chain = chain0 + (uint32_t)i;
     double xi[FASTEBM_DIM], y[FASTEBM_DIM];
-    double u = fastebm_uniform(k0, k1, chain, step, FASTEBM_TAG_PROPOSAL | FASTEBM_CHOICE_BIT, 0);
+    double u = fastebm_uniform(k0, k1, chain, step, tag | FASTEBM_CHOICE_BIT, 0);
     int k = 0;
     while (k < K - 1 && u > cum_weights[k])
         ++k;
     fastebm_component_draw(means + (uint64_t)k * d, chols + (uint64_t)k * d * d, dfs[k],
-                           log_norms[k], k0, k1, chain, step, FASTEBM_TAG_PROPOSAL, xi, y);
+                           log_norms[k], k0, k1, chain, step, tag, xi, y);
     log_q[i] = fastebm_mixture_log_density(K, log_weights, means, chols, dfs, log_norms, y, 1,
                                            xi);
     for (int j = 0; j < d; ++j)
         out[j * n + i] = y[j];
 }
 FASTEBM_ENTRY(proposal_mixture_draws,
-              (uint64_t n, uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t step, int K,
-               const double *log_weights, const double *cum_weights, const double *means,
-               const double *chols, const double *dfs, const double *log_norms, double *out,
-               double *log_q),
-              (n, k0, k1, chain0, step, K, log_weights, cum_weights, means, chols, dfs,
+              (uint64_t n, uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t step,
+               uint32_t tag, int K, const double *log_weights, const double *cum_weights,
+               const double *means, const double *chols, const double *dfs,
+               const double *log_norms, fastebm_real *out, double *log_q),
+              (n, k0, k1, chain0, step, tag, K, log_weights, cum_weights, means, chols, dfs,
                log_norms, out, log_q))
 
 /* log q at point i of the column-major x (d, n): a Gaussian (df = inf) or Student-t. */
 FASTEBM_HD void proposal_component_log_density_body(uint64_t i, uint64_t n, const double *mean,
                                                     const double *chol, double df,
-                                                    double log_norm, const double *x,
+                                                    double log_norm, const fastebm_real *x,
                                                     double *out)
 {
     double z[FASTEBM_DIM];
@@ -243,17 +251,17 @@ FASTEBM_HD void proposal_component_log_density_body(uint64_t i, uint64_t n, cons
 }
 FASTEBM_ENTRY(proposal_component_log_density,
               (uint64_t n, const double *mean, const double *chol, double df, double log_norm,
-               const double *x, double *out),
+               const fastebm_real *x, double *out),
               (n, mean, chol, df, log_norm, x, out))
 
 /* log q at point i of a uniform proposal: log_norm inside the box, -inf outside (and for
  * NaN coordinates, as the Numba backend's `not (low <= x <= high)`). */
 FASTEBM_HD void proposal_uniform_log_density_body(uint64_t i, uint64_t n, const double *low,
                                                   const double *high, double log_norm,
-                                                  const double *x, double *out)
+                                                  const fastebm_real *x, double *out)
 {
     for (int j = 0; j < FASTEBM_DIM; ++j) {
-        double xj = x[(uint64_t)j * n + i];
+        double xj = (double)x[(uint64_t)j * n + i];
         if (!(low[j] <= xj && xj <= high[j])) {
             out[i] = -FASTEBM_INF;
             return;
@@ -263,14 +271,14 @@ FASTEBM_HD void proposal_uniform_log_density_body(uint64_t i, uint64_t n, const 
 }
 FASTEBM_ENTRY(proposal_uniform_log_density,
               (uint64_t n, const double *low, const double *high, double log_norm,
-               const double *x, double *out),
+               const fastebm_real *x, double *out),
               (n, low, high, log_norm, x, out))
 
 FASTEBM_HD void proposal_mixture_log_density_body(uint64_t i, uint64_t n, int K,
                                                   const double *log_weights,
                                                   const double *means, const double *chols,
                                                   const double *dfs, const double *log_norms,
-                                                  const double *x, double *out)
+                                                  const fastebm_real *x, double *out)
 {
     double z[FASTEBM_DIM];
     out[i] = fastebm_mixture_log_density(K, log_weights, means, chols, dfs, log_norms, x + i,
@@ -279,7 +287,7 @@ FASTEBM_HD void proposal_mixture_log_density_body(uint64_t i, uint64_t n, int K,
 FASTEBM_ENTRY(proposal_mixture_log_density,
               (uint64_t n, int K, const double *log_weights, const double *means,
                const double *chols, const double *dfs, const double *log_norms,
-               const double *x, double *out),
+               const fastebm_real *x, double *out),
               (n, K, log_weights, means, chols, dfs, log_norms, x, out))
 
 /* --- resampling --------------------------------------------------------------------- */

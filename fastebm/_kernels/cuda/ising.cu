@@ -19,11 +19,11 @@
 /* Heat-bath update of site (i, j) of chain c: neighbours periodic. */
 FASTEBM_HD void fastebm_ising_site(uint64_t c, uint64_t n_chains, int L, int M, int i, int j,
                                    const double *q, uint32_t k0, uint32_t k1, uint32_t chain0,
-                                   uint32_t step, double *s)
+                                   uint32_t step, fastebm_real *s)
 {
     int up = (i > 0 ? i - 1 : L - 1) * M, down = (i < L - 1 ? i + 1 : 0) * M, row = i * M;
     int left = j > 0 ? j - 1 : M - 1, right = j < M - 1 ? j + 1 : 0;
-    double nsum = s[(uint64_t)(up + j) * n_chains + c] + s[(uint64_t)(down + j) * n_chains + c]
+    double nsum = (double)s[(uint64_t)(up + j) * n_chains + c] + s[(uint64_t)(down + j) * n_chains + c]
                   + s[(uint64_t)(row + left) * n_chains + c]
                   + s[(uint64_t)(row + right) * n_chains + c];
     uint32_t site = (uint32_t)(row + j);
@@ -35,7 +35,7 @@ FASTEBM_HD void fastebm_ising_site(uint64_t c, uint64_t n_chains, int L, int M, 
  * (row i, every other column from (i + parity) % 2). */
 FASTEBM_HD void ising_half_sweep_body(uint64_t t, uint64_t n_chains, int L, int M, int parity,
                                       const double *q, uint32_t k0, uint32_t k1,
-                                      uint32_t chain0, uint32_t step, double *s)
+                                      uint32_t chain0, uint32_t step, fastebm_real *s)
 {
     uint64_t c = t % n_chains, r = t / n_chains;
     int half = M / 2;
@@ -45,13 +45,13 @@ FASTEBM_HD void ising_half_sweep_body(uint64_t t, uint64_t n_chains, int L, int 
 }
 FASTEBM_ENTRY(ising_half_sweep,
               (uint64_t n, uint64_t n_chains, int L, int M, int parity, const double *q,
-               uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t step, double *s),
+               uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t step, fastebm_real *s),
               (n_chains, L, M, parity, q, k0, k1, chain0, step, s))
 
 /* Chain c: one sequential sweep, sites in the order i M + j (L or M odd). */
 FASTEBM_HD void ising_sequential_sweep_body(uint64_t c, uint64_t n_chains, int L, int M,
                                             const double *q, uint32_t k0, uint32_t k1,
-                                            uint32_t chain0, uint32_t step, double *s)
+                                            uint32_t chain0, uint32_t step, fastebm_real *s)
 {
     for (int i = 0; i < L; ++i)
         for (int j = 0; j < M; ++j)
@@ -59,5 +59,5 @@ FASTEBM_HD void ising_sequential_sweep_body(uint64_t c, uint64_t n_chains, int L
 }
 FASTEBM_ENTRY(ising_sequential_sweep,
               (uint64_t n, int L, int M, const double *q, uint32_t k0, uint32_t k1,
-               uint32_t chain0, uint32_t step, double *s),
+               uint32_t chain0, uint32_t step, fastebm_real *s),
               (n, L, M, q, k0, k1, chain0, step, s))

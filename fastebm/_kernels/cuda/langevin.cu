@@ -63,22 +63,26 @@ FASTEBM_HD double fastebm_mala_log_alpha(const fastebm_mala_sums *a, double h, d
     return e_x - e_y - back / (4.0 * h) + 0.5 * fwd;
 }
 
-/* log alpha from the noise xi (held at xi[j * s], like u_x and u_y). */
-FASTEBM_HD double fastebm_log_accept(int d, double h, double e_x, double e_y, const double *u_x,
-                                     const double *u_y, const double *xi, uint64_t s)
+/* log alpha from the noise xi (held at xi[j * s], like u_x and u_y: a thread's double
+ * registers, or chain arrays; the noise is double in either). */
+template <typename T>
+FASTEBM_HD double fastebm_log_accept(int d, double h, double e_x, double e_y, const T *u_x,
+                                     const T *u_y, const double *xi, uint64_t s)
 {
     double root = sqrt(2.0 * h);
     fastebm_mala_sums a = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
     int tail = d - d % 4;
     for (int j = 0; j < d; ++j)
-        fastebm_mala_add(&a, j, tail, h * (u_x[j * s] + u_y[j * s]) - root * xi[j * s], xi[j * s]);
+        fastebm_mala_add(&a, j, tail, h * ((double)u_x[j * s] + u_y[j * s]) - root * xi[j * s],
+                         xi[j * s]);
     return fastebm_mala_log_alpha(&a, h, e_x, e_y);
 }
 
 /* The same log alpha, with the noise drawn again from its counter (chain, step,
  * TAG_NOISE) instead of read from memory. */
 FASTEBM_HD double fastebm_log_accept_redrawn(int d, double h, double e_x, double e_y,
-                                             const double *u_x, const double *u_y, uint64_t s,
+                                             const fastebm_real *u_x,
+                                             const fastebm_real *u_y, uint64_t s,
                                              uint32_t k0, uint32_t k1, uint32_t chain,
                                              uint32_t step)
 {
@@ -91,7 +95,7 @@ FASTEBM_HD double fastebm_log_accept_redrawn(int d, double h, double e_x, double
             int c = j + t;
             double xi = fastebm_normal_of_block(k0, k1, chain, step, FASTEBM_TAG_NOISE,
                                                 (uint32_t)c, w);
-            fastebm_mala_add(&a, c, tail, h * (u_x[c * s] + u_y[c * s]) - root * xi, xi);
+            fastebm_mala_add(&a, c, tail, h * ((double)u_x[c * s] + u_y[c * s]) - root * xi, xi);
         }
     }
     return fastebm_mala_log_alpha(&a, h, e_x, e_y);
@@ -151,7 +155,8 @@ FASTEBM_HD int fastebm_langevin_transition(double log_alpha, int grad_finite, do
 }
 
 /* Whether every coordinate of g is finite (the sum of g_j * 0 is 0, as on the CPU). */
-FASTEBM_HD int fastebm_all_finite(int d, const double *g, uint64_t s)
+template <typename T>
+FASTEBM_HD int fastebm_all_finite(int d, const T *g, uint64_t s)
 {
     double total = 0.0;
     for (int j = 0; j < d; ++j)
@@ -166,9 +171,9 @@ FASTEBM_HD int fastebm_all_finite(int d, const double *g, uint64_t s)
 FASTEBM_HD void langevin_propose_body(uint64_t i, uint64_t n, uint32_t k0, uint32_t k1,
                                       uint32_t chain0, uint32_t step, int precond, int adapt,
                                       const double *step_size, const double *adapt_state,
-                                      double *h_now, const double *x, const double *u,
-                                      const double *scale, double *y, int store_xi,
-                                      double *xi_out)
+                                      double *h_now, const fastebm_real *x,
+                                      const fastebm_real *u, const double *scale,
+                                      fastebm_real *y, int store_xi, double *xi_out)
 {
     const int d = FASTEBM_DIM;
     double h = adapt ? exp(adapt_state[i]) : step_size[i];
@@ -190,8 +195,8 @@ FASTEBM_HD void langevin_propose_body(uint64_t i, uint64_t n, uint32_t k0, uint3
 FASTEBM_ENTRY(langevin_propose,
               (uint64_t n, uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t step,
                int precond, int adapt, const double *step_size, const double *adapt_state,
-               double *h_now, const double *x, const double *u, const double *scale,
-               double *y, int store_xi, double *xi_out),
+               double *h_now, const fastebm_real *x, const fastebm_real *u,
+               const double *scale, fastebm_real *y, int store_xi, double *xi_out),
               (n, k0, k1, chain0, step, precond, adapt, step_size, adapt_state, h_now, x, u,
                scale, y, store_xi, xi_out))
 
@@ -203,13 +208,14 @@ FASTEBM_HD void langevin_accept_body(uint64_t i, uint64_t n, uint32_t k0, uint32
                                      uint32_t chain0, uint32_t step, int metropolize,
                                      int adapt, double target, int precond, int whitened,
                                      const double *h_now, const double *e_start,
-                                     uint8_t *diverged, double *x, double *e, double *g,
-                                     double *u, const double *y, const double *e_y,
-                                     const double *g_y, double *u_y, const double *scale,
+                                     uint8_t *diverged, fastebm_real *x, double *e,
+                                     fastebm_real *g, fastebm_real *u, const fastebm_real *y,
+                                     const double *e_y, const fastebm_real *g_y,
+                                     fastebm_real *u_y, const double *scale,
                                      double *adapt_state, int64_t *n_accepted,
                                      int64_t *n_divergent, int record_mode, int64_t slot,
-                                     double *draws, double *mean, double *m2, int xi_stored,
-                                     const double *xi)
+                                     fastebm_real *draws, fastebm_real *mean, fastebm_real *m2,
+                                     int xi_stored, const double *xi)
 {
     const int d = FASTEBM_DIM;
     if (!diverged[i]) {
@@ -250,11 +256,13 @@ FASTEBM_HD void langevin_accept_body(uint64_t i, uint64_t n, uint32_t k0, uint32
 FASTEBM_ENTRY(langevin_accept,
               (uint64_t n, uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t step,
                int metropolize, int adapt, double target, int precond, int whitened,
-               const double *h_now, const double *e_start, uint8_t *diverged, double *x,
-               double *e, double *g, double *u, const double *y, const double *e_y,
-               const double *g_y, double *u_y, const double *scale, double *adapt_state,
+               const double *h_now, const double *e_start, uint8_t *diverged,
+               fastebm_real *x, double *e, fastebm_real *g, fastebm_real *u,
+               const fastebm_real *y, const double *e_y, const fastebm_real *g_y,
+               fastebm_real *u_y, const double *scale, double *adapt_state,
                int64_t *n_accepted, int64_t *n_divergent, int record_mode, int64_t slot,
-               double *draws, double *mean, double *m2, int xi_stored, const double *xi),
+               fastebm_real *draws, fastebm_real *mean, fastebm_real *m2, int xi_stored,
+               const double *xi),
               (n, k0, k1, chain0, step, metropolize, adapt, target, precond, whitened,
                h_now, e_start, diverged, x, e, g, u, y, e_y, g_y, u_y, scale, adapt_state,
                n_accepted, n_divergent, record_mode, slot, draws, mean, m2, xi_stored, xi))
@@ -269,11 +277,12 @@ FASTEBM_HD void langevin_fused_body(uint64_t i, uint64_t n, uint32_t k0, uint32_
                                     uint32_t chain0, uint32_t step0, uint32_t n_steps,
                                     int metropolize, int adapt, double target, int precond,
                                     const double *step_size, const double *e_start,
-                                    uint8_t *diverged, double *x_all, double *e_all,
-                                    double *g_all, double *u_all, const double *scale,
-                                    double *adapt_state, int64_t *n_accepted,
-                                    int64_t *n_divergent, int record_mode, int64_t thin, int64_t first,
-                                    double *draws, double *mean, double *m2,
+                                    uint8_t *diverged, fastebm_real *x_all, double *e_all,
+                                    fastebm_real *g_all, fastebm_real *u_all,
+                                    const double *scale, double *adapt_state,
+                                    int64_t *n_accepted, int64_t *n_divergent,
+                                    int record_mode, int64_t thin, int64_t first,
+                                    fastebm_real *draws, fastebm_real *mean, fastebm_real *m2,
                                     const double *theta, double beta)
 {
     const int d = FASTEBM_DIM;
@@ -296,11 +305,14 @@ FASTEBM_HD void langevin_fused_body(uint64_t i, uint64_t n, uint32_t k0, uint32_
             double root = sqrt(2.0 * h);
             fastebm_fill_normals(k0, k1, chain, step, FASTEBM_TAG_NOISE, (uint32_t)d, xi);
             for (int j = 0; j < d; ++j)
-                y[j] = fastebm_langevin_coordinate(precond, h, root, x[j], u[j], scale[j], xi[j]);
+                y[j] = fastebm_as_real(
+                    fastebm_langevin_coordinate(precond, h, root, x[j], u[j], scale[j], xi[j]));
             double e_y = fastebm_energy_grad(y, theta, beta, g_y);
+            for (int j = 0; j < d; ++j)  /* as the three launches store them */
+                g_y[j] = fastebm_as_real(g_y[j]);
             if (precond == FASTEBM_PRECOND_DIAG)
                 for (int j = 0; j < d; ++j)
-                    u_y[j] = scale[j] * g_y[j];
+                    u_y[j] = fastebm_as_real(scale[j] * g_y[j]);
             const double *uy = precond == FASTEBM_PRECOND_DIAG ? u_y : g_y;
             double log_alpha = (metropolize || adapt)
                 ? fastebm_log_accept(d, h, e, e_y, u, uy, xi, 1) : 0.0;
@@ -342,10 +354,11 @@ FASTEBM_ENTRY(langevin_fused,
               (uint64_t n, uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t step0,
                uint32_t n_steps, int metropolize, int adapt, double target, int precond,
                const double *step_size, const double *e_start, uint8_t *diverged,
-               double *x_all, double *e_all, double *g_all, double *u_all,
+               fastebm_real *x_all, double *e_all, fastebm_real *g_all, fastebm_real *u_all,
                const double *scale, double *adapt_state, int64_t *n_accepted,
-               int64_t *n_divergent, int record_mode, int64_t thin, int64_t first, double *draws,
-               double *mean, double *m2, const double *theta, double beta),
+               int64_t *n_divergent, int record_mode, int64_t thin, int64_t first,
+               fastebm_real *draws, fastebm_real *mean, fastebm_real *m2, const double *theta,
+               double beta),
               (n, k0, k1, chain0, step0, n_steps, metropolize, adapt, target, precond,
                step_size, e_start, diverged, x_all, e_all, g_all, u_all, scale, adapt_state,
                n_accepted, n_divergent, record_mode, thin, first, draws, mean, m2, theta, beta))

@@ -11,14 +11,20 @@
  * Two ways to run a step, as for Langevin: three launches (random_walk_propose, the
  * energy's pass, random_walk_accept), or every step in one launch (random_walk_fused) for
  * a pointwise energy. Chain arrays are column-major (common.cuh).
+ *
+ * Independent proposals (Hastings 1970): y ~ q from (chain, step, TAG_NOISE) by the draw
+ * kernels of importance.cu, its energy by the energy's pass, then independent_accept with
+ * log alpha = E(x) - E(y) + log q(x) - log q(y): three launches a step.
  */
 
-/* y = x + sigma L xi, for chain `chain`'s x and y (coordinates at [j * s]); xi (the
- * chain's normals of the step) is a thread-local array of d. */
+/* y = x + sigma L xi (rounded to fastebm_real), for chain `chain`'s x and y (coordinates
+ * at [j * s]: a thread's double registers, or chain arrays); xi (the chain's normals of
+ * the step) is a thread-local array of d. */
+template <typename T>
 FASTEBM_HD void fastebm_random_walk_row(int d, uint32_t k0, uint32_t k1, uint32_t chain,
-                                        uint32_t step, int precond, double sigma,
-                                        const double *x, uint64_t s, const double *diag,
-                                        const double *chol, double *xi, double *y)
+                                        uint32_t step, int precond, double sigma, const T *x,
+                                        uint64_t s, const double *diag, const double *chol,
+                                        double *xi, T *y)
 {
     fastebm_fill_normals(k0, k1, chain, step, FASTEBM_TAG_NOISE, (uint32_t)d, xi);
     for (int j = 0; j < d; ++j) {
@@ -26,22 +32,22 @@ FASTEBM_HD void fastebm_random_walk_row(int d, uint32_t k0, uint32_t k1, uint32_
             double acc = 0.0;
             for (int k = 0; k <= j; ++k)
                 acc += chol[j * d + k] * xi[k];
-            y[j * s] = x[j * s] + sigma * acc;
+            y[j * s] = (T)fastebm_as_real(x[j * s] + sigma * acc);
         } else if (precond == FASTEBM_PRECOND_DIAG) {
-            y[j * s] = x[j * s] + sigma * diag[j] * xi[j];
+            y[j * s] = (T)fastebm_as_real(x[j * s] + sigma * diag[j] * xi[j]);
         } else {
-            y[j * s] = x[j * s] + sigma * xi[j];
+            y[j * s] = (T)fastebm_as_real(x[j * s] + sigma * xi[j]);
         }
     }
 }
 
-/* Accept y (energy e_y) with probability min(1, exp(e_x - e_y)); returns whether it is
- * taken and writes min(1, alpha) into *prob (0 for a NaN or +inf energy). */
-FASTEBM_HD int fastebm_random_walk_accept(double e_x, double e_y, double u_accept,
-                                          int64_t *n_accepted, int64_t *n_divergent,
-                                          double *prob)
+/* Accept a proposal (energy e_y) with probability min(1, exp(log_alpha)); returns whether
+ * it is taken and writes min(1, alpha) into *prob (0 for a NaN or +inf energy, which is
+ * counted as divergent). The Numba backend's _accept. */
+FASTEBM_HD int fastebm_metropolis_accept(double log_alpha, double e_y, double u_accept,
+                                         int64_t *n_accepted, int64_t *n_divergent,
+                                         double *prob)
 {
-    double log_alpha = e_x - e_y;
     int take = 0;
     if (!(e_y < FASTEBM_INF)) {
         *n_divergent += 1;
@@ -59,8 +65,9 @@ FASTEBM_HD int fastebm_random_walk_accept(double e_x, double e_y, double u_accep
 FASTEBM_HD void random_walk_propose_body(uint64_t i, uint64_t n, uint32_t k0, uint32_t k1,
                                          uint32_t chain0, uint32_t step, int precond,
                                          int adapt, const double *scale,
-                                         const double *adapt_state, const double *x,
-                                         const double *diag, const double *chol, double *y)
+                                         const double *adapt_state, const fastebm_real *x,
+                                         const double *diag, const double *chol,
+                                         fastebm_real *y)
 {
     double xi[FASTEBM_DIM];
     double sigma = adapt ? exp(adapt_state[i]) : scale[i];
@@ -70,22 +77,24 @@ FASTEBM_HD void random_walk_propose_body(uint64_t i, uint64_t n, uint32_t k0, ui
 FASTEBM_ENTRY(random_walk_propose,
               (uint64_t n, uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t step,
                int precond, int adapt, const double *scale, const double *adapt_state,
-               const double *x, const double *diag, const double *chol, double *y),
+               const fastebm_real *x, const double *diag, const double *chol,
+               fastebm_real *y),
               (n, k0, k1, chain0, step, precond, adapt, scale, adapt_state, x, diag, chol, y))
 
 FASTEBM_HD void random_walk_accept_body(uint64_t i, uint64_t n, uint32_t k0,
                                         uint32_t k1, uint32_t chain0, uint32_t step,
-                                        int adapt, double target, double *x, double *e,
-                                        const double *y, const double *e_y,
+                                        int adapt, double target, fastebm_real *x, double *e,
+                                        const fastebm_real *y, const double *e_y,
                                         double *adapt_state, int64_t *n_accepted,
                                         int64_t *n_divergent, int record_mode, int64_t slot,
-                                        double *draws, double *mean, double *m2)
+                                        fastebm_real *draws, fastebm_real *mean,
+                                        fastebm_real *m2)
 {
     const int d = FASTEBM_DIM;
     double u_accept = fastebm_uniform(k0, k1, chain0 + (uint32_t)i, step, FASTEBM_TAG_ACCEPT, 0);
     double prob;
-    if (fastebm_random_walk_accept(e[i], e_y[i], u_accept, n_accepted + i, n_divergent + i,
-                                   &prob)) {
+    if (fastebm_metropolis_accept(e[i] - e_y[i], e_y[i], u_accept, n_accepted + i,
+                                  n_divergent + i, &prob)) {
         for (int j = 0; j < d; ++j)
             x[j * n + i] = y[j * n + i];
         e[i] = e_y[i];
@@ -97,10 +106,10 @@ FASTEBM_HD void random_walk_accept_body(uint64_t i, uint64_t n, uint32_t k0,
 }
 FASTEBM_ENTRY(random_walk_accept,
               (uint64_t n, uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t step,
-               int adapt, double target, double *x, double *e, const double *y,
+               int adapt, double target, fastebm_real *x, double *e, const fastebm_real *y,
                const double *e_y, double *adapt_state, int64_t *n_accepted,
-               int64_t *n_divergent, int record_mode, int64_t slot, double *draws,
-               double *mean, double *m2),
+               int64_t *n_divergent, int record_mode, int64_t slot, fastebm_real *draws,
+               fastebm_real *mean, fastebm_real *m2),
               (n, k0, k1, chain0, step, adapt, target, x, e, y, e_y, adapt_state,
                n_accepted, n_divergent, record_mode, slot, draws, mean, m2))
 
@@ -109,12 +118,12 @@ FASTEBM_ENTRY(random_walk_accept,
 FASTEBM_HD void random_walk_fused_body(uint64_t i, uint64_t n, uint32_t k0, uint32_t k1,
                                        uint32_t chain0, uint32_t step0, uint32_t n_steps,
                                        int precond, int adapt, double target,
-                                       const double *scale, double *x_all, double *e_all,
-                                       const double *diag, const double *chol,
+                                       const double *scale, fastebm_real *x_all,
+                                       double *e_all, const double *diag, const double *chol,
                                        double *adapt_state, int64_t *n_accepted,
-                                       int64_t *n_divergent, int record_mode, int64_t thin, int64_t first,
-                                       double *draws, double *mean, double *m2,
-                                       const double *theta, double beta)
+                                       int64_t *n_divergent, int record_mode, int64_t thin,
+                                       int64_t first, fastebm_real *draws, fastebm_real *mean,
+                                       fastebm_real *m2, const double *theta, double beta)
 {
     const int d = FASTEBM_DIM;
     uint32_t chain = chain0 + (uint32_t)i;
@@ -130,7 +139,7 @@ FASTEBM_HD void random_walk_fused_body(uint64_t i, uint64_t n, uint32_t k0, uint
         double e_y = fastebm_energy(y, theta, beta);
         double u_accept = fastebm_uniform(k0, k1, chain, step, FASTEBM_TAG_ACCEPT, 0);
         double prob;
-        if (fastebm_random_walk_accept(e, e_y, u_accept, &acc, &div, &prob)) {
+        if (fastebm_metropolis_accept(e - e_y, e_y, u_accept, &acc, &div, &prob)) {
             for (int j = 0; j < d; ++j)
                 x[j] = y[j];
             e = e_y;
@@ -152,11 +161,47 @@ FASTEBM_HD void random_walk_fused_body(uint64_t i, uint64_t n, uint32_t k0, uint
 FASTEBM_ENTRY(random_walk_fused,
               (uint64_t n, uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t step0,
                uint32_t n_steps, int precond, int adapt, double target, const double *scale,
-               double *x_all, double *e_all, const double *diag, const double *chol,
+               fastebm_real *x_all, double *e_all, const double *diag, const double *chol,
                double *adapt_state, int64_t *n_accepted, int64_t *n_divergent,
-               int record_mode, int64_t thin, int64_t first, double *draws, double *mean, double *m2,
-               const double *theta, double beta),
+               int record_mode, int64_t thin, int64_t first, fastebm_real *draws,
+               fastebm_real *mean, fastebm_real *m2, const double *theta, double beta),
               (n, k0, k1, chain0, step0, n_steps, precond, adapt, target, scale, x_all, e_all,
                diag, chol, adapt_state, n_accepted, n_divergent, record_mode, thin, first, draws,
                mean, m2, theta, beta))
 #endif
+
+/* ---- independent proposals (Hastings 1970) ----------------------------------------- */
+
+/* Chain i, given a proposal y ~ q (a draw kernel of importance.cu on (chain, step,
+ * TAG_NOISE)), its energy e_y and log q(y): accept with probability
+ * min(1, exp(E(x) - E(y) + log q(x) - log q(y))), the log ratio summed in the Numba
+ * backend's order, and record when `slot` >= 0. */
+FASTEBM_HD void independent_accept_body(uint64_t i, uint64_t n, uint32_t k0, uint32_t k1,
+                                        uint32_t chain0, uint32_t step, fastebm_real *x,
+                                        double *e, double *log_q, const fastebm_real *y,
+                                        const double *e_y, const double *log_q_y,
+                                        int64_t *n_accepted, int64_t *n_divergent,
+                                        int record_mode, int64_t slot, fastebm_real *draws,
+                                        fastebm_real *mean, fastebm_real *m2)
+{
+    const int d = FASTEBM_DIM;
+    double u_accept = fastebm_uniform(k0, k1, chain0 + (uint32_t)i, step, FASTEBM_TAG_ACCEPT, 0);
+    double prob;
+    if (fastebm_metropolis_accept(e[i] - e_y[i] + log_q[i] - log_q_y[i], e_y[i], u_accept,
+                                  n_accepted + i, n_divergent + i, &prob)) {
+        for (int j = 0; j < d; ++j)
+            x[j * n + i] = y[j * n + i];
+        e[i] = e_y[i];
+        log_q[i] = log_q_y[i];
+    }
+    if (slot >= 0)
+        fastebm_record_row(record_mode, slot, x + i, n, 0, draws, mean, m2, i, n, d);
+}
+FASTEBM_ENTRY(independent_accept,
+              (uint64_t n, uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t step,
+               fastebm_real *x, double *e, double *log_q, const fastebm_real *y,
+               const double *e_y, const double *log_q_y, int64_t *n_accepted,
+               int64_t *n_divergent, int record_mode, int64_t slot, fastebm_real *draws,
+               fastebm_real *mean, fastebm_real *m2),
+              (n, k0, k1, chain0, step, x, e, log_q, y, e_y, log_q_y, n_accepted, n_divergent,
+               record_mode, slot, draws, mean, m2))

@@ -59,14 +59,14 @@ FASTEBM_HD double fastebm_exp_neg_affine(double x, double bias, double scale)
  * 1000 units (each factor is in (1, 2], so a chunk's product stays below 2^1000), each
  * chunk with four partial sums and products over units j = 4m + p, combined as
  * ((l0 + l1) + (l2 + l3)) + log((q0 q1)(q2 q3)). */
-FASTEBM_HD double fastebm_softplus_term(const double *x, uint64_t xs, const double *bias,
+FASTEBM_HD double fastebm_softplus_term(const fastebm_real *x, uint64_t xs, const double *bias,
                                         double scale, int j, double *q)
 {
     double a = scale * (bias[j] + x[(uint64_t)j * xs]);
     *q *= 1.0 + fastebm_exp_clamped(-fabs(a));
     return a > 0.0 ? a : 0.0;
 }
-FASTEBM_HD double fastebm_softplus_sum(const double *x, uint64_t xs, const double *bias,
+FASTEBM_HD double fastebm_softplus_sum(const fastebm_real *x, uint64_t xs, const double *bias,
                                        double scale, int units)
 {
     double total = 0.0;
@@ -90,9 +90,10 @@ FASTEBM_HD double fastebm_softplus_sum(const double *x, uint64_t xs, const doubl
 
 /* Chain i's layer of `units`: out_j = 1 if u_j (1 + exp(-scale (bias_j + pre_j))) < 1
  * else 0, u_j uniform j of (chain, step, tag). */
-FASTEBM_HD void rbm_bernoulli_body(uint64_t i, uint64_t n, int units, const double *pre,
+FASTEBM_HD void rbm_bernoulli_body(uint64_t i, uint64_t n, int units, const fastebm_real *pre,
                                    const double *bias, double scale, uint32_t k0, uint32_t k1,
-                                   uint32_t chain0, uint32_t step, uint32_t tag, double *out)
+                                   uint32_t chain0, uint32_t step, uint32_t tag,
+                                   fastebm_real *out)
 {
     uint32_t chain = chain0 + (uint32_t)i;
     for (int j = 0; j < units; j += 2) {
@@ -107,16 +108,16 @@ FASTEBM_HD void rbm_bernoulli_body(uint64_t i, uint64_t n, int units, const doub
     }
 }
 FASTEBM_ENTRY(rbm_bernoulli,
-              (uint64_t n, int units, const double *pre, const double *bias, double scale,
-               uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t step, uint32_t tag,
-               double *out),
+              (uint64_t n, int units, const fastebm_real *pre, const double *bias,
+               double scale, uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t step,
+               uint32_t tag, fastebm_real *out),
               (n, units, pre, bias, scale, k0, k1, chain0, step, tag, out))
 
 /* Chain i's Gaussian visibles: out_j = bias_j + sigma_j (pre_j + xi_j). */
-FASTEBM_HD void rbm_gaussian_body(uint64_t i, uint64_t n, int units, const double *pre,
+FASTEBM_HD void rbm_gaussian_body(uint64_t i, uint64_t n, int units, const fastebm_real *pre,
                                   const double *bias, const double *sigma, uint32_t k0,
                                   uint32_t k1, uint32_t chain0, uint32_t step, uint32_t tag,
-                                  double *out)
+                                  fastebm_real *out)
 {
     uint32_t chain = chain0 + (uint32_t)i;
     for (int j = 0; j < units; j += 2) {
@@ -124,25 +125,26 @@ FASTEBM_HD void rbm_gaussian_body(uint64_t i, uint64_t n, int units, const doubl
         for (int t = 0; t < 2 && j + t < units; ++t) {
             uint64_t c = (uint64_t)(j + t) * n + i;
             double xi = fastebm_normal_of_block(k0, k1, chain, step, tag, (uint32_t)(j + t), w);
-            out[c] = bias[j + t] + sigma[j + t] * (pre[c] + xi);
+            out[c] = bias[j + t] + sigma[j + t] * ((double)pre[c] + xi);
         }
     }
 }
 FASTEBM_ENTRY(rbm_gaussian,
-              (uint64_t n, int units, const double *pre, const double *bias,
+              (uint64_t n, int units, const fastebm_real *pre, const double *bias,
                const double *sigma, uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t step,
-               uint32_t tag, double *out),
+               uint32_t tag, fastebm_real *out),
               (n, units, pre, bias, sigma, k0, k1, chain0, step, tag, out))
 
 /* Record chain i's state x (units, n) as draw `slot` or into its running moments. */
 FASTEBM_HD void record_rows_body(uint64_t i, uint64_t n, int units, int mode, int64_t slot,
-                                 const double *x, double *draws, double *mean, double *m2)
+                                 const fastebm_real *x, fastebm_real *draws,
+                                 fastebm_real *mean, fastebm_real *m2)
 {
     fastebm_record_row(mode, slot, x + i, n, 0, draws, mean, m2, i, n, units);
 }
 FASTEBM_ENTRY(record_rows,
-              (uint64_t n, int units, int mode, int64_t slot, const double *x, double *draws,
-               double *mean, double *m2),
+              (uint64_t n, int units, int mode, int64_t slot, const fastebm_real *x,
+               fastebm_real *draws, fastebm_real *mean, fastebm_real *m2),
               (n, units, mode, slot, x, draws, mean, m2))
 
 /* AIS for an RBM (Salakhutdinov & Murray 2008; the Numba backend's rbm.ais_run): chain i's
@@ -158,7 +160,8 @@ FASTEBM_ENTRY(record_rows,
  * Gaussian factor does not depend on beta). The sum x'(b - b_A) runs in unit order, the
  * softplus sums as fastebm_softplus_sum: the arithmetic of ais_run, bit for bit. */
 FASTEBM_HD void rbm_ais_weights_body(uint64_t i, uint64_t n, int n_vis, int n_hid,
-                                     const double *x, const double *pre, const double *b,
+                                     const fastebm_real *x, const fastebm_real *pre,
+                                     const double *b,
                                      const double *b_base, const double *c, double beta,
                                      double beta_prev, double *log_w)
 {
@@ -169,7 +172,7 @@ FASTEBM_HD void rbm_ais_weights_body(uint64_t i, uint64_t n, int n_vis, int n_hi
                 - fastebm_softplus_sum(pre + i, n, c, beta_prev, n_hid);
 }
 FASTEBM_ENTRY(rbm_ais_weights,
-              (uint64_t n, int n_vis, int n_hid, const double *x, const double *pre,
-               const double *b, const double *b_base, const double *c, double beta,
+              (uint64_t n, int n_vis, int n_hid, const fastebm_real *x,
+               const fastebm_real *pre, const double *b, const double *b_base, const double *c, double beta,
                double beta_prev, double *log_w),
               (n, n_vis, n_hid, x, pre, b, b_base, c, beta, beta_prev, log_w))

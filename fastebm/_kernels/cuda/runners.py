@@ -8,6 +8,12 @@ runner is given. The driver's small arrays (step sizes, dual-averaging states, t
 preconditioner) stay NumPy and are copied to ``xp`` per call; positions, energies,
 gradients, counters and kept draws stay in ``xp``.
 
+Precision: the samplers' chain arrays have the dtype of the positions they are given,
+float32 or float64 (``_Chains.dtype``), and run the module built for it (``common.cuh``:
+float64 arithmetic in the thread, float32 storage and float32 matrix products);
+``fastebm.samplers`` gives float32 positions where the caller passed float32
+(``Backend.float32_kernels``). Energies, step sizes and adaptation states stay float64.
+
 The kernels keep the chains column-major (``xt`` of shape (d, n): a warp's threads, one
 per chain, then read adjacent addresses; row-major rows measured 10× slower on an H200
 for MALA at d = 100). The runner shows the protocol's row-major views (``x``, ``g``) and
@@ -35,7 +41,8 @@ import sys
 import numpy as np
 
 from ..._contract import (PRECOND_DENSE, PRECOND_DIAG, PRECOND_NONE, RECORD_DRAWS,
-                          RECORD_MOMENTS, RECORD_NONE, TAG_MULTINOMIAL, TAG_RBM_HIDDEN,
+                          RECORD_MOMENTS, RECORD_NONE, TAG_MULTINOMIAL, TAG_NOISE,
+                          TAG_PROPOSAL, TAG_RBM_HIDDEN,
                           TAG_RBM_INIT, TAG_RBM_VISIBLE, TAG_RESIDUAL, TAG_STRATIFIED,
                           TAG_SYSTEMATIC, BackendUnavailableError, GaussianProposalParams,
                           IsingDenseParams, IsingLatticeParams, MixtureProposalParams,
@@ -61,8 +68,9 @@ def __getattr__(name):
     if name.startswith("__"):
         raise AttributeError(name)
     raise BackendUnavailableError(
-        f"the CUDA backend has no {name} yet (it runs mala, langevin and the random-walk "
-        "metropolis on Gaussian and user CUDA energies, gibbs on RBMs and lattices, "
+        f"the CUDA backend has no {name} yet (it runs mala, langevin and metropolis (random "
+        "walk and independent proposals) on Gaussian and user CUDA energies, gibbs on RBMs "
+        "and lattices, "
         "importance_sample, importance_resample and resample with Gaussian, Uniform, "
         "StudentT and Mixture proposals, ais and reverse_ais of continuous energies from "
         "Gaussian and Uniform bases with mala, ula or rwm moves, and ais of Bernoulli and "
@@ -96,11 +104,12 @@ def _preconditioner(inverse_mass, dim, xp):
     return mode, xp.asarray(scale), xp.asarray(chol)
 
 
-def ensure_fits(n_draws, n, d, free_bytes):
-    """Raise before allocating kept draws (n_draws, n, d) of float64 that would not fit in
-    ``free_bytes`` of device memory (CuPy would fail mid-run instead). The kernels write
-    them column-major and the runner returns them row-major: twice their size at the end."""
-    need = 2 * 8 * n_draws * n * d
+def ensure_fits(n_draws, n, d, free_bytes, itemsize=8):
+    """Raise before allocating kept draws (n_draws, n, d) of ``itemsize`` bytes each (8:
+    float64, 4: float32) that would not fit in ``free_bytes`` of device memory (CuPy would
+    fail mid-run instead). The kernels write them column-major and the runner returns them
+    row-major: twice their size at the end."""
+    need = 2 * itemsize * n_draws * n * d
     if need > free_bytes:
         raise MemoryError(
             f"keeping {n_draws} draws of {n} chains x {d} needs {need / 2**30:.2f} GiB, and the "
@@ -109,29 +118,32 @@ def ensure_fits(n_draws, n, d, free_bytes):
 
 
 class _Records:
-    """What a call keeps: draws (n_draws, d, n), or running mean and M2 (d, n), or nothing;
-    ``kept()`` gives them as the protocol does: (n_draws, n, d), ((n, d), (n, d)) or None.
+    """What a call keeps, in the chains' dtype: draws (n_draws, d, n), or running mean and
+    M2 (d, n), or nothing; ``kept()`` gives them as the protocol does: (n_draws, n, d),
+    ((n, d), (n, d)) or None.
 
     ``into`` = (draws, first) or ((mean, M2), first), row-major, continues the buffers of a
     run split into calls: the call's draws are copied to rows [first, first + k) of
     ``draws``, and its moments continue from the ``first`` states already in (mean, M2)
     (the kernels' slot ``first`` onward), written back in place."""
 
-    def __init__(self, xp, n_steps, thin, n, d, keep_draws, keep_moments, into=None):
+    def __init__(self, xp, n_steps, thin, n, d, keep_draws, keep_moments, into=None,
+                 dtype=np.float64):
         if keep_draws and xp is not np:
-            ensure_fits(n_steps // thin, n, d, xp.cuda.runtime.memGetInfo()[0])
+            ensure_fits(n_steps // thin, n, d, xp.cuda.runtime.memGetInfo()[0],
+                        np.dtype(dtype).itemsize)
         self.xp = xp
         self.mode = (RECORD_DRAWS if keep_draws else RECORD_MOMENTS if keep_moments
                      else RECORD_NONE)
         self.thin = thin
         self.into = None if self.mode == RECORD_NONE else into
-        self.draws = xp.empty((n_steps // thin if keep_draws else 0, d, n))
+        self.draws = xp.empty((n_steps // thin if keep_draws else 0, d, n), dtype=dtype)
         self.first = 0  # the kernels' first slot: draws go to this call's own buffer
         if self.into is not None and self.mode == RECORD_MOMENTS:
             (mean, m2), self.first = self.into
             self.mean, self.m2 = xp.ascontiguousarray(mean.T), xp.ascontiguousarray(m2.T)
         else:
-            self.mean = xp.zeros((d, n) if keep_moments else (0, n))
+            self.mean = xp.zeros((d, n) if keep_moments else (0, n), dtype=dtype)
             self.m2 = xp.zeros_like(self.mean)
 
     def slot(self, s):
@@ -162,11 +174,14 @@ class _Records:
 
 
 class _Chains:
-    """Positions (column-major ``xt``), streams and per-chain counters in ``xp``."""
+    """Positions (column-major ``xt``), streams and per-chain counters in ``xp``. The
+    chain arrays have x's dtype when it is float32 (the kernels' float32 build,
+    ``common.cuh``), else float64."""
 
     def __init__(self, x, key, step, first_chain):
         self.xp = xp = array_module(x)
-        self.xt = xp.ascontiguousarray(x.T, dtype=np.float64)
+        self.dtype = np.dtype(np.float32 if x.dtype == np.float32 else np.float64)
+        self.xt = xp.ascontiguousarray(x.T, dtype=self.dtype)
         self.n_chains, self.dim = x.shape
         self.key, self.step, self.first_chain = key, step, first_chain
         self.n_accepted = xp.zeros(self.n_chains, dtype=np.int64)
@@ -202,8 +217,13 @@ class _EnergyChains(_Chains):
 
     def __init__(self, energy, x, key, step, first_chain):
         super().__init__(x, key, step, first_chain)
-        self.energy_form = DeviceEnergy(energy, self.dim, self.xp)
+        self.energy_form = DeviceEnergy(energy, self.dim, self.xp, self.dtype)
         self.launch = self.energy_form.launch
+
+    def records(self, n_steps, thin, keep_draws, keep_moments, into):
+        """The ``_Records`` of a call of ``n_steps`` steps."""
+        return _Records(self.xp, n_steps, thin, self.n_chains, self.dim, keep_draws,
+                        keep_moments, into, self.dtype)
 
 
 class LangevinRunner(_EnergyChains):
@@ -225,7 +245,7 @@ class LangevinRunner(_EnergyChains):
         super().__init__(energy, x, key, step, first_chain)
         xp, n, d = self.xp, self.n_chains, self.dim
         self.metropolize, self.target = metropolize, target
-        self.e, self.gt = xp.empty(n), xp.empty((d, n))
+        self.e, self.gt = xp.empty(n), xp.empty((d, n), dtype=self.dtype)
         self.energy_form.energy_grad(self.xt, self.gt, self.e)
         self.e_start = self.e.copy() if energy_start is None else xp.asarray(
             energy_start, dtype=np.float64).copy()
@@ -246,11 +266,12 @@ class LangevinRunner(_EnergyChains):
 
     def set_inverse_mass(self, inverse_mass):
         self.inverse_mass = inverse_mass
-        self.mode, self.scale, self.chol = _preconditioner(inverse_mass, self.dim, self.xp)
+        self.mode, self.scale, chol = _preconditioner(inverse_mass, self.dim, self.xp)
+        self.chol = chol.astype(self.dtype, copy=False)  # an operand of xp.matmul
         if self.mode == PRECOND_DENSE:  # u = Lᵀ∇E, column by column
             self.ut = self.xp.ascontiguousarray(self.chol.T @ self.gt)
         elif self.mode == PRECOND_DIAG:
-            self.ut = self.gt * self.scale[:, None]
+            self.ut = (self.gt * self.scale[:, None]).astype(self.dtype)
         else:
             self.ut = self.gt  # the kernels then keep u and g as one array
 
@@ -263,8 +284,7 @@ class LangevinRunner(_EnergyChains):
                 keep_moments=False, thin=1, into=None):
         """Take ``n_steps`` steps; returns kept draws, (mean, M2), or None (in ``xp``)."""
         xp = self.xp
-        rec = _Records(xp, n_steps, thin, self.n_chains, self.dim, keep_draws, keep_moments,
-                       into)
+        rec = self.records(n_steps, thin, keep_draws, keep_moments, into)
         h = xp.ascontiguousarray(xp.asarray(step_size, dtype=np.float64))
         adapt, state = self._adaptation(adapt_state)
         k0, k1, chain0 = self.streams
@@ -286,7 +306,9 @@ class LangevinRunner(_EnergyChains):
     def _buffers(self):
         if self._scratch is None:
             xp, n, d = self.xp, self.n_chains, self.dim
-            self._scratch = {name: xp.empty((d, n)) for name in ("y", "g_y", "u_y", "v")}
+            self._scratch = {name: xp.empty((d, n), dtype=self.dtype)
+                             for name in ("y", "g_y", "u_y", "v")}
+            # the noise stays float64: MALA's accept reads the very numbers the proposal drew
             self._scratch["xi"] = xp.empty((d, n) if self.store_noise else (1, 1))
             self._scratch.update(e_y=xp.empty(n), h_now=xp.empty(n))
         return self._scratch
@@ -317,21 +339,34 @@ class LangevinRunner(_EnergyChains):
 
 
 class MetropolisRunner(_EnergyChains):
-    """All chains of a random-walk Metropolis run in the CUDA kernels of ``metropolis.cu``
-    (independent proposals have no CUDA kernels yet)."""
+    """All chains of a Metropolis run in the CUDA kernels of ``metropolis.cu``: the random
+    walk (``proposal=None``), or an independent proposal q (Gaussian, Uniform, StudentT or
+    Mixture), drawn by ``importance.cu``'s kernels on (chain, step, TAG_NOISE) as on the
+    CPU. A proposal must live where the chains do (built from CuPy arrays for CuPy
+    chains, from NumPy arrays in the emulation); ``log_q`` is log q at the positions
+    (NumPy, for the caller's check of the start)."""
 
     def __init__(self, energy, x, key, step, first_chain, *, proposal=None, target,
                  inverse_mass=None, work=0):
-        if proposal is not None:
-            raise BackendUnavailableError(
-                "the CUDA backend runs the random-walk metropolis only: independent proposals "
-                "have no CUDA kernels yet")
         super().__init__(energy, x, key, step, first_chain)
-        self.proposal, self.target = None, target
+        self.proposal, self.target = proposal, target
         self.e = self.xp.empty(self.n_chains)
         self.energy_form.energy(self.xt, self.e)
         self._scratch = None
+        if proposal is not None:
+            if proposal._on_device != (self.xp is not np):
+                raise BackendUnavailableError(
+                    "the proposal and the chains live on different devices: build the "
+                    "proposal from arrays of the chains' kind (CuPy for CuPy chains)")
+            self._proposal = _DeviceProposal(proposal, self.xp)
+            self.log_q_ = self.xp.empty(self.n_chains)
+            self._proposal.log_density(self.launch, self.xt, self.log_q_)
         self.set_inverse_mass(inverse_mass)
+
+    @property
+    def log_q(self):
+        """log q at the positions, NumPy (independent proposals only)."""
+        return to_numpy(self.log_q_)
 
     def set_inverse_mass(self, inverse_mass):
         self.inverse_mass = inverse_mass
@@ -341,13 +376,15 @@ class MetropolisRunner(_EnergyChains):
                 keep_moments=False, thin=1, into=None):
         """Take ``n_steps`` steps; returns kept draws, (mean, M2), or None (in ``xp``)."""
         xp = self.xp
-        rec = _Records(xp, n_steps, thin, self.n_chains, self.dim, keep_draws, keep_moments,
-                       into)
+        rec = self.records(n_steps, thin, keep_draws, keep_moments, into)
         sigma = xp.ascontiguousarray(xp.asarray(scale, dtype=np.float64))
         adapt, state = self._adaptation(adapt_state)
         k0, k1, chain0 = self.streams
         walk = (np.int32(self.mode), adapt, np.float64(self.target))
-        if self.energy_form.pointwise:
+        if self.proposal is not None:
+            for s in range(n_steps):
+                self._independent_step(np.uint32(self.step + s), rec, rec.slot(s))
+        elif self.energy_form.pointwise:
             mode, draws, mean, m2 = rec.args()
             self.launch("random_walk_fused", self.n_chains, k0, k1, chain0,
                         np.uint32(self.step), np.uint32(n_steps), *walk, sigma, self.xt,
@@ -361,12 +398,29 @@ class MetropolisRunner(_EnergyChains):
         self.step += n_steps
         return rec.kept()
 
-    def _step(self, step, walk, sigma, state, rec, slot):
-        """One step in three launches: propose, energy, accept."""
+    def _buffers(self):
+        """(y, the dense energy's product, E(y), log q(y)): a step's scratch."""
         if self._scratch is None:
             xp, n, d = self.xp, self.n_chains, self.dim
-            self._scratch = (xp.empty((d, n)), xp.empty((d, n)), xp.empty(n))
-        y, product, e_y = self._scratch
+            self._scratch = (xp.empty((d, n), dtype=self.dtype),
+                             xp.empty((d, n), dtype=self.dtype), xp.empty(n), xp.empty(n))
+        return self._scratch
+
+    def _independent_step(self, step, rec, slot):
+        """One independent-proposal step in three launches: draw, energy, accept."""
+        y, product, e_y, log_q_y = self._buffers()
+        n = self.n_chains
+        k0, k1, chain0 = self.streams
+        self._proposal.draw(self.launch, n, (k0, k1), chain0, step, y, log_q_y, TAG_NOISE)
+        self.energy_form.energy(y, e_y, product)
+        rec_mode, draws, mean, m2 = rec.args()
+        self.launch("independent_accept", n, k0, k1, chain0, step, self.xt, self.e,
+                    self.log_q_, y, e_y, log_q_y, self.n_accepted, self.n_divergent,
+                    rec_mode, np.int64(slot), draws, mean, m2)
+
+    def _step(self, step, walk, sigma, state, rec, slot):
+        """One step in three launches: propose, energy, accept."""
+        y, product, e_y, _ = self._buffers()
         n = self.n_chains
         k0, k1, chain0 = self.streams
         mode, adapt, target = walk
@@ -396,16 +450,18 @@ class GibbsRunner(_Chains):
         super().__init__(x, key, step, first_chain)
         xp = self.xp
         self.inverse_mass = None
-        self.launch = launcher(xp, module_source({"FASTEBM_DIM": self.dim}))
+        self.launch = launcher(xp, module_source({"FASTEBM_DIM": self.dim}, dtype=self.dtype))
         if isinstance(form, RBMParams):
             # column-major chains: pre_hᵀ = Wᵀ vᵀ (hidden half), pre_vᵀ = (the form's Wᵀ)ᵀ hᵀ
-            # (visible half; the two differ for Gaussian visibles)
+            # (visible half; the two differ for Gaussian visibles); the matrices in the
+            # chains' dtype (sgemm for float32 chains), the biases float64
             self.hidden_matrix, self.visible_matrix, self.b, self.c, self.sigma = arrays_on(
-                model, (form.W.T, form.WT.T, form.b, form.c, form.sigma), xp)
+                model, (form.W.T, form.WT.T, form.b, form.c, form.sigma), xp,
+                (self.dtype, self.dtype, np.float64, np.float64, np.float64))
             self.gaussian = bool(form.gaussian)
             n_hid = self.hidden_matrix.shape[0]
-            self._scratch = (xp.empty((n_hid, self.n_chains)), xp.empty((n_hid, self.n_chains)),
-                             xp.empty((self.dim, self.n_chains)))
+            self._scratch = tuple(xp.empty((units, self.n_chains), dtype=self.dtype)
+                                  for units in (n_hid, n_hid, self.dim))
             self._sweep = self._rbm_sweep
         else:
             self.lattice = form
@@ -419,7 +475,8 @@ class GibbsRunner(_Chains):
                 keep_moments=False, thin=1, into=None):
         """Take ``n_steps`` sweeps; returns kept draws, (mean, M2), or None (in ``xp``)."""
         n = self.n_chains
-        rec = _Records(self.xp, n_steps, thin, n, self.dim, keep_draws, keep_moments, into)
+        rec = _Records(self.xp, n_steps, thin, n, self.dim, keep_draws, keep_moments, into,
+                       self.dtype)
         for s in range(n_steps):
             self._sweep(self.streams, np.uint32(self.step + s))
             slot = rec.slot(s)
@@ -512,10 +569,11 @@ class _DeviceProposal:
                 "fastebm.backend.emulate_gpu(), to run this on the CPU")
         self.arrays = arrays_on(proposal, arrays, xp)
 
-    def draw(self, launch, n, key, first_chain, step, xt, log_q):
-        """Column i of xt (d, n) ~ q from stream (first_chain + i, step, TAG_PROPOSAL), and
-        its log q into log_q[i]."""
-        head = (np.uint32(key[0]), np.uint32(key[1]), np.uint32(first_chain), np.uint32(step))
+    def draw(self, launch, n, key, first_chain, step, xt, log_q, tag=TAG_PROPOSAL):
+        """Column i of xt (d, n) ~ q from stream (first_chain + i, step, tag), and its log q
+        into log_q[i]."""
+        head = (np.uint32(key[0]), np.uint32(key[1]), np.uint32(first_chain), np.uint32(step),
+                np.uint32(tag))
         if self.kind == "mixture":
             launch("proposal_mixture_draws", n, *head, *self.scalars, *self.arrays, xt, log_q)
         else:
