@@ -25,6 +25,7 @@ from numba import njit
 from numba.core.errors import TypingError
 
 from ._jit import blas_limited, block_kernel, kernel, over_blocks, serial_jit
+from .energies import uses_blas
 
 ENERGY_FUNCTION_NAMES = ("energy_point", "energy_grad_point", "uses_blas", "blas_energy_grad")
 _REGISTRY = {}
@@ -67,6 +68,12 @@ class KernelFamily:
             raise ValueError(f"functions must define exactly {ENERGY_FUNCTION_NAMES}")
         self.functions = functions
         self._compiled = {}
+
+    def uses_blas(self, params):
+        """``uses_blas(params)`` of this family, asked from Python (its Python function:
+        nothing is compiled), for the ``point_grad`` argument of the blocked kernels."""
+        fn = self.functions["uses_blas"] if self.functions is not None else uses_blas
+        return getattr(fn, "py_func", fn)(params)
 
     def __getitem__(self, name):
         pyfunc, compiled, blocked = _REGISTRY[name]

@@ -1,7 +1,7 @@
 """Batched energy and gradient of any energy, parallel over points: ``batch_energy``
-and ``blocked_energy_grad`` (the samplers' first evaluation) serial over one share of
-their blocks of points, one thread per share (``_jit.over_blocks``), ``batch_energy_grad``
-a parallel loop."""
+serial over one share of its blocks of points, one thread per share
+(``_jit.over_blocks``), ``batch_energy_grad`` a parallel loop. (The Langevin samplers
+evaluate their start with their own step kernel: ``langevin.langevin_run``.)"""
 from numba import prange
 
 from .chains import share_of_blocks
@@ -29,21 +29,3 @@ def batch_energy_grad(params, x, grad, out):
     else:
         for i in prange(x.shape[0]):
             out[i] = energy_grad_point(params, x[i], grad[i])
-
-
-@block_entry
-def blocked_energy_grad(params, x, grad, out, block, share, shares):
-    """``batch_energy_grad`` with one matrix product per block of ``block`` points, as
-    the samplers' kernels do (a whole-batch product would wake BLAS's own thread pool,
-    whose spinning workers then slow the kernel's threads), for the blocks of share
-    ``share`` of ``shares``; called without the last two, for every point."""
-    n = x.shape[0]
-    first_block, end_block = share_of_blocks(n, block, share, shares)
-    for b in range(first_block, end_block):
-        lo = b * block
-        hi = min(n, lo + block)
-        if uses_blas(params):
-            blas_energy_grad(params, x[lo:hi], grad[lo:hi], out[lo:hi])
-        else:
-            for i in range(lo, hi):
-                out[i] = energy_grad_point(params, x[i], grad[i])

@@ -25,7 +25,7 @@ from ..._contract import PRECOND_DENSE, PRECOND_DIAG, PRECOND_NONE, TAG_ACCEPT, 
 from .chains import (copy_rows, copy_values, dual_averaging_update, record_row,
                      share_of_blocks, store_rows, store_values)
 from .dispatch import block_entry
-from .energies import blas_energy_grad, energy_grad_point, uses_blas
+from .energies import blas_energy_grad, energy_grad_point
 from .philox import fill_first_uniforms, fill_normals, fill_normals_rows
 from .blas import dot_rows
 from ._jit import helper
@@ -76,15 +76,25 @@ def log_accept_row(h, e_x, e_y, u_x, u_y, xi, r):
 
 @block_entry
 def langevin_run(params, chains, step_size, n_steps, streams, metropolize, precond,
-                 adaptation, records, counters, block, share, shares):
+                 adaptation, records, counters, evaluate, wide, point_grad, dense, block,
+                 share, shares):
     """Advance the chains of blocks ``share`` of ``shares`` (``share_of_blocks``)
     ``n_steps`` steps in place; see the module docstring. Called without the last two,
     it advances every chain, one thread per share (``_jit.over_blocks``).
 
+    With ``evaluate``, E and ∇E of the states are computed first, by the same code as
+    the proposals' (``LangevinRunner`` starts with ``n_steps`` = 0: one kernel to
+    compile, not two). Three arguments are None or True; where one is None, Numba
+    prunes the branches on it before typing, so that code the call cannot take is not
+    compiled (``runners.wide_rows``): ``wide`` (None for d ≤ ``ROWS_NORMALS_MAX_DIM``:
+    normals drawn across a block's chains, not row by row), ``point_grad`` (None where
+    ``uses_blas(params)``: a block's gradients by BLAS, not point by point) and ``dense``
+    (None unless the preconditioner is dense: no products by its factor).
+
     Blocks have ``block`` chains; a share runs all steps of each of its blocks in turn,
-    with the block's matrix products through BLAS. ``step_size``
-    (n,) is each chain's h; with ``adapt`` each step uses exp(adapt_state[i, 0]) and
-    updates that chain's dual-averaging state (n, 5) instead.
+    with the block's matrix products through BLAS. ``step_size`` (n,) is each chain's h;
+    with ``adapt`` each step uses exp(adapt_state[i, 0]) and updates that chain's
+    dual-averaging state (n, 5) instead.
 
     A block's current and proposed states live in arrays of its own thread. After the
     accept step the proposal arrays are made to hold every chain's new state (the
@@ -100,7 +110,8 @@ def langevin_run(params, chains, step_size, n_steps, streams, metropolize, preco
     record_mode, thin, draws, mean, m2, first = records
     n_accepted, n_divergent = counters
     n, d = x.shape
-    chol_t = np.ascontiguousarray(chol.T)  # BLAS needs contiguous operands
+    # BLAS needs contiguous operands (dense only: ``dense`` prunes the copy's code)
+    chol_t = np.ascontiguousarray(chol.T) if dense is not None else chol
     whitened = precond_mode != PRECOND_NONE  # else u is ∇E and one array serves as both
     first_block, end_block = share_of_blocks(n, block, share, shares)
     for b in range(first_block, end_block):
@@ -117,9 +128,15 @@ def langevin_run(params, chains, step_size, n_steps, streams, metropolize, preco
         u_accept = np.empty(m)
         h = step_size[lo:hi].copy()
         buf = np.empty((d + 1, m))
+        if evaluate:  # E and ∇E of the states first (the runner's start)
+            if point_grad is None:
+                blas_energy_grad(params, xc, gc, ec)
+            else:
+                for r in range(m):
+                    ec[r] = energy_grad_point(params, xc[r], gc[r])
         for s in range(n_steps):
             step = step0 + s
-            if d <= ROWS_NORMALS_MAX_DIM:  # short rows: draw across the block's chains
+            if wide is None:  # short rows: draw across the block's chains
                 fill_normals_rows(k0, k1, chain0 + lo, step, TAG_NOISE, xi, buf)
             else:
                 for r in range(m):
@@ -130,15 +147,15 @@ def langevin_run(params, chains, step_size, n_steps, streams, metropolize, preco
                 for r in range(m):
                     h[r] = np.exp(adapt_state[lo + r, 0])
             _propose_block(precond_mode, h, xc, uc, xi, scale, v, y)
-            if precond_mode == PRECOND_DENSE:
+            if dense is not None:  # precond_mode == PRECOND_DENSE
                 dot_rows(v, chol_t, y)
                 y += xc
-            if uses_blas(params):
+            if point_grad is None:  # uses_blas(params): runners.point_grad
                 blas_energy_grad(params, y, g_y, e_y)
             else:
                 for r in range(m):
                     e_y[r] = energy_grad_point(params, y[r], g_y[r])
-            if precond_mode == PRECOND_DENSE:
+            if dense is not None:  # precond_mode == PRECOND_DENSE
                 dot_rows(g_y, chol, u_y)
             elif precond_mode == PRECOND_DIAG:
                 _whiten_block(scale, g_y, u_y)

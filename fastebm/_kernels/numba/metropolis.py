@@ -20,7 +20,6 @@ from .energies import energy_point
 from .chains import (_record, add_block_counts,
                      dual_averaging_update, record_row, share_of_blocks, store_rows,
                      store_values)
-from .langevin import ROWS_NORMALS_MAX_DIM
 from .philox import fill_first_uniforms, fill_normals, fill_normals_rows, uniform
 from .proposals import proposal_draw
 
@@ -28,16 +27,17 @@ from .proposals import proposal_draw
 
 @block_entry
 def random_walk_run(params, x, e, scale, n_steps, streams, precond, adaptation, records,
-                    counters, block, share, shares):
+                    counters, wide, block, share, shares):
     """Advance the chains of blocks ``share`` of ``shares`` (``share_of_blocks``)
     ``n_steps`` random-walk steps in place; called without the last two, it advances
     every chain, one thread per share.
 
-    Blocks have ``block`` chains. A block's positions, energies and counters
-    live in arrays of its thread during the steps and are written back once; each step
-    draws the block's normals and accept uniforms across its chains at once (vectorized
-    Philox), then moves the chains one by one. Rows are indexed, never sliced, and the
-    helpers are inlined: an array view or argument costs atomic reference counts.
+    ``wide`` as in ``langevin.langevin_run``. Blocks have ``block`` chains. A block's
+    positions, energies and counters live in arrays of its thread during the steps and
+    are written back once; each step draws the block's normals and accept uniforms
+    across its chains at once (vectorized Philox), then moves the chains one by one.
+    Rows are indexed, never sliced, and the helpers are inlined: an array view or
+    argument costs atomic reference counts.
     """
     k0, k1, step0, chain0 = streams
     precond_mode, diag, chol = precond
@@ -62,7 +62,7 @@ def random_walk_run(params, x, e, scale, n_steps, streams, precond, adaptation, 
         until_kept, slot = thin, first
         for s in range(n_steps):
             step = step0 + s
-            if d <= ROWS_NORMALS_MAX_DIM:
+            if wide is None:  # d <= ROWS_NORMALS_MAX_DIM (runners.wide_rows)
                 fill_normals_rows(k0, k1, chain0 + lo, step, TAG_NOISE, xi, buf)
             else:
                 for r in range(m):

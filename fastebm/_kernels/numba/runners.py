@@ -38,12 +38,43 @@ from . import score_noise as _score_noise
 from ..moments import chunk_moments
 from ._jit import _single_blas_thread
 from .replicate import STATUS_ALL_ZERO, STATUS_NAN_ENERGY, STATUS_NEG_INF_ENERGY
+from .langevin import ROWS_NORMALS_MAX_DIM
 from .stein import imq_stein_matrix
 from .proposals import _GRAD_LOG_DENSITY, base_params
 from .sampling import batch_log_density, draw_proposals
 
 CHAIN_BLOCK = 32
 BLOCKS_PER_THREAD = 4
+
+
+def wide_rows(dim):
+    """The ``wide`` argument of the blocked step kernels for states of dimension ``dim``.
+
+    Up to ``ROWS_NORMALS_MAX_DIM`` the kernels draw a block's normals across its chains
+    (``philox.fill_normals_rows``), above it row by row (``philox.fill_normals``). The
+    choice is the argument's type, None (short rows) or bool (long rows): Numba prunes a
+    branch on ``arg is None`` before typing when ``arg`` is None (not when it is a bool),
+    so the kernel for short rows never compiles ``fill_normals`` (about 0.7 s of a first
+    call with an empty cache). The long-row kernel compiles both branches, as before.
+    """
+    return None if dim <= ROWS_NORMALS_MAX_DIM else True
+
+
+def point_grad(family, params):
+    """The ``point_grad`` argument of the blocked kernels that take gradients: None where
+    the family takes a block's gradients by one BLAS product (``uses_blas``), else True.
+    As for ``wide_rows``, its type picks the branch at compile time: a dense Gaussian's
+    kernels do not compile its gradient point by point (about 0.5 s of a first
+    ``fe.mala`` with an empty cache).
+    """
+    return None if family.uses_blas(params) else True
+
+
+def dense_precond(precond):
+    """The ``dense`` argument of ``langevin_run``: True for a dense preconditioner, else
+    None, so that the kernels of the other preconditioners (as ``wide_rows``) compile
+    without its matrix products (about 0.7 s of a first call with a user energy)."""
+    return True if precond.mode == PRECOND_DENSE else None
 
 
 def chain_block(n_chains):
@@ -132,12 +163,19 @@ class LangevinRunner(_Chains):
         self.params, self.family = energy._kernel_form(work)
         self.e = np.empty(self.n_chains)
         self.g = np.empty_like(self.x)
-        self.family["blocked_energy_grad"](self.params, self.x, self.g, self.e,
-                                           chain_block(self.n_chains))
+        # E and ∇E at the start by ``langevin_run`` itself (``evaluate``, no step); the
+        # attributes it reads are placeholders until then
+        self.u = self.g
+        self.e_start = self.e
+        self.diverged = np.zeros(self.n_chains, dtype=np.bool_)
+        self.precond = preconditioner(None, self.dim)
+        self._run(0, np.zeros(self.n_chains), None, records(0, 1, self.n_chains, self.dim,
+                                                            False, False), True,
+                  dense_precond(preconditioner(inverse_mass, self.dim)))
         self.e_start = (self.e.copy() if energy_start is None
                         else np.array(energy_start, dtype=np.float64))
-        self.diverged = (np.zeros(self.n_chains, dtype=np.bool_) if diverged is None
-                         else np.array(diverged, dtype=np.bool_))
+        if diverged is not None:
+            self.diverged = np.array(diverged, dtype=np.bool_)
         self.set_inverse_mass(inverse_mass)
 
     def set_inverse_mass(self, inverse_mass):
@@ -154,13 +192,21 @@ class LangevinRunner(_Chains):
                 keep_moments=False, thin=1, into=None):
         """Take ``n_steps`` steps; returns kept draws, (mean, M2), or None."""
         buffers = records(n_steps, thin, self.n_chains, self.dim, keep_draws, keep_moments, into)
+        self._run(n_steps, step_size, adapt_state, buffers, False,
+                  dense_precond(self.precond))
+        self.step += n_steps
+        return kept(buffers)
+
+    def _run(self, n_steps, step_size, adapt_state, buffers, evaluate, dense):
+        """``langevin_run`` on every chain. The constructor evaluates the start with it
+        (``evaluate``, no step, no preconditioner, but ``dense`` as the run's, so that
+        the same compiled kernel serves the steps)."""
         chains = LangevinChains(self.x, self.e, self.g, self.u, self.e_start, self.diverged)
         self.family["langevin_run"](
             self.params, chains, step_size, n_steps, self.streams(), self.metropolize,
             self.precond, self.adaptation(adapt_state, self.target), buffers, self.counters(),
+            evaluate, wide_rows(self.dim), point_grad(self.family, self.params), dense,
             chain_block(self.n_chains))
-        self.step += n_steps
-        return kept(buffers)
 
 
 class MetropolisRunner(_Chains):
@@ -191,7 +237,7 @@ class MetropolisRunner(_Chains):
             self.family["random_walk_run"](
                 self.params, self.x, self.e, scale, n_steps, self.streams(), self.precond,
                 self.adaptation(adapt_state, self.target), buffers, self.counters(),
-                chain_block(self.n_chains))
+                wide_rows(self.dim), chain_block(self.n_chains))
         else:
             self.family["independent_run"](
                 self.params, self.proposal._kernel_params(), self.x, self.e, self.log_q,
