@@ -49,8 +49,12 @@ def main():
     parser.add_argument("old")
     parser.add_argument("new")
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("cases", nargs="*", choices=[[], *CASES], default=list(CASES))
+    parser.add_argument("cases", nargs="*", metavar="case",
+                        help=f"any of {', '.join(map(repr, CASES))} (default: all)")
     opts = parser.parse_args()
+    unknown = [c for c in opts.cases if c not in CASES]
+    if unknown:
+        parser.error(f"unknown case(s) {unknown}: choose from {list(CASES)}")
     print("| case | round | checkout | wall s | child CPU s |")
     print("|---|---|---|---|---|")
     for name in opts.cases or list(CASES):
