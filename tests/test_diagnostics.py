@@ -79,6 +79,25 @@ def test_ties_match_arviz():
     assert rhat(draws) == pytest.approx(arviz_rhat(draws), rel=RTOL)
 
 
+@pytest.mark.parametrize("kind", ["continuous", "rounded", "few_values", "constant"])
+def test_average_ranks_equal_scipy(kind):
+    """The rank normalization's own ranks (one unstable sort a column) against SciPy's
+    average ranks, ties included; the same data ranked without averaging ties (SciPy's
+    "ordinal") differs, so a tie handled as no tie would be caught."""
+    from scipy.stats import rankdata
+
+    from fastebm.diagnostics import _average_ranks
+    rng = np.random.default_rng(5)
+    x = {"continuous": rng.standard_normal((2001, 3)),
+         "rounded": np.round(rng.standard_normal((2001, 3)), 1),
+         "few_values": rng.integers(0, 3, size=(2001, 3)).astype(float),
+         "constant": np.full((50, 2), 1.5)}[kind]
+    ranks = _average_ranks(x)
+    np.testing.assert_array_equal(ranks, rankdata(x, method="average", axis=0))
+    if kind != "continuous":
+        assert not np.array_equal(ranks, rankdata(x, method="ordinal", axis=0))
+
+
 def test_per_coordinate_matches_arviz():
     rng = np.random.default_rng(3)
     phis = [0.0, 0.5, 0.95]

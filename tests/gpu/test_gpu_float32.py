@@ -129,3 +129,32 @@ def test_lattice_sweeps_equal_the_numba_backend(gpu, shape, seed):
         other = fe.gibbs(model, gpu.asarray(s0.astype(np.float32)), 20, rng=seed, thin=2)
     assert gpu.numpy(other.draws).dtype == np.float32
     np.testing.assert_array_equal(gpu.numpy(other.draws), cpu.draws)
+
+
+def test_float32_running_moments_do_not_stall():
+    """keep="moments" of a long float32 run: the running mean is summed in float64 (as on
+    the CPU), so it equals the mean of the same run's float32 draws to float32 rounding.
+    With float32 sums (the first version) the updates of a mean near 1000 rounded away:
+    1.7e-5 off after 2·10⁵ steps, 280 of its ulps."""
+    energy = fe.Gaussian(np.full(1, 1000.0), np.eye(1))
+    x0 = np.full((2, 1), 1000.0, dtype=np.float32)
+    with fe.backend.emulate_gpu():
+        moments = fe.metropolis(energy, x0, 200_000, scale=2.4, rng=1, keep="moments")
+        draws = fe.metropolis(energy, x0, 200_000, scale=2.4, rng=1).draws
+    assert moments.mean.dtype == np.float32
+    np.testing.assert_allclose(moments.mean, draws.astype(np.float64).mean(axis=0), rtol=1e-7)
+
+
+def test_float32_independent_proposal_stays_in_its_uniform_box():
+    """A uniform box whose edge is not a float32 number: a draw rounded out of it has
+    q = 0 at the stored point and is rejected, so the states stay in the box and the run
+    continues (the first version accepted them, and the continuation then refused its
+    own start)."""
+    energy = fe.Gaussian(np.full(1, 0.3), np.eye(1))
+    q = fe.proposals.Uniform([0.3 - 3e-8], [0.3])
+    x0 = np.full((40, 1), np.float32(0.29999998))
+    with fe.backend.emulate_gpu():
+        run = fe.metropolis(energy, x0, 20, proposal=q, rng=1)
+        assert np.all(run.state.position <= 0.3) and np.all(run.state.position >= 0.3 - 3e-8)
+        more = fe.metropolis(energy, run.state, 5, proposal=q)
+    assert more.draws.dtype == np.float32

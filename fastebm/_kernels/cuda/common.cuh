@@ -63,14 +63,15 @@ typedef unsigned char uint8_t; /* NVRTC has no <stdint.h> (philox.cuh defines th
 
 /* Precision. A module is built for one dtype of the chain arrays (build.py's
  * FASTEBM_REAL, double unless the run's positions are float32): positions, gradients,
- * proposals, noise, layers, spins and kept draws and moments are fastebm_real in global
- * memory, so that a float32 run moves half the bytes. A thread computes in double: it
- * reads its chain's coordinates into double registers (every float is a double exactly)
- * and rounds once when it stores them, as the Numba backend computes a float32 run in
- * float64 and casts its outputs; a new state is rounded to fastebm_real before the
- * energy is evaluated at it (fastebm_as_real below). Per-chain scalars (energies, step sizes, dual-averaging
- * states, log weights) and parameters read in the thread stay double; the operands of a
- * matrix product (xp.matmul: cuBLAS sgemm or dgemm) have the module's dtype. */
+ * proposals, layers, spins and kept draws are fastebm_real in global memory, so that a
+ * float32 run moves half the bytes; running moments stay double (fastebm_record_row).
+ * A thread computes in double: it reads its chain's coordinates into double registers
+ * (every float is a double exactly) and rounds once when it stores them, as the Numba
+ * backend computes a float32 run in float64 and casts its outputs; a new state is
+ * rounded to fastebm_real before the energy is evaluated at it (fastebm_as_real below).
+ * Per-chain scalars (energies, step sizes, dual-averaging states, log weights) and
+ * parameters read in the thread stay double; the operands of a matrix product
+ * (xp.matmul: cuBLAS sgemm or dgemm) have the module's dtype. */
 #ifndef FASTEBM_REAL
 #define FASTEBM_REAL double
 #endif
@@ -96,20 +97,21 @@ FASTEBM_HD double fastebm_as_real(double v)
  * a thread's registers). */
 
 /* Store chain i's kept state x (its coordinates at x[j * xs]: a thread's double registers,
- * or a chain array) as draw `slot` or into its running mean and M2 (Welford 1962), NaN
- * when the chain has diverged: the Numba backend's record_row, operation for operation
- * (in double; stored as fastebm_real). */
+ * or a chain array) as draw `slot` (fastebm_real) or into its running mean and M2
+ * (Welford 1962; double in every build: float32 sums would stall once an update falls
+ * under half an ulp of the sum), NaN when the chain has diverged: the Numba backend's
+ * record_row, operation for operation. */
 template <typename T>
 FASTEBM_HD void fastebm_record_row(int mode, int64_t slot, const T *x, uint64_t xs,
-                                   int diverged, fastebm_real *draws, fastebm_real *mean,
-                                   fastebm_real *m2, uint64_t i, uint64_t n, int d)
+                                   int diverged, fastebm_real *draws, double *mean,
+                                   double *m2, uint64_t i, uint64_t n, int d)
 {
     if (mode == FASTEBM_RECORD_DRAWS) {
         fastebm_real *out = draws + (uint64_t)slot * d * n + i;
         for (int j = 0; j < d; ++j)
             out[j * n] = diverged ? (fastebm_real)FASTEBM_NAN : (fastebm_real)x[j * xs];
     } else if (mode == FASTEBM_RECORD_MOMENTS) {
-        fastebm_real *mu = mean + i, *s2 = m2 + i;
+        double *mu = mean + i, *s2 = m2 + i;
         if (diverged) {
             for (int j = 0; j < d; ++j)
                 mu[j * n] = s2[j * n] = FASTEBM_NAN;
@@ -117,10 +119,9 @@ FASTEBM_HD void fastebm_record_row(int mode, int64_t slot, const T *x, uint64_t 
         }
         double inv_k = 1.0 / ((double)slot + 1.0);
         for (int j = 0; j < d; ++j) {
-            double xj = x[j * xs], delta = xj - (double)mu[j * n];
-            double mu_j = (double)mu[j * n] + delta * inv_k;
-            mu[j * n] = (fastebm_real)mu_j;
-            s2[j * n] = (fastebm_real)((double)s2[j * n] + delta * (xj - mu_j));
+            double xj = x[j * xs], delta = xj - mu[j * n];
+            mu[j * n] += delta * inv_k;
+            s2[j * n] += delta * (xj - mu[j * n]);
         }
     }
 }

@@ -23,7 +23,8 @@ FASTEBM_HD void fastebm_ising_site(uint64_t c, uint64_t n_chains, int L, int M, 
 {
     int up = (i > 0 ? i - 1 : L - 1) * M, down = (i < L - 1 ? i + 1 : 0) * M, row = i * M;
     int left = j > 0 ? j - 1 : M - 1, right = j < M - 1 ? j + 1 : 0;
-    double nsum = (double)s[(uint64_t)(up + j) * n_chains + c] + s[(uint64_t)(down + j) * n_chains + c]
+    double nsum = (double)s[(uint64_t)(up + j) * n_chains + c]
+                  + s[(uint64_t)(down + j) * n_chains + c]
                   + s[(uint64_t)(row + left) * n_chains + c]
                   + s[(uint64_t)(row + right) * n_chains + c];
     uint32_t site = (uint32_t)(row + j);

@@ -214,7 +214,7 @@ FASTEBM_HD void langevin_accept_body(uint64_t i, uint64_t n, uint32_t k0, uint32
                                      fastebm_real *u_y, const double *scale,
                                      double *adapt_state, int64_t *n_accepted,
                                      int64_t *n_divergent, int record_mode, int64_t slot,
-                                     fastebm_real *draws, fastebm_real *mean, fastebm_real *m2,
+                                     fastebm_real *draws, double *mean, double *m2,
                                      int xi_stored, const double *xi)
 {
     const int d = FASTEBM_DIM;
@@ -261,7 +261,7 @@ FASTEBM_ENTRY(langevin_accept,
                const fastebm_real *y, const double *e_y, const fastebm_real *g_y,
                fastebm_real *u_y, const double *scale, double *adapt_state,
                int64_t *n_accepted, int64_t *n_divergent, int record_mode, int64_t slot,
-               fastebm_real *draws, fastebm_real *mean, fastebm_real *m2, int xi_stored,
+               fastebm_real *draws, double *mean, double *m2, int xi_stored,
                const double *xi),
               (n, k0, k1, chain0, step, metropolize, adapt, target, precond, whitened,
                h_now, e_start, diverged, x, e, g, u, y, e_y, g_y, u_y, scale, adapt_state,
@@ -282,7 +282,7 @@ FASTEBM_HD void langevin_fused_body(uint64_t i, uint64_t n, uint32_t k0, uint32_
                                     const double *scale, double *adapt_state,
                                     int64_t *n_accepted, int64_t *n_divergent,
                                     int record_mode, int64_t thin, int64_t first,
-                                    fastebm_real *draws, fastebm_real *mean, fastebm_real *m2,
+                                    fastebm_real *draws, double *mean, double *m2,
                                     const double *theta, double beta)
 {
     const int d = FASTEBM_DIM;
@@ -357,7 +357,7 @@ FASTEBM_ENTRY(langevin_fused,
                fastebm_real *x_all, double *e_all, fastebm_real *g_all, fastebm_real *u_all,
                const double *scale, double *adapt_state, int64_t *n_accepted,
                int64_t *n_divergent, int record_mode, int64_t thin, int64_t first,
-               fastebm_real *draws, fastebm_real *mean, fastebm_real *m2, const double *theta,
+               fastebm_real *draws, double *mean, double *m2, const double *theta,
                double beta),
               (n, k0, k1, chain0, step0, n_steps, metropolize, adapt, target, precond,
                step_size, e_start, diverged, x_all, e_all, g_all, u_all, scale, adapt_state,

@@ -87,8 +87,8 @@ FASTEBM_HD void random_walk_accept_body(uint64_t i, uint64_t n, uint32_t k0,
                                         const fastebm_real *y, const double *e_y,
                                         double *adapt_state, int64_t *n_accepted,
                                         int64_t *n_divergent, int record_mode, int64_t slot,
-                                        fastebm_real *draws, fastebm_real *mean,
-                                        fastebm_real *m2)
+                                        fastebm_real *draws, double *mean,
+                                        double *m2)
 {
     const int d = FASTEBM_DIM;
     double u_accept = fastebm_uniform(k0, k1, chain0 + (uint32_t)i, step, FASTEBM_TAG_ACCEPT, 0);
@@ -109,7 +109,7 @@ FASTEBM_ENTRY(random_walk_accept,
                int adapt, double target, fastebm_real *x, double *e, const fastebm_real *y,
                const double *e_y, double *adapt_state, int64_t *n_accepted,
                int64_t *n_divergent, int record_mode, int64_t slot, fastebm_real *draws,
-               fastebm_real *mean, fastebm_real *m2),
+               double *mean, double *m2),
               (n, k0, k1, chain0, step, adapt, target, x, e, y, e_y, adapt_state,
                n_accepted, n_divergent, record_mode, slot, draws, mean, m2))
 
@@ -122,8 +122,8 @@ FASTEBM_HD void random_walk_fused_body(uint64_t i, uint64_t n, uint32_t k0, uint
                                        double *e_all, const double *diag, const double *chol,
                                        double *adapt_state, int64_t *n_accepted,
                                        int64_t *n_divergent, int record_mode, int64_t thin,
-                                       int64_t first, fastebm_real *draws, fastebm_real *mean,
-                                       fastebm_real *m2, const double *theta, double beta)
+                                       int64_t first, fastebm_real *draws, double *mean,
+                                       double *m2, const double *theta, double beta)
 {
     const int d = FASTEBM_DIM;
     uint32_t chain = chain0 + (uint32_t)i;
@@ -164,7 +164,7 @@ FASTEBM_ENTRY(random_walk_fused,
                fastebm_real *x_all, double *e_all, const double *diag, const double *chol,
                double *adapt_state, int64_t *n_accepted, int64_t *n_divergent,
                int record_mode, int64_t thin, int64_t first, fastebm_real *draws,
-               fastebm_real *mean, fastebm_real *m2, const double *theta, double beta),
+               double *mean, double *m2, const double *theta, double beta),
               (n, k0, k1, chain0, step0, n_steps, precond, adapt, target, scale, x_all, e_all,
                diag, chol, adapt_state, n_accepted, n_divergent, record_mode, thin, first, draws,
                mean, m2, theta, beta))
@@ -175,20 +175,24 @@ FASTEBM_ENTRY(random_walk_fused,
 /* Chain i, given a proposal y ~ q (a draw kernel of importance.cu on (chain, step,
  * TAG_NOISE)), its energy e_y and log q(y): accept with probability
  * min(1, exp(E(x) - E(y) + log q(x) - log q(y))), the log ratio summed in the Numba
- * backend's order, and record when `slot` >= 0. */
+ * backend's order, and record when `slot` >= 0. A proposal where q is 0 (log q = -inf:
+ * only a float32 draw rounded out of a uniform box, whose log q the glue evaluates
+ * again at the stored point) is rejected. */
 FASTEBM_HD void independent_accept_body(uint64_t i, uint64_t n, uint32_t k0, uint32_t k1,
                                         uint32_t chain0, uint32_t step, fastebm_real *x,
                                         double *e, double *log_q, const fastebm_real *y,
                                         const double *e_y, const double *log_q_y,
                                         int64_t *n_accepted, int64_t *n_divergent,
                                         int record_mode, int64_t slot, fastebm_real *draws,
-                                        fastebm_real *mean, fastebm_real *m2)
+                                        double *mean, double *m2)
 {
     const int d = FASTEBM_DIM;
     double u_accept = fastebm_uniform(k0, k1, chain0 + (uint32_t)i, step, FASTEBM_TAG_ACCEPT, 0);
     double prob;
-    if (fastebm_metropolis_accept(e[i] - e_y[i] + log_q[i] - log_q_y[i], e_y[i], u_accept,
-                                  n_accepted + i, n_divergent + i, &prob)) {
+    double log_alpha = log_q_y[i] > -FASTEBM_INF ? e[i] - e_y[i] + log_q[i] - log_q_y[i]
+                                                  : -FASTEBM_INF;
+    if (fastebm_metropolis_accept(log_alpha, e_y[i], u_accept, n_accepted + i,
+                                  n_divergent + i, &prob)) {
         for (int j = 0; j < d; ++j)
             x[j * n + i] = y[j * n + i];
         e[i] = e_y[i];
@@ -202,6 +206,6 @@ FASTEBM_ENTRY(independent_accept,
                fastebm_real *x, double *e, double *log_q, const fastebm_real *y,
                const double *e_y, const double *log_q_y, int64_t *n_accepted,
                int64_t *n_divergent, int record_mode, int64_t slot, fastebm_real *draws,
-               fastebm_real *mean, fastebm_real *m2),
+               double *mean, double *m2),
               (n, k0, k1, chain0, step, x, e, log_q, y, e_y, log_q_y, n_accepted, n_divergent,
                record_mode, slot, draws, mean, m2))

@@ -138,13 +138,13 @@ FASTEBM_ENTRY(rbm_gaussian,
 /* Record chain i's state x (units, n) as draw `slot` or into its running moments. */
 FASTEBM_HD void record_rows_body(uint64_t i, uint64_t n, int units, int mode, int64_t slot,
                                  const fastebm_real *x, fastebm_real *draws,
-                                 fastebm_real *mean, fastebm_real *m2)
+                                 double *mean, double *m2)
 {
     fastebm_record_row(mode, slot, x + i, n, 0, draws, mean, m2, i, n, units);
 }
 FASTEBM_ENTRY(record_rows,
               (uint64_t n, int units, int mode, int64_t slot, const fastebm_real *x,
-               fastebm_real *draws, fastebm_real *mean, fastebm_real *m2),
+               fastebm_real *draws, double *mean, double *m2),
               (n, units, mode, slot, x, draws, mean, m2))
 
 /* AIS for an RBM (Salakhutdinov & Murray 2008; the Numba backend's rbm.ais_run): chain i's
@@ -173,6 +173,6 @@ FASTEBM_HD void rbm_ais_weights_body(uint64_t i, uint64_t n, int n_vis, int n_hi
 }
 FASTEBM_ENTRY(rbm_ais_weights,
               (uint64_t n, int n_vis, int n_hid, const fastebm_real *x,
-               const fastebm_real *pre, const double *b, const double *b_base, const double *c, double beta,
-               double beta_prev, double *log_w),
+               const fastebm_real *pre, const double *b, const double *b_base,
+               const double *c, double beta, double beta_prev, double *log_w),
               (n, n_vis, n_hid, x, pre, b, b_base, c, beta, beta_prev, log_w))

@@ -118,9 +118,9 @@ def ensure_fits(n_draws, n, d, free_bytes, itemsize=8):
 
 
 class _Records:
-    """What a call keeps, in the chains' dtype: draws (n_draws, d, n), or running mean and
-    M2 (d, n), or nothing; ``kept()`` gives them as the protocol does: (n_draws, n, d),
-    ((n, d), (n, d)) or None.
+    """What a call keeps: draws (n_draws, d, n) in the chains' dtype, or running mean and
+    M2 (d, n) in float64 (float32 sums would stall over a long run), or nothing;
+    ``kept()`` gives them as the protocol does: (n_draws, n, d), ((n, d), (n, d)) or None.
 
     ``into`` = (draws, first) or ((mean, M2), first), row-major, continues the buffers of a
     run split into calls: the call's draws are copied to rows [first, first + k) of
@@ -143,7 +143,7 @@ class _Records:
             (mean, m2), self.first = self.into
             self.mean, self.m2 = xp.ascontiguousarray(mean.T), xp.ascontiguousarray(m2.T)
         else:
-            self.mean = xp.zeros((d, n) if keep_moments else (0, n), dtype=dtype)
+            self.mean = xp.zeros((d, n) if keep_moments else (0, n))
             self.m2 = xp.zeros_like(self.mean)
 
     def slot(self, s):
@@ -412,6 +412,8 @@ class MetropolisRunner(_EnergyChains):
         n = self.n_chains
         k0, k1, chain0 = self.streams
         self._proposal.draw(self.launch, n, (k0, k1), chain0, step, y, log_q_y, TAG_NOISE)
+        if self.dtype != np.float64:  # q at the draw as stored (rounded): -inf is rejected
+            self._proposal.log_density(self.launch, y, log_q_y)
         self.energy_form.energy(y, e_y, product)
         rec_mode, draws, mean, m2 = rec.args()
         self.launch("independent_accept", n, k0, k1, chain0, step, self.xt, self.e,
