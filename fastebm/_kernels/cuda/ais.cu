@@ -153,6 +153,34 @@ FASTEBM_HD void fastebm_ais_drift(double beta, const double *g, const double *gl
     }
 }
 
+/* Chain i's position x at the start of a run: drawn from the base on (chain, 0,
+ * tag0 + TAG_PROPOSAL) for START_DRAW, else read from column i of x_all (d, n). */
+FASTEBM_HD void fastebm_ais_start_position(int start, int base_kind, const double *qa,
+                                           const double *qb, uint32_t k0, uint32_t k1,
+                                           uint32_t chain, uint32_t tag0, double *xi, double *x,
+                                           const double *x_all, uint64_t i, uint64_t n)
+{
+    if (start == FASTEBM_START_DRAW)
+        fastebm_ais_base_draw(base_kind, qa, qb, k0, k1, chain, 0u,
+                              tag0 + FASTEBM_TAG_PROPOSAL, xi, x);
+    else
+        for (int j = 0; j < FASTEBM_DIM; ++j)
+            x[j] = x_all[j * n + i];
+}
+
+/* Write back chain i's energy, log q and log weight, and add its counts. */
+FASTEBM_HD void fastebm_ais_store_chain(uint64_t i, double e, double lq, double lw,
+                                        int64_t acc, int64_t div, double *e_all,
+                                        double *lq_all, double *lw_all, int64_t *n_accepted,
+                                        int64_t *n_divergent)
+{
+    e_all[i] = e;
+    lq_all[i] = lq;
+    lw_all[i] = lw;
+    n_accepted[i] += acc;
+    n_divergent[i] += div;
+}
+
 /* Chain i through the temperatures betas[0..n_temps) with MALA (metropolize) or ULA
  * steps; see the file's comment. State (column-major x, g, glq (d, n); e, log_q, log_w,
  * counters (n)) is read unless `start` draws or evaluates it, and written back. `chol`:
@@ -174,12 +202,8 @@ FASTEBM_HD void ais_langevin_body(uint64_t i, uint64_t n, uint32_t k0, uint32_t 
         glq_y[FASTEBM_DIM], u_x[FASTEBM_DIM], u_y[FASTEBM_DIM], xi[FASTEBM_DIM],
         raw[FASTEBM_DIM];
     double e, lq;
-    if (start == FASTEBM_START_DRAW)
-        fastebm_ais_base_draw(base_kind, qa, qb, k0, k1, chain, 0u,
-                              tag0 + FASTEBM_TAG_PROPOSAL, xi, x);
-    else
-        for (int j = 0; j < d; ++j)
-            x[j] = x_all[j * n + i];
+    fastebm_ais_start_position(start, base_kind, qa, qb, k0, k1, chain, tag0, xi, x, x_all,
+                               i, n);
     if (start != FASTEBM_START_READY) {
         e = FASTEBM_AIS_ENERGY_GRAD(x, theta, beta_e, g);
         lq = fastebm_ais_base_grad(base_kind, qa, qb, qp, qs, q_log_norm, x, glq);
@@ -255,11 +279,8 @@ FASTEBM_HD void ais_langevin_body(uint64_t i, uint64_t n, uint32_t k0, uint32_t 
         g_all[j * n + i] = g[j];
         glq_all[j * n + i] = glq[j];
     }
-    e_all[i] = e;
-    lq_all[i] = lq;
-    lw_all[i] = lw;
-    n_accepted[i] += acc;
-    n_divergent[i] += div;
+    fastebm_ais_store_chain(i, e, lq, lw, acc, div, e_all, lq_all, lw_all, n_accepted,
+                            n_divergent);
 }
 FASTEBM_ENTRY(ais_langevin,
               (uint64_t n, uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t tag0, int start,
@@ -291,12 +312,8 @@ FASTEBM_HD void ais_random_walk_body(uint64_t i, uint64_t n, uint32_t k0, uint32
     uint32_t chain = chain0 + (uint32_t)i;
     double x[FASTEBM_DIM], y[FASTEBM_DIM], xi[FASTEBM_DIM];
     double e, lq;
-    if (start == FASTEBM_START_DRAW)
-        fastebm_ais_base_draw(base_kind, qa, qb, k0, k1, chain, 0u,
-                              tag0 + FASTEBM_TAG_PROPOSAL, xi, x);
-    else
-        for (int j = 0; j < d; ++j)
-            x[j] = x_all[j * n + i];
+    fastebm_ais_start_position(start, base_kind, qa, qb, k0, k1, chain, tag0, xi, x, x_all,
+                               i, n);
     if (start != FASTEBM_START_READY) {
         e = FASTEBM_AIS_ENERGY(x, theta, beta_e);
         lq = fastebm_ais_base_log_density(base_kind, qa, qb, qp, q_log_norm, x);
@@ -344,11 +361,8 @@ FASTEBM_HD void ais_random_walk_body(uint64_t i, uint64_t n, uint32_t k0, uint32
     }
     for (int j = 0; j < d; ++j)
         x_all[j * n + i] = x[j];
-    e_all[i] = e;
-    lq_all[i] = lq;
-    lw_all[i] = lw;
-    n_accepted[i] += acc;
-    n_divergent[i] += div;
+    fastebm_ais_store_chain(i, e, lq, lw, acc, div, e_all, lq_all, lw_all, n_accepted,
+                            n_divergent);
 }
 FASTEBM_ENTRY(ais_random_walk,
               (uint64_t n, uint32_t k0, uint32_t k1, uint32_t chain0, uint32_t tag0, int start,
