@@ -40,6 +40,12 @@ def _device_key(xp):
     return ("cupy", xp.cuda.Device().id)
 
 
+def device_array(a, xp, dtype=np.float64):
+    """``a`` (NumPy or ``xp``) as a C-contiguous array of ``xp`` and ``dtype``: what a
+    kernel argument must be."""
+    return xp.ascontiguousarray(xp.asarray(a, dtype=dtype))
+
+
 def arrays_on(model, arrays, xp, dtypes=None):
     """``arrays`` (NumPy, the model's parameters) in ``xp``, as ``dtypes`` (one per array;
     float64 by default): copied there on first use and kept with the model (an energy's
@@ -48,8 +54,7 @@ def arrays_on(model, arrays, xp, dtypes=None):
     per_model = _ON_DEVICE.setdefault(model, {})
     key = (_device_key(xp), dtypes)
     if key not in per_model:
-        per_model[key] = tuple(xp.ascontiguousarray(xp.asarray(a, dtype=t))
-                               for a, t in zip(arrays, dtypes))
+        per_model[key] = tuple(device_array(a, xp, t) for a, t in zip(arrays, dtypes))
     return per_model[key]
 
 

@@ -50,7 +50,7 @@ from ..._contract import (PRECOND_DENSE, PRECOND_DIAG, PRECOND_NONE, RECORD_DRAW
                           UniformProposalParams)
 from ..moments import chunk_moments
 from .build import launcher, module_source
-from .device_energy import DeviceEnergy, arrays_on
+from .device_energy import DeviceEnergy, arrays_on, device_array
 
 def array_module(x):
     """CuPy for a CuPy array, else NumPy."""
@@ -285,7 +285,7 @@ class LangevinRunner(_EnergyChains):
         """Take ``n_steps`` steps; returns kept draws, (mean, M2), or None (in ``xp``)."""
         xp = self.xp
         rec = self.records(n_steps, thin, keep_draws, keep_moments, into)
-        h = xp.ascontiguousarray(xp.asarray(step_size, dtype=np.float64))
+        h = device_array(step_size, xp)
         adapt, state = self._adaptation(adapt_state)
         k0, k1, chain0 = self.streams
         flags = (np.int32(self.metropolize), adapt, np.float64(self.target), np.int32(self.mode))
@@ -377,7 +377,7 @@ class MetropolisRunner(_EnergyChains):
         """Take ``n_steps`` steps; returns kept draws, (mean, M2), or None (in ``xp``)."""
         xp = self.xp
         rec = self.records(n_steps, thin, keep_draws, keep_moments, into)
-        sigma = xp.ascontiguousarray(xp.asarray(scale, dtype=np.float64))
+        sigma = device_array(scale, xp)
         adapt, state = self._adaptation(adapt_state)
         k0, k1, chain0 = self.streams
         walk = (np.int32(self.mode), adapt, np.float64(self.target))
@@ -722,8 +722,7 @@ class _AnnealingBase:
                 f"AIS from a {type(proposal).__name__} base has no CUDA kernels (Gaussian and "
                 "Uniform bases have): pass a base built from NumPy arrays, outside "
                 "fastebm.backend.emulate_gpu(), to run it on the CPU")
-        self.arrays = tuple(xp.ascontiguousarray(xp.asarray(a, dtype=np.float64))
-                            for a in arrays)
+        self.arrays = tuple(device_array(a, xp) for a in arrays)
         self.log_norm = np.float64(pp.log_norm)
 
 
@@ -786,8 +785,8 @@ class Annealer:
         xp = self.xp
         k0, k1, chain0 = self.streams
         n = self.xt.shape[1]
-        betas_x = xp.asarray(np.ascontiguousarray(betas, dtype=np.float64))
-        steps_x = xp.asarray(np.ascontiguousarray(step_size, dtype=np.float64))
+        betas_x = device_array(betas, xp)
+        steps_x = device_array(step_size, xp)
         head = (k0, k1, chain0, self.tag0, np.int32(start))
         schedule = (np.int64(betas_x.shape[0]), betas_x, steps_x, np.int64(n_steps),
                     np.int64(k_offset), np.int32(bool(transition_last)))
@@ -802,7 +801,7 @@ class Annealer:
             precondition, chol_x = np.int32(0), xp.zeros(1)
         else:
             precondition = np.int32(1)
-            chol_x = xp.asarray(np.ascontiguousarray(chol, dtype=np.float64))
+            chol_x = device_array(chol, xp)
         self.launch("ais_langevin", n, *head, np.int32(self.transition == "mala"), *schedule,
                     precondition, chol_x, np.int32(self.base.kind), qa, qb, qp, qs,
                     self.base.log_norm, self.xt, self.e_, self.gt, self.log_q_, self.glqt,
@@ -843,11 +842,8 @@ def discrete_ais_log_weights(form, betas, n_chains, dim, key, first_chain=0, xp=
         # as the Numba kernels' dot_rows does a one-row block (fastebm/_kernels/numba/blas.py)
         return discrete_ais_log_weights(form, betas, 2, dim, key, first_chain, xp)[:1]
     launch = launcher(xp, module_source({"FASTEBM_DIM": int(dim)}))
-    def on(a):  # a NumPy parameter as a contiguous float64 array of xp
-        return xp.ascontiguousarray(xp.asarray(a, dtype=np.float64))
-
-    hidden_matrix, visible_matrix = on(model.W.T), on(model.WT.T)
-    b, c, sigma, b_a = on(model.b), on(model.c), on(model.sigma), on(b_base)
+    hidden_matrix, visible_matrix, b, c, sigma, b_a = (
+        device_array(a, xp) for a in (model.W.T, model.WT.T, model.b, model.c, model.sigma, b_base))
     n, n_vis, n_hid = n_chains, np.int32(dim), np.int32(model.W.shape[1])
     k0, k1, chain0 = np.uint32(key[0]), np.uint32(key[1]), np.uint32(first_chain)
     xt, ht = xp.empty((dim, n)), xp.empty((int(n_hid), n))
@@ -878,7 +874,7 @@ def discrete_ais_log_weights(form, betas, n_chains, dim, key, first_chain=0, xp=
             launch("rbm_gaussian", n, n_vis, pre_v, b, sigma, k0, k1, chain0, step,
                    np.uint32(TAG_RBM_VISIBLE), xt)
         else:  # (1-β) b_A + β b elementwise, as ais_run's bias_v
-            bias_v = on((1.0 - beta) * b_a_host + beta * b_host)
+            bias_v = device_array((1.0 - beta) * b_a_host + beta * b_host, xp)
             launch("rbm_bernoulli", n, n_vis, pre_v, bias_v, np.float64(1.0), k0, k1, chain0,
                    step, np.uint32(TAG_RBM_VISIBLE), xt)
     return to_numpy(log_w)
