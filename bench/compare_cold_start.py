@@ -2,7 +2,8 @@
 
     python bench/compare_cold_start.py OLD_CHECKOUT NEW_CHECKOUT [--rounds 1] [case ...]
 
-Each case runs in a fresh process with a new, empty ``NUMBA_CACHE_DIR``, importing from
+Each case runs in a fresh process with a new, empty ``NUMBA_CACHE_DIR`` (and
+``FASTEBM_CACHE_DIR``, where a user energy's functions are cached), importing from
 the checkout (``PYTHONPATH``), old then new, so that the machine's drift hits both alike;
 prints the wall time and the child's CPU time (user + system). Cases (issue 12's
 targets; the scripts are those of ``bench/test_bench_startup.py``): the banana user
@@ -32,7 +33,8 @@ CASES = {"banana script": ["-c", startup.USER_SCRIPT, "cached"],
 def cold_run(checkout, args):
     """(wall s, child CPU s) of ``python *args`` from ``checkout`` with an empty cache."""
     with tempfile.TemporaryDirectory(prefix="fastebm-cold-") as cache:
-        env = dict(os.environ, NUMBA_CACHE_DIR=cache, PYTHONPATH=str(checkout))
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache, FASTEBM_CACHE_DIR=cache,
+                   PYTHONPATH=str(checkout))
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         done = subprocess.run([sys.executable, *args], env=env, cwd=checkout,

@@ -30,8 +30,8 @@ describes the ranks, and for a heavy-tailed quantity such as (x₁ - x̄₁)² o
 is several times the ESS of the mean itself, so that error would come out too small.
 For IS the error is the result's delta-method ``stderr`` of log Ẑ. Wall times exclude
 compilation: the first call of each sampler on each energy runs on a tiny problem and
-is timed apart (the kernels are compiled once and cached on disk; a user energy's own
-functions are compiled in each process, in a fraction of a second).
+is timed apart (the kernels are compiled once and cached on disk, and so are a user
+energy's own functions, keyed by their code and the values they use).
 
 One caveat on the banana's log Z: x₁'s tail is exponential (a scaled χ²₁), heavier than
 any Gaussian's, so strictly the weights p/q of a Gaussian proposal have infinite

@@ -31,6 +31,7 @@ from ..._contract import (CHOICE_BIT, EXP_LN2_HI, EXP_LN2_LO, EXP_LOG2E, EXP_TAY
                           RECORD_DRAWS, RECORD_MOMENTS, RECORD_NONE, START_DRAW, START_EVAL,
                           START_READY, STREAM_TAGS,
                           BackendUnavailableError)
+from ..cache_dir import writable_cache_dir
 from .tables import tables_source
 
 HERE = Path(__file__).parent
@@ -112,19 +113,10 @@ def _digest(*texts):
 
 
 def cache_dir():
-    """Where host builds are kept: ``$FASTEBM_CACHE_DIR``, else the user cache directory,
-    else (neither writable) a temporary directory of this process."""
-    env = os.environ.get("FASTEBM_CACHE_DIR")
-    base = (Path(env) if env else
-            Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "fastebm")
-    path = base / "cuda-host"
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=path, delete=True)
-        probe.close()
-        return path
-    except OSError:
-        return Path(_fallback_dir())
+    """Where host builds are kept: ``cuda-host/`` of fastebm's cache directory
+    (``cache_dir.writable_cache_dir``), else (not writable) a temporary directory of this
+    process."""
+    return writable_cache_dir("cuda-host") or Path(_fallback_dir())
 
 
 @functools.lru_cache(maxsize=None)
