@@ -80,22 +80,26 @@ def test_ties_match_arviz():
 
 
 @pytest.mark.parametrize("kind", ["continuous", "rounded", "few_values", "constant"])
-def test_average_ranks_equal_scipy(kind):
-    """The rank normalization's own ranks (one unstable sort a column) against SciPy's
-    average ranks, ties included; the same data ranked without averaging ties (SciPy's
-    "ordinal") differs, so a tie handled as no tie would be caught."""
+def test_blom_scores_equal_those_of_scipy_average_ranks(kind):
+    """The rank normalization's scores (one unstable sort a column, untied columns from
+    the cached scores of 1..S) against those of SciPy's average ranks, ties included;
+    the same data ranked without averaging ties (SciPy's "ordinal") differs, so a tie
+    handled as no tie would be caught."""
+    from scipy.special import ndtri
     from scipy.stats import rankdata
 
-    from fastebm.diagnostics import _average_ranks
+    from fastebm.diagnostics import _blom_scores
     rng = np.random.default_rng(5)
     x = {"continuous": rng.standard_normal((2001, 3)),
          "rounded": np.round(rng.standard_normal((2001, 3)), 1),
          "few_values": rng.integers(0, 3, size=(2001, 3)).astype(float),
          "constant": np.full((50, 2), 1.5)}[kind]
-    ranks = _average_ranks(x)
-    np.testing.assert_array_equal(ranks, rankdata(x, method="average", axis=0))
+
+    def scores(method):
+        return ndtri((rankdata(x, method=method, axis=0) - 0.375) / (x.shape[0] + 0.25))
+    np.testing.assert_array_equal(_blom_scores(x), scores("average"))
     if kind != "continuous":
-        assert not np.array_equal(ranks, rankdata(x, method="ordinal", axis=0))
+        assert not np.array_equal(_blom_scores(x), scores("ordinal"))
 
 
 def test_per_coordinate_matches_arviz():

@@ -202,7 +202,8 @@ class BernoulliRBM(_RBM):
         negative phase of the exact likelihood gradient (``fe.exact_mle_gradient``).
 
         p(v) = exp(-F(v) - log Z) over all 2^V states, in chunks of 2¹⁴; the result is
-        Σ_v p(v) ∇_θF(v) with ∇_θF of ``grad_theta``."""
+        Σ_v p(v) ∇_θF(v) with ∇_θF of ``grad_theta``, summed in closed form
+        (``_weighted_grad_theta``)."""
         if self.n_visible > MAX_EXPECTATION_UNITS:
             raise ValueError(f"the exact model expectation enumerates 2^{self.n_visible} "
                              f"visible states, more than 2^{MAX_EXPECTATION_UNITS}: estimate it "
@@ -215,8 +216,17 @@ class BernoulliRBM(_RBM):
             index = np.arange(start, min(start + (1 << 14), n_states))
             v = ((index[:, None] & bits) > 0).astype(float)
             p = np.exp(-self.energy(v) - log_z)
-            total += p @ self._grad_theta(v)
+            total += self._weighted_grad_theta(v, p)
         return total
+
+    def _weighted_grad_theta(self, v, p):
+        """Σₙ pₙ ∇_θF(vₙ) of points v (N, V), without the N gradients of ``_grad_theta``:
+        with sₙ = σ(β(c + vₙᵀW)), the W block is -β Σₙ pₙ vₙ sₙᵀ = -β (p ⊙ v)ᵀ s, the b
+        block -β Σₙ pₙ vₙ and the c block -β Σₙ pₙ sₙ."""
+        s = _sigmoid(self._beta * (self.c + v @ self.W))
+        weighted = v * p[:, None]
+        return -self._beta * np.concatenate([(weighted.T @ s).ravel(), weighted.sum(axis=0),
+                                             p @ s])
 
     def pseudo_log_likelihood(self, v):
         """Σᵢ log p(vᵢ | v₋ᵢ) per point (all V terms, not a one-bit estimate):

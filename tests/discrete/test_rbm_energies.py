@@ -74,6 +74,16 @@ def test_bernoulli_grad_theta_against_finite_differences(seed):
     assert rbm.grad_theta(v[0]).shape == (5 * 4 + 5 + 4,)
 
 
+def test_expected_grad_theta_is_the_probability_weighted_sum_of_grad_theta(seed):
+    """E_p[∇_θF] from its closed-form sums, against Σ_v p(v) ∇_θF(v) over the 2⁵ states."""
+    W, b, c = _rbm(seed)
+    rbm = fe.BernoulliRBM(W, b, c).tempered(0.7)
+    v = states(5)
+    p = np.exp(-rbm.energy(v) - rbm.log_partition())
+    np.testing.assert_allclose(rbm.expected_grad_theta(), p @ rbm.grad_theta(v),
+                               rtol=1e-12, atol=1e-14)
+
+
 def test_gaussian_bernoulli_grad_theta_and_grad_x_against_finite_differences(seed):
     W, b, c = _rbm(seed)
     sigma = np.linspace(0.5, 2.0, 5)
