@@ -191,8 +191,9 @@ FASTEBM_HD double fastebm_affine_quadratic_finish(const double *x, const double 
 
 /* g = beta P (x - mu) and E = beta/2 (x - mu)' P (x - mu) from the row sums P x (P
  * symmetric) and shift = P mu, finished as affine_quadratic_rows does (four partial sums
- * in the same order). The CPU's P x comes from BLAS, whose order of summation is its
- * own: equal to rounding, not bit for bit. */
+ * in the same order). The CPU sums a point's P x in this order too up to d = 32
+ * (energies.py, IN_THREAD_MAX_DIM), bit for bit; above, and for blocks of chains, by BLAS,
+ * whose order of summation is its own: equal to rounding. */
 FASTEBM_HD double fastebm_dense_gaussian_energy_grad(const double *x, const double *theta,
                                                      double beta, double *g)
 {

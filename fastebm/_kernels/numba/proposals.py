@@ -55,7 +55,8 @@ def _gaussian_draw(pp, k0, k1, chain, step, tag, xi, out):
 @helper()
 def _gaussian_log_density(pp, x):
     """Forward substitution L z = x - μ, then log q = log_norm - ½‖z‖²."""
-    return _component_log_density(pp.mean, pp.chol, np.inf, pp.log_norm, x)
+    return _component_log_density(pp.mean, pp.chol, np.inf, pp.log_norm, x,
+                                  np.empty(x.shape[0]))
 
 
 @helper()
@@ -144,10 +145,11 @@ def _whiten(mean, chol, x, z):
 
 
 @helper()
-def _component_log_density(mean, chol, df, log_norm, x):
-    """log N(x; μ, LLᵀ) (df = inf) or log t_ν(x; μ, LLᵀ), from δ² = ‖L⁻¹(x-μ)‖²."""
+def _component_log_density(mean, chol, df, log_norm, x, z):
+    """log N(x; μ, LLᵀ) (df = inf) or log t_ν(x; μ, LLᵀ), from δ² = ‖L⁻¹(x-μ)‖², with
+    z = L⁻¹(x-μ) solved into the scratch ``z`` (shape (d,))."""
     d = x.shape[0]
-    sq = _whiten(mean, chol, x, np.empty(d))
+    sq = _whiten(mean, chol, x, z)
     if np.isinf(df):
         return log_norm - 0.5 * sq
     return log_norm - 0.5 * (df + d) * np.log1p(sq / df)
@@ -181,7 +183,8 @@ def _student_t_draw(pp, k0, k1, chain, step, tag, xi, out):
 
 @helper()
 def _student_t_log_density(pp, x):
-    return _component_log_density(pp.mean, pp.chol, pp.df, pp.log_norm, x)
+    return _component_log_density(pp.mean, pp.chol, pp.df, pp.log_norm, x,
+                                  np.empty(x.shape[0]))
 
 
 @helper()
@@ -191,11 +194,18 @@ def _student_t_grad_log_density(pp, x, out):
 
 @helper()
 def _mixture_log_density(pp, x):
-    """log Σₖ exp(log wₖ + log qₖ(x)), streamed over the components."""
+    """log Σₖ exp(log wₖ + log qₖ(x)) (``_mixture_log_density_into``, one scratch)."""
+    return _mixture_log_density_into(pp, x, np.empty(x.shape[0]))
+
+
+@helper()
+def _mixture_log_density_into(pp, x, z):
+    """log Σₖ exp(log wₖ + log qₖ(x)), streamed over the components, each solving into the
+    scratch ``z`` (shape (d,), not x)."""
     m, s = -np.inf, 0.0
     for k in range(pp.log_weights.shape[0]):
         term = pp.log_weights[k] + _component_log_density(pp.means[k], pp.chols[k], pp.dfs[k],
-                                                           pp.log_norms[k], x)
+                                                           pp.log_norms[k], x, z)
         if term > m:
             s = s * np.exp(m - term) + 1.0
             m = term
@@ -207,21 +217,22 @@ def _mixture_log_density(pp, x):
 @helper()
 def _mixture_draw(pp, k0, k1, chain, step, tag, xi, out):
     """Component k = min{k : u ≤ Σ_{j≤k} wⱼ} for u uniform on (chain, step, tag | CHOICE_BIT)
-    (so a zero-weight component is never chosen), then y ~ q_k on the caller's tag."""
+    (so a zero-weight component is never chosen), then y ~ q_k on the caller's tag; log q(y)
+    solves in ``xi``, free once y is drawn."""
     u = uniform(k0, k1, chain, step, tag | CHOICE_BIT, 0)
     k = 0
     while k < pp.cum_weights.shape[0] - 1 and u > pp.cum_weights[k]:
         k += 1
     _component_draw(pp.means[k], pp.chols[k], pp.dfs[k], pp.log_norms[k], k0, k1, chain, step,
                     tag, xi, out)
-    return _mixture_log_density(pp, out)
+    return _mixture_log_density_into(pp, out, xi)
 
 
 @helper()
 def _mixture_grad_log_density(pp, x, out):
     """∇ log q = Σₖ rₖ ∇ log qₖ with responsibilities rₖ = wₖ qₖ(x) / q(x)."""
-    log_q = _mixture_log_density(pp, x)
     scratch = np.empty(x.shape[0])
+    log_q = _mixture_log_density_into(pp, x, scratch)
     for j in range(x.shape[0]):
         out[j] = 0.0
     for k in range(pp.log_weights.shape[0]):
