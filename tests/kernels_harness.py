@@ -2,7 +2,8 @@
 import numpy as np
 from numba import njit, prange
 
-from fastebm._kernels.numba.philox import fill_normals, fill_normals_rows, fill_uniforms
+from fastebm._kernels.numba.philox import (fill_normals, fill_normals_rows, fill_uniforms,
+                                           fill_uniforms_rows)
 
 
 @njit(parallel=True, cache=True)
@@ -23,3 +24,13 @@ def normals_block(k0, k1, first_chain, step, tag, out):
     fill_normals_rows(k0, k1, first_chain, step, tag, out, np.empty((out.shape[1] + 1,
                                                                      out.shape[0])))
 
+
+
+@njit(cache=True)
+def uniforms_block(k0, k1, first_chain, step, tag, out):
+    """``fill_uniforms_rows`` transposed: row r is chain first_chain + r, drawn across the
+    rows (n rounded up to even, as the RBM kernels' scratch)."""
+    n = out.shape[1]
+    units = np.empty((n + (n & 1), out.shape[0]))
+    fill_uniforms_rows(k0, k1, first_chain, step, tag, units)
+    out[:] = units[:n].T

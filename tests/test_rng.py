@@ -6,7 +6,7 @@ from fastebm._kernels.numba.philox import philox4x32
 from fastebm._kernels.ziggurat_tables import ZIG_F, ZIG_R, ZIG_X
 from fastebm._rng import (normals_reference, philox4x32_reference, philox_key,
                           uniforms_reference)
-from tests.kernels_harness import normals_block, normals_rows, uniforms_rows
+from tests.kernels_harness import normals_block, normals_rows, uniforms_block, uniforms_rows
 
 # Random123 known-answer vectors (DESIGN.md): counter, key, output.
 KAT = [
@@ -123,3 +123,13 @@ def test_normals_drawn_across_chains_equal_the_streams(n):
     block = np.empty((40, n))
     normals_block(*key, 17, 5, 3, block)
     np.testing.assert_array_equal(block, normals_reference(key, np.arange(17, 57), 5, 3, n))
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 12])
+def test_uniforms_drawn_across_chains_equal_the_streams(n):
+    """``fill_uniforms_rows`` (the RBM kernels' draws across a block of chains) gives the
+    per-chain reference's numbers, an odd last unit included."""
+    key = (2024, 11)
+    block = np.empty((40, n))
+    uniforms_block(*key, 17, 5, 3, block)
+    np.testing.assert_array_equal(block, uniforms_reference(key, np.arange(17, 57), 5, 3, n))

@@ -265,6 +265,24 @@ def fill_uniforms(k0, k1, chain, step, tag, out):
 
 
 @helper()
+def fill_uniforms_rows(k0, k1, first_chain, step, tag, out):
+    """out[j, r] = uniform j of (first_chain + r, step, tag), for out (n, m) with n even:
+    ``fill_uniforms`` of m chains, unit-major, drawn across the chains at once (the loop
+    over the chains is innermost and vectorizes, as in ``fill_normals_rows``)."""
+    n, m = out.shape
+    p1_first = M1 * np.uint64(first_chain)
+    p0 = np.uint64(0)  # M0 * block
+    for b in range(n >> 1):
+        p1 = p1_first
+        for r in range(m):
+            w0, w1, w2, w3 = _philox_from_products(p0, step, p1, tag, k0, k1)
+            out[2 * b, r] = words_to_uniform(w0, w1)
+            out[2 * b + 1, r] = words_to_uniform(w2, w3)
+            p1 += M1
+        p0 += M0
+
+
+@helper()
 def fill_first_uniforms(k0, k1, first_chain, step, tag, out):
     """out[r] = uniform number 0 of (first_chain + r, step, tag), across the rows at once
     (one Philox block per chain, vectorized over the chains)."""

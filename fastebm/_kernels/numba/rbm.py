@@ -18,11 +18,11 @@ import numpy as np
 from numba import prange
 
 from ..._contract import TAG_CD_START, TAG_RBM_HIDDEN, TAG_RBM_INIT, TAG_RBM_VISIBLE
-from .blas import rows_product
+from .blas import dot_rows
 from ._jit import block_kernel, helper, kernel
 from .chains import record_row, share_of_blocks, store_rows, store_values
 from .logsumexp import combine, push
-from .philox import fill_normals, fill_uniforms
+from .philox import fill_normals, fill_uniforms, fill_uniforms_rows
 from .vexp import exp_neg_affine, softplus_sum
 
 CHAIN_BLOCK = 32
@@ -31,28 +31,37 @@ TRAIN_BLOCKS = 2
 
 
 @helper()
-def _bernoulli_rows(pre, bias, scale, k0, k1, first_chain, step, tag, u, out):
-    """out[r, j] = 1 if u < σ(scale·(bias[j] + pre[r, j])) else 0, u from chain first+r.
-
-    Tested as u·(1 + e^{-a}) < 1, with the vectorized exp of ``vexp`` (u has the row's
-    length; the scratch arrays are allocated once per call)."""
-    n = pre.shape[1]
-    e = np.empty(n)
-    bits = np.empty(n, dtype=np.int64)
-    for r in range(pre.shape[0]):
-        fill_uniforms(k0, k1, first_chain + r, step, tag, u)
-        exp_neg_affine(pre[r], bias, scale, e, bits)
-        for j in range(n):
-            out[r, j] = 1.0 if u[j] * (1.0 + e[j]) < 1.0 else 0.0
+def _scratch(m, n):
+    """Scratch of ``_bernoulli_rows`` and ``_gaussian_rows`` for m rows of n units: draws
+    unit-major (n rounded up to even, m), values (m, n) and int64 (m, n)."""
+    return np.empty((n + (n & 1), m)), np.empty((m, n)), np.empty((m, n), dtype=np.int64)
 
 
 @helper()
-def _gaussian_rows(pre, bias, sigma, k0, k1, first_chain, step, tag, xi, out):
-    """out[r, i] = bias[i] + σᵢ (pre[r, i] + ξᵢ), ξ the normals of chain first+r."""
+def _bernoulli_rows(pre, bias, scale, k0, k1, first_chain, step, tag, scratch, out):
+    """out[r, j] = 1 if u < σ(scale·(bias[j] + pre[r, j])) else 0, u uniform j of chain
+    first+r; ``scratch`` from ``_scratch``.
+
+    Tested as u·(1 + e^{-a}) < 1, with the uniforms drawn across the rows at once
+    (``fill_uniforms_rows``) and the vectorized exp of ``vexp`` over the whole block: row
+    by row, the loops over a short row (n = 12) barely vectorize."""
+    u, e, bits = scratch
+    fill_uniforms_rows(k0, k1, first_chain, step, tag, u)
+    exp_neg_affine(pre, bias, scale, e, bits)
     for r in range(pre.shape[0]):
-        fill_normals(k0, k1, first_chain + r, step, tag, xi)
+        for j in range(pre.shape[1]):
+            out[r, j] = 1.0 if u[j, r] * (1.0 + e[r, j]) < 1.0 else 0.0
+
+
+@helper()
+def _gaussian_rows(pre, bias, sigma, k0, k1, first_chain, step, tag, scratch, out):
+    """out[r, i] = bias[i] + σᵢ (pre[r, i] + ξᵢ), ξ the normals of chain first+r;
+    ``scratch`` from ``_scratch``."""
+    xi = scratch[1]
+    for r in range(pre.shape[0]):
+        fill_normals(k0, k1, first_chain + r, step, tag, xi[r])
         for i in range(pre.shape[1]):
-            out[r, i] = bias[i] + sigma[i] * (pre[r, i] + xi[i])
+            out[r, i] = bias[i] + sigma[i] * (pre[r, i] + xi[r, i])
 
 
 @block_kernel
@@ -78,20 +87,22 @@ def gibbs_run(model, v, n_steps, streams, records, share, shares):
     for blk in range(first_block, end_block):
         lo = blk * CHAIN_BLOCK
         hi = min(lo + CHAIN_BLOCK, n_chains)
+        m = hi - lo
         vb = v[lo:hi].copy()
-        hb = np.empty((hi - lo, n_hid))
-        u_h = np.empty(n_hid)
-        u_v = np.empty(n_vis)
+        hb, pre_h, pre_v = np.empty((m, n_hid)), np.empty((m, n_hid)), np.empty((m, n_vis))
+        scratch_h, scratch_v = _scratch(m, n_hid), _scratch(m, n_vis)
         for t in range(n_steps):
             step = step0 + t
             first = chain0 + lo
-            _bernoulli_rows(rows_product(vb, W), c, 1.0, k0, k1, first, step, TAG_RBM_HIDDEN, u_h,
-                            hb)
-            pre_v = rows_product(hb, WT)
+            dot_rows(vb, W, pre_h)
+            _bernoulli_rows(pre_h, c, 1.0, k0, k1, first, step, TAG_RBM_HIDDEN, scratch_h, hb)
+            dot_rows(hb, WT, pre_v)
             if gaussian_visible:
-                _gaussian_rows(pre_v, b, sigma, k0, k1, first, step, TAG_RBM_VISIBLE, u_v, vb)
+                _gaussian_rows(pre_v, b, sigma, k0, k1, first, step, TAG_RBM_VISIBLE, scratch_v,
+                               vb)
             else:
-                _bernoulli_rows(pre_v, b, 1.0, k0, k1, first, step, TAG_RBM_VISIBLE, u_v, vb)
+                _bernoulli_rows(pre_v, b, 1.0, k0, k1, first, step, TAG_RBM_VISIBLE, scratch_v,
+                                vb)
             if (t + 1) % thin == 0:
                 slot = first_slot + (t + 1) // thin - 1
                 for r in range(hi - lo):
@@ -132,21 +143,21 @@ def ais_run(model, b_base, betas, streams, v, log_w, share, shares):
         hi = min(lo + CHAIN_BLOCK, n_chains)
         m = hi - lo
         vb = np.empty((m, n_vis))
-        hb = np.empty((m, n_hid))
-        u_h = np.empty(n_hid)
-        u_v = np.empty(n_vis)
+        hb, pre, pre_v = np.empty((m, n_hid)), np.empty((m, n_hid)), np.empty((m, n_vis))
+        scratch_h, scratch_v = _scratch(m, n_hid), _scratch(m, n_vis)
         zero = np.zeros((m, n_vis))
         if gaussian:
-            _gaussian_rows(zero, b, sigma, k0, k1, chain0 + lo, 0, TAG_RBM_INIT, u_v, vb)
+            _gaussian_rows(zero, b, sigma, k0, k1, chain0 + lo, 0, TAG_RBM_INIT, scratch_v, vb)
         else:
-            _bernoulli_rows(zero, b_base, 1.0, k0, k1, chain0 + lo, 0, TAG_RBM_INIT, u_v, vb)
+            _bernoulli_rows(zero, b_base, 1.0, k0, k1, chain0 + lo, 0, TAG_RBM_INIT, scratch_v,
+                            vb)
         lw = np.zeros(m)
         bias_v = np.empty(n_vis)
         e = np.empty(n_hid)
         bits = np.empty(n_hid, dtype=np.int64)
         for k in range(1, n_temps):
             beta, beta_prev = betas[k], betas[k - 1]
-            pre = rows_product(vb, W)
+            dot_rows(vb, W, pre)
             for r in range(m):
                 acc = 0.0
                 for i in range(n_vis):
@@ -155,17 +166,17 @@ def ais_run(model, b_base, betas, streams, v, log_w, share, shares):
                           - softplus_sum(pre[r], c, beta_prev, e, bits))
             if k == n_temps - 1:
                 break
-            _bernoulli_rows(pre, c, beta, k0, k1, chain0 + lo, k, TAG_RBM_HIDDEN, u_h, hb)
+            _bernoulli_rows(pre, c, beta, k0, k1, chain0 + lo, k, TAG_RBM_HIDDEN, scratch_h, hb)
             for i in range(n_vis):
                 bias_v[i] = (1.0 - beta) * b_base[i] + beta * b[i]
-            pre_v = rows_product(hb, WT)
+            dot_rows(hb, WT, pre_v)
             pre_v *= beta
             if gaussian:
-                _gaussian_rows(pre_v, b, sigma, k0, k1, chain0 + lo, k, TAG_RBM_VISIBLE, u_v,
-                               vb)
+                _gaussian_rows(pre_v, b, sigma, k0, k1, chain0 + lo, k, TAG_RBM_VISIBLE,
+                               scratch_v, vb)
             else:
-                _bernoulli_rows(pre_v, bias_v, 1.0, k0, k1, chain0 + lo, k, TAG_RBM_VISIBLE, u_v,
-                                vb)
+                _bernoulli_rows(pre_v, bias_v, 1.0, k0, k1, chain0 + lo, k, TAG_RBM_VISIBLE,
+                                scratch_v, vb)
         store_rows(vb, v, lo)
         store_values(lw, log_w, lo)
 
@@ -248,12 +259,11 @@ def _enumerate_chunks(A, bias_enum, bias_other, quadratic, chunk_max, chunk_sum,
 def _hidden_means(X, W, c):
     """σ(c + XW) for a batch (BLAS product, then the vectorized sigmoid in place)."""
     S = np.dot(X, W)
-    e = np.empty(S.shape[1])
-    bits = np.empty(S.shape[1], dtype=np.int64)
+    e = np.empty(S.shape)
+    exp_neg_affine(S, c, 1.0, e, np.empty(S.shape, dtype=np.int64))
     for r in range(S.shape[0]):
-        exp_neg_affine(S[r], c, 1.0, e, bits)
         for j in range(S.shape[1]):
-            S[r, j] = 1.0 / (1.0 + e[j])
+            S[r, j] = 1.0 / (1.0 + e[r, j])
     return S
 
 
@@ -278,10 +288,11 @@ def visible_given_hidden(WT, b, sigma, gaussian, h, k0, k1, step, out):
     """v ~ p(v | h) for every row of h, row r on the stream (r, step, TAG_RBM_VISIBLE):
     Bernoulli (u < σ(b + hWᵀ)) or Gaussian (b + σ(hWᵀ + ξ)); WT as in ``gibbs_run``."""
     pre = np.dot(h, WT)
+    scratch = _scratch(pre.shape[0], pre.shape[1])
     if gaussian:
-        _gaussian_rows(pre, b, sigma, k0, k1, 0, step, TAG_RBM_VISIBLE, np.empty(b.shape[0]), out)
+        _gaussian_rows(pre, b, sigma, k0, k1, 0, step, TAG_RBM_VISIBLE, scratch, out)
     else:
-        _bernoulli_rows(pre, b, 1.0, k0, k1, 0, step, TAG_RBM_VISIBLE, np.empty(b.shape[0]), out)
+        _bernoulli_rows(pre, b, 1.0, k0, k1, 0, step, TAG_RBM_VISIBLE, scratch, out)
 
 
 @helper()
@@ -351,7 +362,6 @@ def train_epoch(params, velocity, data, order, batch_size, chains, persistent, k
         part_c[:] = 0.0
         for blk in prange(n_blocks):
             u_h = np.empty(n_hid)
-            u_v = np.empty(n_vis)
             plo, phi = _rows(blk, n_blocks, n)
             pos = batch[plo:phi]
             s_pos = _hidden_means(pos, W, c)
@@ -359,12 +369,13 @@ def train_epoch(params, velocity, data, order, batch_size, chains, persistent, k
             _column_sums(pos, -1.0 / n, part_b[blk])
             _column_sums(s_pos, -1.0 / n, part_c[blk])
             lo, hi = _rows(blk, n_blocks, m)
+            scratch_v = _scratch(hi - lo, n_vis)
             if not persistent:  # CD: m == n, so the block's chains are its batch rows
                 _bernoulli_from_means(s_pos, k0, k1, lo, update, TAG_CD_START, u_h, h[lo:hi])
             for t in range(k):
                 step = update * k + t
                 _bernoulli_rows(np.dot(h[lo:hi], WT), b, 1.0, k0, k1, lo, step, TAG_RBM_VISIBLE,
-                                u_v, v[lo:hi])
+                                scratch_v, v[lo:hi])
                 s_neg = _hidden_means(v[lo:hi], W, c)
                 _bernoulli_from_means(s_neg, k0, k1, lo, step, TAG_RBM_HIDDEN, u_h, h[lo:hi])
                 if t == k - 1:  # the negative statistics, at the last half-sweep

@@ -2,8 +2,9 @@
 
 Numba compiles ``np.exp`` to a call of the C library's scalar exp (about 8 ns here),
 which stops LLVM from vectorizing the loops around it; an RBM sweep takes one exp per
-unit. ``exp_neg_affine`` computes exp(-s(b + x)) elementwise with arithmetic only, so
-its loop vectorizes (about 2.5× faster on this machine, measured in bench/):
+unit. ``exp_neg_affine`` computes exp(-s(b + x)) elementwise on a block of rows with
+arithmetic only, so its loop vectorizes (about 2.5× faster on this machine, measured in
+bench/):
 
     t = clamp(-s(b + x), -708, 709),  k = ⌊t/ln 2 + ½⌋,  r = t - k ln 2 (in two parts,
     Cody & Waite 1980),  eᵗ = 2ᵏ · P(r),
@@ -49,14 +50,25 @@ def _exp_parts(t):
 
 @helper()
 def exp_neg_affine(x, bias, scale, out, bits):
-    """out[j] = exp(-scale·(bias[j] + x[j])) for 1-d arrays; ``bits`` is int64 scratch."""
-    two_k = bits.view(np.float64)
-    for j in range(x.shape[0]):
-        p, k = _exp_parts(-scale * (bias[j] + x[j]))
-        out[j] = p
-        bits[j] = (np.int64(k) + 1023) << 52
-    for j in range(x.shape[0]):
-        out[j] *= two_k[j]
+    """out[r, j] = exp(-scale·(bias[j] + x[r, j])) for x (m, n); ``out`` and ``bits``
+    (int64) are C-contiguous scratch of x's shape.
+
+    The exponents t are formed row by row, then exponentiated as one flat loop over the
+    m·n entries: a loop over a row alone is too short to vectorize well when n is small
+    (5.2 against 1.9 ns per exp at n = 12)."""
+    m, n = x.shape
+    for r in range(m):
+        for j in range(n):
+            out[r, j] = -scale * (bias[j] + x[r, j])
+    flat = out.reshape(m * n)
+    flat_bits = bits.reshape(m * n)
+    two_k = flat_bits.view(np.float64)
+    for i in range(m * n):
+        p, k = _exp_parts(flat[i])
+        flat[i] = p
+        flat_bits[i] = (np.int64(k) + 1023) << 52
+    for i in range(m * n):
+        flat[i] *= two_k[i]
 
 
 @helper()
