@@ -20,20 +20,33 @@ the oldest entries are deleted. A function without a key (``function_key`` retur
 compiled code that refers to this process's memory (Numba's dynamic globals), an
 unwritable directory or an unreadable file only mean compiling as without the cache.
 
-Symbol names. Numba names a compiled function by its qualified name and a counter of the
-process, so entries stored by two processes (a closure and its edit, say) can define the
-same symbol; each entry is loaded as its own library and calls its own code, which
-``tests/test_user_function_cache.py`` checks with two such entries in one process.
+Symbol names. Numba names a compiled function (and its environment) by its qualified
+name and a number drawn from a counter of the process, and the JIT resolves a call to a
+name already defined in the process to that definition: two entries of different
+processes holding different code under the same name (a closure and its edit, compiled
+as the first function of each process) would run one another's code. So importing this
+module starts the counter at a random number above 2⁶² (``UID_FLOOR``): every function
+compiled afterwards has a name of its own across processes, and an entry is stored only
+when all its names carry such numbers (not when it links a function the user compiled
+before importing fastebm). An entry is also loaded only when every symbol it needs from
+outside is defined in this process (a ``parallel=True`` helper's thread pool is started
+by a call that a stored entry does not repeat: LLVM would abort the process).
 """
 import hashlib
+import itertools
 import os
 import pickle
+import re
+import secrets
 import sys
-import tempfile
+import time
+import uuid
 
 import numba
 import numpy as np
+import llvmlite.binding as llvm
 from numba.core import config, sigutils
+from numba.core.bytecode import FunctionIdentity
 from numba.core.ccallback import CFunc
 from numba.core.compiler import CompileResult
 from numba.core.serialize import dumps
@@ -43,14 +56,19 @@ from .function_key import function_key
 
 MAX_ENTRIES = 256
 SUFFIX = ".nbc"
+STALE_TEMPORARY_S = 3600  # a store's temporary file older than this was abandoned
+UID_FLOOR = 1 << 62
+_UID_TAG = re.compile(r"B\d+v(\d+)")  # how Numba's mangler writes the number into a name
+
+FunctionIdentity._unique_ids = itertools.count(UID_FLOOR + secrets.randbits(60))
 
 
 def cached_cfunc(function, signature):
     """``numba.cfunc(signature)(function)``, loaded from the disk cache when there."""
     compiled = CFunc(function, sigutils.normalize_signature(signature), locals={}, options={})
     directory = writable_cache_dir("user-functions")
-    key = function_key(function)
-    if directory is not None and key is not None:
+    key = None if directory is None else function_key(function)
+    if key is not None:
         compiled._cache = CacheEntry(directory, key)
     compiled.compile()
     return compiled
@@ -76,6 +94,8 @@ class CacheEntry:
         path = self.path(signature, target_context)
         try:
             payload = pickle.loads(path.read_bytes())
+            if not _externals_defined(payload[0]):
+                return None
             result = CompileResult._rebuild(target_context, *payload)
         except Exception:  # missing, truncated, or from an incompatible build: recompile
             return None
@@ -86,33 +106,71 @@ class CacheEntry:
         return result
 
     def save_overload(self, signature, result):
-        """Stores ``result`` unless it refers to this process's memory."""
-        if result.lifted or result.library.has_dynamic_globals:
-            return
-        path = self.path(signature, result.target_context)
-        temporary = None
+        """Stores ``result`` unless it refers to this process's memory or holds a name
+        that another process may give to other code (module docstring)."""
         try:
+            if (result.lifted or result.library.has_dynamic_globals
+                    or not _names_are_unique(result.library)):
+                return
+            path = self.path(signature, result.target_context)
             data = dumps(result._reduce())
-            with tempfile.NamedTemporaryFile(dir=self.directory, delete=False) as f:
-                temporary = f.name
+        except Exception:  # a value that does not pickle, a library of another kind
+            return
+        temporary = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            with open(temporary, "xb") as f:  # permissions from the umask, as Numba's
                 f.write(data)
             os.replace(temporary, path)  # atomic: a concurrent store of the same key is harmless
             prune(self.directory)
-        except Exception:  # a full disk, a value that does not pickle: not cached
-            if temporary is not None and os.path.exists(temporary):
-                os.unlink(temporary)
+        except OSError:  # a full disk, a directory made read-only meanwhile
+            try:
+                temporary.unlink()
+            except OSError:
+                pass
+
+
+def _names_are_unique(library):
+    """Does every Numba-mangled name the library defines carry a number ≥ UID_FLOOR?"""
+    module = library._final_module
+    for value in (*module.functions, *module.global_variables):
+        if value.is_declaration or "_ZN" not in value.name:
+            continue
+        numbers = _UID_TAG.findall(value.name)
+        if not numbers or min(map(int, numbers)) < UID_FLOOR:
+            return False
+    return True
+
+
+def _externals_defined(libdata):
+    """Is every symbol the stored library declares (functions and globals it needs from
+    outside, besides LLVM's intrinsics) defined in this process?"""
+    _, kind, (_, bitcode) = libdata
+    if kind != "object":
+        return False
+    module = llvm.parse_bitcode(bitcode)
+    for value in (*module.functions, *module.global_variables):
+        if (value.is_declaration and not value.name.startswith("llvm.")
+                and not llvm.address_of_symbol(value.name)):
+            return False
+    return True
 
 
 def prune(directory, keep=MAX_ENTRIES):
-    """Deletes all but the ``keep`` most recently used entries of ``directory``."""
-    entries = []
-    for path in directory.glob("*" + SUFFIX):
+    """Deletes all but the ``keep`` most recently used entries of ``directory``, and the
+    temporary files of stores abandoned more than ``STALE_TEMPORARY_S`` ago."""
+    entries, abandoned = [], []
+    now = time.time()
+    for path in directory.iterdir():
         try:
-            entries.append((path.stat().st_mtime, path))
+            mtime = path.stat().st_mtime
         except OSError:  # deleted meanwhile
-            pass
+            continue
+        if path.suffix == SUFFIX:
+            entries.append((mtime, path))
+        elif path.suffix == ".tmp" and now - mtime > STALE_TEMPORARY_S:
+            abandoned.append(path)
     entries.sort(reverse=True)
-    for _, path in entries[keep:]:
+    for path in [path for _, path in entries[keep:]] + abandoned:
         try:
             path.unlink()
         except OSError:
