@@ -181,8 +181,12 @@ class _CopyPropagating(CompilerBase):
 
 
 def serial_jit(*, cache):
-    """``njit`` of a serial ``nogil`` kernel with the copy-propagating pipeline."""
-    return njit(cache=cache, nogil=True, error_model="numpy", pipeline_class=_CopyPropagating)
+    """``njit`` of a serial ``nogil`` kernel with the copy-propagating pipeline, without
+    the C wrapper (a ``cfunc`` entry, for calls as a first-class function value), which
+    a kernel called from Python never runs: about 2 % of the LLVM code of
+    ``langevin_run`` to optimize and compile."""
+    return njit(cache=cache, nogil=True, error_model="numpy", pipeline_class=_CopyPropagating,
+                no_cfunc_wrapper=True)
 
 
 def block_kernel(pyfunc):

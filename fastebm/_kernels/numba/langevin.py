@@ -76,20 +76,22 @@ def log_accept_row(h, e_x, e_y, u_x, u_y, xi, r):
 
 @block_entry
 def langevin_run(params, chains, step_size, n_steps, streams, metropolize, precond,
-                 adaptation, records, counters, evaluate, wide, point_grad, dense, block,
-                 share, shares):
+                 adaptation, records, counters, evaluate, wide, short, point_grad, dense,
+                 block, share, shares):
     """Advance the chains of blocks ``share`` of ``shares`` (``share_of_blocks``)
     ``n_steps`` steps in place; see the module docstring. Called without the last two,
     it advances every chain, one thread per share (``_jit.over_blocks``).
 
     With ``evaluate``, E and ∇E of the states are computed first, by the same code as
     the proposals' (``LangevinRunner`` starts with ``n_steps`` = 0: one kernel to
-    compile, not two). Three arguments are None or True; where one is None, Numba
-    prunes the branches on it before typing, so that code the call cannot take is not
-    compiled (``runners.wide_rows``): ``wide`` (None for d ≤ ``ROWS_NORMALS_MAX_DIM``:
-    normals drawn across a block's chains, not row by row), ``point_grad`` (None where
-    ``uses_blas(params)``: a block's gradients by BLAS, not point by point) and ``dense``
-    (None unless the preconditioner is dense: no products by its factor).
+    compile, not two). Four arguments are None or True, and Numba prunes the branches
+    on ``arg is None`` before typing, so that code the call cannot take is not compiled
+    (``runners.wide_rows``): ``wide`` (None for d ≤
+    ``ROWS_NORMALS_MAX_DIM``: normals drawn across a block's chains, not row by row),
+    ``short`` (True for d < ``philox.ROW_VIEW_MIN``: those normals finished by the code
+    for short rows only), ``point_grad`` (None where ``uses_blas(params)``: a block's
+    gradients by BLAS, not point by point) and ``dense`` (None unless the
+    preconditioner is dense: no products by its factor).
 
     Blocks have ``block`` chains; a share runs all steps of each of its blocks in turn,
     with the block's matrix products through BLAS. ``step_size`` (n,) is each chain's h;
@@ -137,7 +139,7 @@ def langevin_run(params, chains, step_size, n_steps, streams, metropolize, preco
         for s in range(n_steps):
             step = step0 + s
             if wide is None:  # short rows: draw across the block's chains
-                fill_normals_rows(k0, k1, chain0 + lo, step, TAG_NOISE, xi, buf)
+                fill_normals_rows(k0, k1, chain0 + lo, step, TAG_NOISE, xi, buf, short)
             else:
                 for r in range(m):
                     fill_normals(k0, k1, chain0 + lo + r, step, TAG_NOISE, xi[r])
@@ -146,7 +148,7 @@ def langevin_run(params, chains, step_size, n_steps, streams, metropolize, preco
             if adapt:
                 for r in range(m):
                     h[r] = np.exp(adapt_state[lo + r, 0])
-            _propose_block(precond_mode, h, xc, uc, xi, scale, v, y)
+            _propose_block(dense, precond_mode, h, xc, uc, xi, scale, v, y)
             if dense is not None:  # precond_mode == PRECOND_DENSE
                 dot_rows(v, chol_t, y)
                 y += xc
@@ -201,14 +203,15 @@ def langevin_run(params, chains, step_size, n_steps, streams, metropolize, preco
 
 
 @helper()
-def _propose_block(precond_mode, h, x, u, xi, scale, v, y):
+def _propose_block(dense, precond_mode, h, x, u, xi, scale, v, y):
     """Row r: y = x - h L u + √(2h) L ξ for the identity or diagonal L; for the dense L
-    only v = -h u + √(2h) ξ (the runner multiplies by L through BLAS)."""
+    (``dense`` True, else None: the kernel's argument, which prunes the other branch)
+    only v = -h u + √(2h) ξ (the kernel multiplies by L through BLAS)."""
     m, d = xi.shape
     for r in range(m):
         step = h[r]
         root = np.sqrt(2.0 * step)
-        if precond_mode == PRECOND_DENSE:
+        if dense is not None:
             for j in range(d):
                 v[r, j] = -step * u[r, j] + root * xi[r, j]
         elif precond_mode == PRECOND_DIAG:

@@ -202,7 +202,7 @@ def fill_normals(k0, k1, chain, step, tag, out):
 
 
 @helper()
-def fill_normals_rows(k0, k1, first_chain, step, tag, out, buf):
+def fill_normals_rows(k0, k1, first_chain, step, tag, out, buf, short=None):
     """Row r of ``out`` (m, n) gets the normals of chain first_chain + r: the same numbers
     as ``fill_normals`` row by row, drawn across the rows at once.
 
@@ -212,6 +212,11 @@ def fill_normals_rows(k0, k1, first_chain, step, tag, out, buf):
     transposed into ``out``. Rejected candidates are finished row by row. Measured for 32
     rows on 2 threads: 2.0 ns per normal at n = 10, 2.6 at n = 2 (bench/test_bench_rng.py
     -k rows has the comparison with row by row at n ≥ 64).
+
+    ``short`` True says that n < ``ROW_VIEW_MIN``: Numba then prunes the finishing code
+    of long rows before typing (a kernel for short rows compiles one of the two, about
+    0.3 s of CPU of a first ``fe.mala`` with an empty cache); None (the default) picks
+    by n at run time.
     """
     m, n = out.shape
     p1_first = M1 * np.uint64(first_chain)
@@ -225,7 +230,7 @@ def fill_normals_rows(k0, k1, first_chain, step, tag, out, buf):
             p1 += M1
         p0 += M0
     for r in range(m):
-        if n >= ROW_VIEW_MIN:
+        if short is None and n >= ROW_VIEW_MIN:
             row = out[r]
             for j in range(n):
                 row[j] = buf[j, r]

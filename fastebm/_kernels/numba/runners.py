@@ -39,6 +39,7 @@ from ..moments import chunk_moments
 from ._jit import _single_blas_thread
 from .replicate import STATUS_ALL_ZERO, STATUS_NAN_ENERGY, STATUS_NEG_INF_ENERGY
 from .langevin import ROWS_NORMALS_MAX_DIM
+from .philox import ROW_VIEW_MIN
 from .stein import imq_stein_matrix
 from .proposals import _GRAD_LOG_DENSITY, base_params
 from .sampling import batch_log_density, draw_proposals
@@ -58,6 +59,13 @@ def wide_rows(dim):
     call with an empty cache). The long-row kernel compiles both branches, as before.
     """
     return None if dim <= ROWS_NORMALS_MAX_DIM else True
+
+
+def short_rows(dim):
+    """The ``short`` argument of ``langevin_run``: True for d < ``philox.ROW_VIEW_MIN``,
+    else None. As for ``wide_rows``, its type picks the code at compile time: for short
+    rows ``philox.fill_normals_rows`` compiles without its finishing code of long rows."""
+    return True if dim < ROW_VIEW_MIN else None
 
 
 def point_grad(family, params):
@@ -205,8 +213,8 @@ class LangevinRunner(_Chains):
         self.family["langevin_run"](
             self.params, chains, step_size, n_steps, self.streams(), self.metropolize,
             self.precond, self.adaptation(adapt_state, self.target), buffers, self.counters(),
-            evaluate, wide_rows(self.dim), point_grad(self.family, self.params), dense,
-            chain_block(self.n_chains))
+            evaluate, wide_rows(self.dim), short_rows(self.dim),
+            point_grad(self.family, self.params), dense, chain_block(self.n_chains))
 
 
 class MetropolisRunner(_Chains):
