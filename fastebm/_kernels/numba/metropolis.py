@@ -27,15 +27,17 @@ from .proposals import proposal_draw
 
 @block_entry
 def random_walk_run(params, x, e, scale, n_steps, streams, precond, adaptation, records,
-                    counters, wide, block, share, shares):
+                    counters, wide, short, block, share, shares):
     """Advance the chains of blocks ``share`` of ``shares`` (``share_of_blocks``)
     ``n_steps`` random-walk steps in place; called without the last two, it advances
     every chain, one thread per share.
 
-    ``wide`` as in ``langevin.langevin_run``. Blocks have ``block`` chains. A block's
-    positions, energies and counters live in arrays of its thread during the steps and
-    are written back once; each step draws the block's normals and accept uniforms
-    across its chains at once (vectorized Philox), then moves the chains one by one.
+    ``wide`` and ``short`` as in ``langevin.langevin_run`` (the same ``short``, so that a
+    process running both compiles one ``fill_normals_rows``). Blocks have ``block``
+    chains. A block's positions, energies and counters live in arrays of its thread
+    during the steps and are written back once; each step draws the block's normals and
+    accept uniforms across its chains at once (vectorized Philox), then moves the chains
+    one by one.
     Rows are indexed, never sliced, and the helpers are inlined: an array view or
     argument costs atomic reference counts.
     """
@@ -63,7 +65,7 @@ def random_walk_run(params, x, e, scale, n_steps, streams, precond, adaptation, 
         for s in range(n_steps):
             step = step0 + s
             if wide is None:  # d <= ROWS_NORMALS_MAX_DIM (runners.wide_rows)
-                fill_normals_rows(k0, k1, chain0 + lo, step, TAG_NOISE, xi, buf)
+                fill_normals_rows(k0, k1, chain0 + lo, step, TAG_NOISE, xi, buf, short)
             else:
                 for r in range(m):
                     fill_normals(k0, k1, chain0 + lo + r, step, TAG_NOISE, xi[r])

@@ -245,7 +245,7 @@ class MetropolisRunner(_Chains):
             self.family["random_walk_run"](
                 self.params, self.x, self.e, scale, n_steps, self.streams(), self.precond,
                 self.adaptation(adapt_state, self.target), buffers, self.counters(),
-                wide_rows(self.dim), chain_block(self.n_chains))
+                wide_rows(self.dim), short_rows(self.dim), chain_block(self.n_chains))
         else:
             self.family["independent_run"](
                 self.params, self.proposal._kernel_params(), self.x, self.e, self.log_q,
