@@ -191,3 +191,23 @@ def test_copies_share_the_compiled_functions_and_pickles_recompile_them():
     x = np.array([[1.5], [-0.5]])
     np.testing.assert_array_equal(back.energy(x), hot.energy(x))
     assert back.beta == 0.5 and back.theta.tolist() == [3.0]
+
+
+@needs_jit
+def test_a_kernel_is_recompiled_when_a_source_it_inlines_changes(tmp_path):
+    """Numba checks only a kernel's own file; a kernel inlines the energies, Philox and
+    the contract, so fastebm stamps its entries with all of them (``cache_stamp``): an
+    edit of energies.py alone makes the random-walk kernel (metropolis.py) a miss, where
+    Numba's own stamp would load the kernel compiled with the old energies."""
+    install = tmp_path / "site"
+    shutil.copytree(REPO / "fastebm", install / "fastebm",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(install),
+               FASTEBM_CACHE_DIR=str(tmp_path / "user"))
+    first = _run_script(0.5, env, tmp_path)
+    assert _run_script(0.5, env, tmp_path)["hits"] == 1
+    with open(install / "fastebm" / "_kernels" / "numba" / "energies.py", "a") as f:
+        f.write("# an edit\n")
+    edited = _run_script(0.5, env, tmp_path)
+    assert edited["misses"] == 1 and edited["hits"] == 0
+    assert edited["last"] == first["last"]

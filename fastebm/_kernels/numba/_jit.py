@@ -38,6 +38,8 @@ from numba.core.compiler import CompilerBase, DefaultPassBuilder
 from numba.core.compiler_machinery import FunctionPass, register_pass
 from numba.core.typed_passes import InlineOverloads
 
+from . import cache_stamp  # noqa: F401  (kernels' cache entries stamped with all their sources)
+
 SAFE_FASTMATH = frozenset({"contract", "nsz", "arcp"})
 
 

@@ -1,0 +1,64 @@
+"""Numba's on-disk cache of fastebm's kernels, invalidated by any change of their sources.
+
+Numba keys a cached function by its own source file: its index holds a hash of that
+file, and a file whose hash changed has its entries recompiled. But a kernel inlines
+helpers and overloads from other modules (the energies, Philox, the contract's
+constants), and an edit there leaves the kernel's own file as it was: Numba would load
+the kernel compiled with the old helpers. That happens to a developer editing
+``energies.py``, and to a user whose upgrade left the old ``__pycache__`` in place.
+
+So a fastebm kernel's stamp is Numba's stamp of its own file together with one hash of
+every source it can inline: the ``.py`` files of ``fastebm/_kernels`` and
+``fastebm/_contract.py`` (``sources_digest``, computed once per process). Any edit of
+those recompiles every kernel once; the cache files keep their names, so nothing
+accumulates. The locators are Numba's own (in-tree ``__pycache__``, ``NUMBA_CACHE_DIR``,
+the user-wide directory), placed before Numba's for files of fastebm only.
+"""
+import functools
+import hashlib
+from pathlib import Path
+
+from numba.core import caching
+
+PACKAGE = Path(__file__).resolve().parents[2]  # fastebm/
+
+
+@functools.lru_cache(maxsize=None)
+def sources_digest():
+    """SHA-256 of the sources a kernel may inline, in a fixed order."""
+    digest = hashlib.sha256()
+    files = sorted((PACKAGE / "_kernels").rglob("*.py")) + [PACKAGE / "_contract.py"]
+    for path in files:
+        digest.update(str(path.relative_to(PACKAGE)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+class _PackageStamp:
+    """Mixin for a Numba cache locator: fastebm's files only, stamped with the sources."""
+
+    def get_source_stamp(self):
+        return super().get_source_stamp(), sources_digest()
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        if PACKAGE not in Path(py_file).resolve().parents:
+            return None
+        return super().from_function(py_func, py_file)
+
+
+def _numba_class(name):
+    """``numba.core.caching``'s class ``name`` (private, with a leading underscore, before
+    Numba 0.60)."""
+    return getattr(caching, name, None) or getattr(caching, "_" + name)
+
+
+def _stamped(name):
+    locator = _numba_class(name)
+    return type(f"Fastebm{locator.__name__.lstrip('_')}", (_PackageStamp, locator), {})
+
+
+LOCATORS = [_stamped(name) for name in ("UserProvidedCacheLocator", "InTreeCacheLocator",
+                                        "UserWideCacheLocator")]
+_impl = _numba_class("CacheImpl")
+_impl._locator_classes = [*LOCATORS, *_impl._locator_classes]
