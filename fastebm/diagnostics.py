@@ -25,6 +25,7 @@ import functools
 import numpy as np
 
 _MIN_DRAWS = 4
+_FFT_CHAINS = 64  # chains per FFT in _mean_autocovariance: 1 MB of spectra at n = 1000
 
 
 def ess(draws):
@@ -76,11 +77,7 @@ def ess(draws):
     Geyer, C. J. (1992). Practical Markov chain Monte Carlo. Statistical Science
     7(4), 473-483.
     """
-    x, per_coordinate = _as_draws(draws)
-    split = _split_chains(x)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        result = _ess_of_scores(_rank_normalize(split))
-    return _finish(np.where(_is_constant(split), np.nan, result), per_coordinate)
+    return _per_coordinate(draws, _bulk_ess)
 
 
 def rhat(draws):
@@ -127,13 +124,7 @@ def rhat(draws):
     Gelman, A. and Rubin, D. B. (1992). Inference from iterative simulation using
     multiple sequences. Statistical Science 7(4), 457-472.
     """
-    x, per_coordinate = _as_draws(draws)
-    split = _split_chains(x)
-    folded = np.abs(split - np.median(split.reshape(-1, split.shape[2]), axis=0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        bulk = _split_rhat(_rank_normalize(split))
-        tail = _split_rhat(_rank_normalize(folded))
-    return _finish(np.fmax(bulk, tail), per_coordinate)
+    return _per_coordinate(draws, _rank_rhat)
 
 
 def weights_ess(log_weights):
@@ -190,15 +181,41 @@ def log_z_stderr(log_weights):
     return float(np.std(w, ddof=1) / (np.sqrt(w.size) * np.mean(w)))
 
 
-def _split_chains(x):
-    """(n, m, d) → (n // 2, 2m, d): first and last halves as separate chains."""
-    half = x.shape[0] // 2
-    return np.concatenate((x[:half], x[x.shape[0] - half:]), axis=1)
+def _per_coordinate(draws, statistic):
+    """``statistic`` of each coordinate's split chains: a float for 1-d and 2-d draws, an
+    array (d,) for 3-d draws. Each coordinate is computed on its own, from a contiguous
+    (n // 2, 2m) copy, so its value is the same bit for bit whatever the others are."""
+    x, per_coordinate = _as_draws(draws)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        result = np.array([statistic(_split_chains(x[:, :, j])) for j in range(x.shape[2])])
+    return result if per_coordinate else float(result[0])
 
 
-def _rank_normalize(x):
-    """Blom normal scores Φ⁻¹((r - 3/8) / (S + 1/4)) of the ranks pooled over axes 0, 1."""
-    return _blom_scores(x.reshape(-1, x.shape[2])).reshape(x.shape)
+def _split_chains(y):
+    """(n, m) → (n // 2, 2m): first and last halves as separate chains (the middle draw
+    of an odd n dropped)."""
+    half = y.shape[0] // 2
+    return np.concatenate((y[:half], y[y.shape[0] - half:]), axis=1)
+
+
+def _bulk_ess(y):
+    """Bulk ESS of one coordinate's split chains y (n, m); NaN if all draws are equal."""
+    if (y == y.flat[0]).all():
+        return np.nan
+    return _ess_of_scores(_rank_normalize(y))
+
+
+def _rank_rhat(y):
+    """max(bulk, tail) split R-hat of one coordinate's split chains y (n, m)."""
+    if (y == y.flat[0]).all():
+        return np.nan
+    folded = np.abs(y - np.median(y))
+    return np.fmax(_split_rhat(_rank_normalize(y)), _split_rhat(_rank_normalize(folded)))
+
+
+def _rank_normalize(y):
+    """Blom normal scores Φ⁻¹((r - 3/8) / (S + 1/4)) of the ranks of all S draws of y."""
+    return _blom_scores(y.reshape(-1, 1)).reshape(y.shape)
 
 
 def _blom_scores(pooled):
@@ -229,71 +246,86 @@ def _blom_scores(pooled):
 def _untied_scores(n):
     """Φ⁻¹((r - 3/8) / (n + 1/4)) for r = 1..n (read-only: shared between calls)."""
     from scipy.special import ndtri
-    scores = ndtri((np.arange(1, n + 1) - 0.375) / (n + 0.25))
+    scores = np.arange(1.0, n + 1.0)  # in place below: one array of n values in all
+    scores -= 0.375
+    scores /= n + 0.25
+    ndtri(scores, out=scores)
     scores.flags.writeable = False
     return scores
 
 
-def _autocovariance(x):
-    """Biased autocovariance along axis 0, all lags 0..n-1, by zero-padded FFT (the
-    inverse transform of the power spectrum |X|² = Re² + Im²)."""
-    n = x.shape[0]
-    from scipy import fft
-    n_fft = fft.next_fast_len(2 * n, real=True)
-    spectrum = fft.rfft(x - x.mean(axis=0), n=n_fft, axis=0)
-    power = spectrum.real ** 2 + spectrum.imag ** 2
-    return fft.irfft(power, n=n_fft, axis=0)[:n] / n
-
-
 def _ess_of_scores(z):
-    """Multi-chain ESS of (n, m, d) scores (Vehtari et al. 2021, eqs. 10-11)."""
-    n, m = z.shape[:2]
-    acov = _autocovariance(z).mean(axis=1)
+    """Multi-chain ESS of scores z (n, m) (Vehtari et al. 2021, eqs. 10-11)."""
+    n, m = z.shape
+    acov = _mean_autocovariance(z)
     within = acov[0] * n / (n - 1)
-    var_plus = acov[0] + z.mean(axis=0).var(axis=0, ddof=1)
+    var_plus = acov[0] + z.mean(axis=0).var(ddof=1)
     rho = 1.0 - (within - acov) / var_plus
     rho[0] = 1.0
-    return n * m / np.maximum(_geyer_tau(rho), 1.0 / np.log10(n * m))
+    return n * m / max(_geyer_tau(rho), 1.0 / np.log10(n * m))
+
+
+def _mean_autocovariance(y):
+    """Biased autocovariance of each chain of y (n, m), all lags 0..n-1, averaged over
+    the m chains: (n,).
+
+    By the Wiener-Khinchin theorem a chain's autocovariance is the inverse transform
+    of its power spectrum |Y|² (zero-padded to at least 2n so that the circular
+    correlation is the linear one); the transform is linear, so the chains' mean
+    autocovariance is the inverse transform of their mean power spectrum, one inverse
+    FFT in all instead of one per chain. The chains are transformed ``_FFT_CHAINS`` at
+    a time: the spectra of all chains at once would take 16 (n + 1) m bytes.
+    """
+    n, m = y.shape
+    n_fft = _fast_fft_length(2 * n)
+    power = np.zeros(n_fft // 2 + 1)
+    for first in range(0, m, _FFT_CHAINS):
+        chains = y[:, first:first + _FFT_CHAINS]
+        spectrum = np.fft.rfft(chains - chains.mean(axis=0), n=n_fft, axis=0)
+        power += (spectrum.real ** 2 + spectrum.imag ** 2).sum(axis=1)
+    return np.fft.irfft(power / m, n=n_fft)[:n] / n
+
+
+def _fast_fft_length(n):
+    """The smallest 2^a 3^b 5^c ≥ n: a length the FFT factors into small radices."""
+    best = 1 << max(n - 1, 0).bit_length()  # the next power of two is a candidate
+    power5 = 1
+    while power5 < best:
+        power35 = power5
+        while power35 < best:
+            candidate = power35 << max(-(-n // power35) - 1, 0).bit_length()  # ×2^a ≥ n
+            best = min(best, candidate)
+            power35 *= 3
+        power5 *= 5
+    return best
 
 
 def _geyer_tau(rho):
-    """τ̂ from autocorrelations (n, d) by Geyer's initial monotone sequence."""
+    """τ̂ from the autocorrelations rho (n,) by Geyer's initial monotone sequence."""
     last = max((rho.shape[0] - 3) // 2, 0)
     pairs = rho[0:2 * last + 2:2] + rho[1:2 * last + 2:2]
-    non_positive = pairs <= 0
-    stop = np.where(non_positive.any(axis=0), non_positive.argmax(axis=0), last)
-    kept = np.arange(last + 1)[:, None] < stop
-    head = np.where(kept, np.minimum.accumulate(pairs, axis=0), 0.0).sum(axis=0)
-    rho_even = np.take_along_axis(rho[0::2], stop[None], axis=0)[0]
-    pair_at_stop = np.take_along_axis(pairs, stop[None], axis=0)[0]
-    tail = np.where(pair_at_stop >= 0, rho_even, np.maximum(rho_even, 0.0))
+    non_positive = np.flatnonzero(pairs <= 0)
+    stop = non_positive[0] if non_positive.size else last
+    head = np.minimum.accumulate(pairs[:stop]).sum()
+    rho_even = rho[2 * stop]
+    tail = rho_even if pairs[stop] >= 0 else max(rho_even, 0.0)
     return -1.0 + 2.0 * head + tail
 
 
 def _split_rhat(z):
-    """Split R-hat of (n, m, d) scores, one value per coordinate."""
+    """Split R-hat of scores z (n, m)."""
     n = z.shape[0]
-    within = z.var(axis=0, ddof=1).mean(axis=0)
-    between = n * z.mean(axis=0).var(axis=0, ddof=1)
+    within = z.var(axis=0, ddof=1).mean()
+    between = n * z.mean(axis=0).var(ddof=1)
     return np.sqrt((between / within + n - 1) / n)
-
-
-def _is_constant(x):
-    """Per coordinate of (n, m, d): are all draws equal?"""
-    pooled = x.reshape(-1, x.shape[2])
-    return (pooled == pooled[0]).all(axis=0)
-
-
-def _finish(result, per_coordinate):
-    """(d,) array for 3-d input, a float otherwise."""
-    return result if per_coordinate else float(result[0])
 
 
 # ------------------------------------------------------------------------ validation
 
 
 def _real_array(value, name):
-    """float64 copy of a real-valued array_like, or a TypeError naming ``name``."""
+    """A real-valued array_like as a float64 array (not copied if it is one), or a
+    TypeError naming ``name``."""
     try:
         x = np.asarray(value)
     except (TypeError, ValueError) as err:
@@ -301,7 +333,7 @@ def _real_array(value, name):
     if not (x.dtype == np.bool_ or np.issubdtype(x.dtype, np.integer)
             or np.issubdtype(x.dtype, np.floating)):
         raise TypeError(f"{name} must be real-valued, got dtype {x.dtype}")
-    return x.astype(np.float64)
+    return x.astype(np.float64, copy=False)
 
 
 def _as_draws(draws):
