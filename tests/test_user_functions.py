@@ -4,6 +4,7 @@ read-only installation still caches (in the user's cache directory)."""
 import contextlib
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -211,3 +212,46 @@ def test_a_kernel_is_recompiled_when_a_source_it_inlines_changes(tmp_path):
     edited = _run_script(0.5, env, tmp_path)
     assert edited["misses"] == 1 and edited["hits"] == 0
     assert edited["last"] == first["last"]
+
+
+class _RemovedParams:
+    """Stands for a parameter type that another version of fastebm had: pickled under
+    ``fastebm._contract``, where this version has no such name."""
+
+
+_RemovedParams.__module__, _RemovedParams.__qualname__ = "fastebm._contract", "RemovedParams"
+
+
+def _index_of_another_version(path):
+    """Rewrite Numba index ``path`` as one whose entries name a type this fastebm lacks
+    (the version header kept, so that Numba unpickles the rest)."""
+    import fastebm._contract as contract
+    with open(path, "rb") as f:
+        version = pickle.load(f)
+    contract.RemovedParams = _RemovedParams
+    try:
+        payload = pickle.dumps((("another", "stamp"), {(_RemovedParams(),): path.name}))
+    finally:
+        del contract.RemovedParams
+    with open(path, "wb") as f:
+        pickle.dump(version, f, protocol=-1)
+        f.write(payload)
+
+
+@needs_jit
+def test_a_kernel_index_from_another_version_is_a_miss_not_an_error(tmp_path):
+    """Numba unpickles an index's entries before it compares the stamp; entries naming a
+    type that this fastebm lacks (a cache left by another version) raised AttributeError
+    on every call. ``cache_stamp`` reads such an index as stale: the kernel compiles, and
+    gives the same numbers."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(REPO),
+               FASTEBM_CACHE_DIR=str(tmp_path / "user"))
+    first = _run_script(0.5, env, tmp_path)
+    indexes = sorted((tmp_path / "cache").rglob("*.nbi"))
+    assert indexes
+    for path in indexes:
+        _index_of_another_version(path)
+    again = _run_script(0.5, env, tmp_path)
+    assert again["misses"] == 1 and again["hits"] == 0
+    assert again["last"] == first["last"]
+    assert _run_script(0.5, env, tmp_path)["hits"] == 1  # the rewritten index serves again

@@ -13,6 +13,13 @@ every source it can inline: the ``.py`` files of ``fastebm/_kernels`` and
 those recompiles every kernel once; the cache files keep their names, so nothing
 accumulates. The locators are Numba's own (in-tree ``__pycache__``, ``NUMBA_CACHE_DIR``,
 the user-wide directory), placed before Numba's for files of fastebm only.
+
+Numba unpickles an index's stamp together with its entries, whose signatures name
+fastebm's parameter types (``_contract``): an index written by another version of fastebm
+that had a type this one lacks raised ``AttributeError`` on loading, before the stamp was
+compared, and every call of that kernel failed. An index of a fastebm kernel that does
+not unpickle is therefore read as empty, a stale cache (``_load_index``); Numba's own
+behaviour is kept for every other function.
 """
 import functools
 import hashlib
@@ -62,3 +69,22 @@ LOCATORS = [_stamped(name) for name in ("UserProvidedCacheLocator", "InTreeCache
                                         "UserWideCacheLocator")]
 _impl = _numba_class("CacheImpl")
 _impl._locator_classes = [*LOCATORS, *_impl._locator_classes]
+
+
+_index_file = _numba_class("IndexDataCacheFile")
+_numba_load_index = _index_file._load_index
+
+
+def _load_index(self):
+    """Numba's ``_load_index``, except that the index of a fastebm kernel (stamped with
+    ``sources_digest``) that fails to unpickle is a stale one: no entries."""
+    try:
+        return _numba_load_index(self)
+    except Exception:
+        stamp = self._source_stamp
+        if isinstance(stamp, tuple) and stamp and stamp[-1] == sources_digest():
+            return {}
+        raise
+
+
+_index_file._load_index = _load_index
