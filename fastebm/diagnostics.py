@@ -20,7 +20,9 @@ overdispersed starts and trust the draws only where ``rhat(draws) < 1.01`` and
 
 A coordinate whose draws are all equal has no defined ESS or R-hat; it gets NaN.
 """
+import concurrent.futures
 import functools
+import os
 
 import numpy as np
 
@@ -184,11 +186,32 @@ def log_z_stderr(log_weights):
 def _per_coordinate(draws, statistic):
     """``statistic`` of each coordinate's split chains: a float for 1-d and 2-d draws, an
     array (d,) for 3-d draws. Each coordinate is computed on its own, from a contiguous
-    (n // 2, 2m) copy, so its value is the same bit for bit whatever the others are."""
+    (n // 2, 2m) copy, so its value is the same bit for bit whatever the others are; the
+    coordinates of (n, m, d) draws are computed by up to ``_workers(d)`` threads at once
+    (NumPy's sorts and FFTs release the GIL: two coordinates take 0.064 s on 2 cores
+    against 0.12 s one after the other, at 10⁶ draws each)."""
     x, per_coordinate = _as_draws(draws)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        result = np.array([statistic(_split_chains(x[:, :, j])) for j in range(x.shape[2])])
+
+    def one(j):
+        with np.errstate(divide="ignore", invalid="ignore"):  # per thread
+            return statistic(_split_chains(x[:, :, j]))
+    d = x.shape[2]
+    workers = _workers(d)
+    if workers == 1:
+        result = np.array([one(j) for j in range(d)])
+    else:
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            result = np.array(list(pool.map(one, range(d))))
     return result if per_coordinate else float(result[0])
+
+
+def _workers(d):
+    """Threads for d coordinates: one per coordinate, at most one per usable core."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # no sched_getaffinity (macOS, Windows)
+        cores = os.cpu_count() or 1
+    return max(1, min(d, cores))
 
 
 def _split_chains(y):

@@ -1,5 +1,6 @@
 """Tests of fastebm.diagnostics: ESS and R-hat against ArviZ, statistical sanity checks
 with negative controls, Kish's weight ESS, and bad input."""
+import os
 import warnings
 
 import numpy as np
@@ -172,6 +173,17 @@ def test_stuck_chains_at_different_values():
     draws = np.broadcast_to(np.array([0.0, 1.0, 2.0]), (100, 3))
     assert rhat(draws) > 1e6  # W is 0 up to rounding
     assert ess(draws) < 10
+
+
+def test_coordinates_in_threads_divide_quietly():
+    """Coordinates are computed by several threads (``_workers``); each thread divides
+    by W = 0 for stuck chains under its own ``np.errstate`` (NumPy's error state is per
+    thread): under pytest's warnings-as-errors a warning there would fail the call."""
+    from fastebm.diagnostics import _workers
+    stuck = np.broadcast_to(np.array([0.0, 1.0, 2.0]), (100, 3))
+    draws = np.stack([stuck, stuck + 1.0, stuck * 2.0], axis=2)
+    assert _workers(3) == min(3, len(os.sched_getaffinity(0)))
+    assert (rhat(draws) > 1e6).all() and (ess(draws) < 10).all()
 
 
 # ------------------------------------------------------ statistical checks, controls
