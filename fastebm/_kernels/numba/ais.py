@@ -36,7 +36,7 @@ from .energies import blas_energy_grad, energy_grad_point, energy_point, uses_bl
 from .chains import (add_block_counts, copy_rows, copy_values, share_of_blocks, store_rows,
                      store_values)
 from .blas import dot_rows
-from .langevin import ROWS_NORMALS_MAX_DIM, log_accept_row
+from .langevin import log_accept_row
 from .philox import fill_first_uniforms, fill_normals, fill_normals_rows, uniform
 from .proposals import proposal_draw, proposal_grad_log_density_rows, proposal_log_density
 
@@ -114,7 +114,7 @@ def _langevin_take(r, u_accept, beta, h, metropolize, e_x, log_q_x, u_x, e_y, lo
 
 @block_entry
 def ais_langevin(params, base, chains, counters, schedule, start, metropolize, streams,
-                 tag0, block, share, shares):
+                 tag0, wide, short, block, share, shares):
     """Anneal every chain through ``betas`` with MALA (``metropolize``) or ULA steps;
     this call takes the blocks of ``block`` chains of share ``share`` of ``shares``
     (``chains.share_of_blocks``), and called without the last two, every chain, one
@@ -131,7 +131,10 @@ def ais_langevin(params, base, chains, counters, schedule, start, metropolize, s
     Stramer 2002, preconditioned Langevin); the products are BLAS calls per block.
 
     As in ``langevin.langevin_run``, a block's current and proposed states are arrays of
-    its thread, indexed by row, and swap roles after each step (``copy_rows``).
+    its thread, indexed by row, and swap roles after each step (``copy_rows``); ``wide``
+    and ``short`` are its arguments of the same names (``runners.wide_rows``,
+    ``runners.short_rows``), so that a process running AIS and MALA on states of one
+    dimension compiles one ``fill_normals_rows``.
     """
     x, e, g, log_q, grad_log_q, log_w = chains
     n_accepted, n_divergent = counters
@@ -178,8 +181,9 @@ def ais_langevin(params, base, chains, counters, schedule, start, metropolize, s
             h = step_size[k]
             for s in range(n_steps):
                 step = (k_offset + k) * n_steps + s
-                if d <= ROWS_NORMALS_MAX_DIM:  # short rows: draw across the block's chains
-                    fill_normals_rows(k0, k1, chain0 + lo, step, tag0 + TAG_NOISE, xi, buf)
+                if wide is None:  # d <= ROWS_NORMALS_MAX_DIM: across the block's chains
+                    fill_normals_rows(k0, k1, chain0 + lo, step, tag0 + TAG_NOISE, xi, buf,
+                                      short)
                 else:
                     for r in range(m):
                         fill_normals(k0, k1, chain0 + lo + r, step, tag0 + TAG_NOISE, xi[r])

@@ -349,9 +349,11 @@ class Annealer:
             self.family["ais_random_walk"](self.params, self.base, chains, counters, schedule,
                                            start, self.streams, self.tag_shift)
         else:
+            d = self.x.shape[1]
             self.family["ais_langevin"](self.params, self.base, chains, counters, schedule,
                                         start, self.transition == "mala", self.streams,
-                                        self.tag_shift, chain_block(self.x.shape[0]))
+                                        self.tag_shift, wide_rows(d), short_rows(d),
+                                        chain_block(self.x.shape[0]))
 
 
 def single_blas_thread():
