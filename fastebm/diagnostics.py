@@ -251,10 +251,11 @@ def _blom_scores(pooled):
     from scipy.special import ndtri  # lazy: scipy.special costs 0.1 s at import
     n = pooled.shape[0]
     order = np.argsort(pooled, axis=0)
+    # where the sorted values change, before ``scores`` exists: the sorted copy of a
+    # column is freed first (peak memory two arrays of S numbers, not three)
+    changes = [_value_changes(pooled[order[:, j], j]) for j in range(pooled.shape[1])]
     scores = np.empty(pooled.shape)
-    for j in range(pooled.shape[1]):
-        values = pooled[order[:, j], j]
-        new_value = values[1:] != values[:-1]
+    for j, new_value in enumerate(changes):
         if new_value.all():
             scores[order[:, j], j] = _untied_scores(n)
             continue
@@ -263,6 +264,11 @@ def _blom_scores(pooled):
         ranks = np.repeat(starts + (counts + 1) / 2.0, counts)
         scores[order[:, j], j] = ndtri((ranks - 0.375) / (n + 0.25))
     return scores
+
+
+def _value_changes(values):
+    """values[i + 1] != values[i] for sorted ``values``: where a new value starts."""
+    return values[1:] != values[:-1]
 
 
 @functools.lru_cache(maxsize=2)
