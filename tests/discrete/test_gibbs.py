@@ -108,3 +108,25 @@ def test_bad_input():
         fe.gibbs(fe.Gaussian(np.zeros(3), np.ones(3)), np.zeros((2, 3)), 5)
     with pytest.raises(ValueError, match="keep"):
         fe.gibbs(rbm, np.zeros((2, 3)), 5, keep="all")
+
+
+@pytest.mark.parametrize("shape", [(6, 300), (300, 5)])
+def test_long_rows_draw_row_by_row_the_same_numbers(seed, shape, monkeypatch):
+    """Layers of ``BERNOULLI_ROW_MIN`` units or more draw their Bernoullis row by row
+    (``rbm.wide_units``); forcing either path on either layer gives the same draws, in
+    Gibbs and in AIS, bit for bit."""
+    from fastebm._kernels.numba import runners
+    from fastebm._kernels.numba.rbm import BERNOULLI_ROW_MIN
+    assert max(shape) >= BERNOULLI_ROW_MIN > min(shape)
+    W, b, c = _params(seed, *shape, scale=0.1)
+    rbm = fe.BernoulliRBM(W, b, c)
+    v0 = (np.random.default_rng(1).random((40, shape[0])) < 0.5).astype(float)
+    runs = {}
+    for widths in [(None, None), (True, True), runners.rbm_widths(rbm._gibbs_form())]:
+        monkeypatch.setattr(runners, "rbm_widths", lambda model, widths=widths: widths)
+        runs[widths] = (fe.gibbs(rbm, v0, 6, rng=seed).draws,
+                        fe.ais(rbm, None, 40, 5, rng=seed).log_weights)
+    (draws, log_w), *others = runs.values()
+    for other_draws, other_log_w in others:
+        np.testing.assert_array_equal(other_draws, draws)
+        np.testing.assert_array_equal(other_log_w, log_w)

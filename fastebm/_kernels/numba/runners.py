@@ -85,6 +85,13 @@ def dense_precond(precond):
     return True if precond.mode == PRECOND_DENSE else None
 
 
+def rbm_widths(model):
+    """(``wide_h``, ``wide_v``) of the RBM kernels for ``model`` (``RBMParams``): how its
+    hidden and visible Bernoulli draws go (``rbm.wide_units``)."""
+    n_vis, n_hid = model.W.shape
+    return _rbm.wide_units(n_hid), _rbm.wide_units(n_vis)
+
+
 def chain_block(n_chains):
     """Chains per block of a kernel's parallel loop: ``CHAIN_BLOCK``, fewer when there
     are too few chains for ``BLOCKS_PER_THREAD`` blocks per Numba thread.
@@ -263,8 +270,10 @@ class GibbsRunner(_Chains):
         super().__init__(x, key, step, first_chain)
         self.form = model._gibbs_form()
         self.inverse_mass = None
+        self.widths = ()  # an RBM's kernel also takes its layers' ``rbm.wide_units``
         if isinstance(self.form, RBMParams):
             self.kernel = _rbm.gibbs_run
+            self.widths = rbm_widths(self.form)
         elif isinstance(self.form, IsingDenseParams):
             self.kernel = _ising.dense_gibbs_run
         else:
@@ -277,7 +286,7 @@ class GibbsRunner(_Chains):
                 keep_moments=False, thin=1, into=None):
         """Take ``n_steps`` sweeps; returns kept draws, (mean, M2), or None."""
         buffers = records(n_steps, thin, self.n_chains, self.dim, keep_draws, keep_moments, into)
-        self.kernel(self.form, self.x, n_steps, self.streams(), buffers)
+        self.kernel(self.form, self.x, n_steps, self.streams(), buffers, *self.widths)
         self.n_accepted += n_steps  # a Gibbs sweep always moves
         self.step += n_steps
         return kept(buffers)
@@ -379,7 +388,7 @@ def discrete_ais_log_weights(form, betas, n_chains, dim, key, first_chain=0):
         _ising.lattice_ais_run(form, betas, streams, x, log_w)
     else:
         model, base_biases = form
-        _rbm.ais_run(model, base_biases, betas, streams, x, log_w)
+        _rbm.ais_run(model, base_biases, betas, streams, x, log_w, *rbm_widths(model))
     return log_w
 
 
