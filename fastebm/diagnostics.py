@@ -11,7 +11,8 @@ Three functions, all on NumPy arrays:
 ``draws`` follows fastebm's convention, draw axis first: (n_draws,) for one chain,
 (n_draws, n_chains), or (n_draws, n_chains, d) as returned in an MCMC result's
 ``draws``; the diagnostics of a (n_draws, n_chains, d) array are computed per
-coordinate and come back with shape (d,). (ArviZ, by contrast, puts the chain axis
+coordinate, each exactly as for that coordinate alone, several at once on threads (one
+per core), and come back with shape (d,). (ArviZ, by contrast, puts the chain axis
 first.) Both MCMC diagnostics follow Vehtari et al. (2021): chains are split in half,
 the pooled draws are replaced by the normal scores of their ranks, and the classic
 formulas are applied to those scores. When unsure, run several chains from
