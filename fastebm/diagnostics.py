@@ -28,6 +28,7 @@ import os
 import numpy as np
 
 _MIN_DRAWS = 4
+_THREAD_MIN_DRAWS = 50_000  # per coordinate, for computing coordinates on threads
 _FFT_CHAINS = 64  # chains per FFT in _mean_autocovariance: 1 MB of spectra at n = 1000
 
 
@@ -188,26 +189,33 @@ def _per_coordinate(draws, statistic):
     """``statistic`` of each coordinate's split chains: a float for 1-d and 2-d draws, an
     array (d,) for 3-d draws. Each coordinate is computed on its own, from a contiguous
     (n // 2, 2m) copy, so its value is the same bit for bit whatever the others are; the
-    coordinates of (n, m, d) draws are computed by up to ``_workers(d)`` threads at once
+    coordinates of (n, m, d) draws are computed by up to ``_workers`` threads at once
     (NumPy's sorts and FFTs release the GIL: two coordinates take 0.064 s on 2 cores
     against 0.12 s one after the other, at 10⁶ draws each)."""
     x, per_coordinate = _as_draws(draws)
-
-    def one(j):
-        with np.errstate(divide="ignore", invalid="ignore"):  # per thread
-            return statistic(_split_chains(x[:, :, j]))
     d = x.shape[2]
-    workers = _workers(d)
+    workers = _workers(d, x.shape[0] * x.shape[1])
+
+    def every(first):  # coordinates first, first + workers, ...: one task per thread
+        with np.errstate(divide="ignore", invalid="ignore"):  # per thread
+            return [statistic(_split_chains(x[:, :, j])) for j in range(first, d, workers)]
     if workers == 1:
-        result = np.array([one(j) for j in range(d)])
+        parts = [every(0)]
     else:
         with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-            result = np.array(list(pool.map(one, range(d))))
+            parts = list(pool.map(every, range(workers)))
+    result = np.empty(d)
+    for first, part in enumerate(parts):
+        result[first::workers] = part
     return result if per_coordinate else float(result[0])
 
 
-def _workers(d):
-    """Threads for d coordinates: one per coordinate, at most one per usable core."""
+def _workers(d, size):
+    """Threads for d coordinates of ``size`` draws each: one per coordinate, at most one
+    per usable core; one in all below ``_THREAD_MIN_DRAWS`` draws, where a coordinate's
+    work is mostly Python calls, which hold the GIL."""
+    if size < _THREAD_MIN_DRAWS:
+        return 1
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # no sched_getaffinity (macOS, Windows)

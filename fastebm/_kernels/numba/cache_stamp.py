@@ -23,6 +23,7 @@ behaviour is kept for every other function.
 """
 import functools
 import hashlib
+import pickle
 from pathlib import Path
 
 from numba.core import caching
@@ -75,16 +76,27 @@ _index_file = _numba_class("IndexDataCacheFile")
 _numba_load_index = _index_file._load_index
 
 
+# What unpickling an index written by other code can raise: a missing module or name
+# (ImportError, AttributeError), a class whose fields changed (TypeError, ValueError), a
+# truncated or foreign stream (EOFError, UnpicklingError). Opening the file (OSError) or
+# running out of memory is not a stale index, and still raises.
+_UNPICKLING_ERRORS = (AttributeError, ImportError, TypeError, ValueError, EOFError,
+                      pickle.UnpicklingError)
+
+
 def _load_index(self):
     """Numba's ``_load_index``, except that the index of a fastebm kernel (stamped with
     ``sources_digest``) that fails to unpickle is a stale one: no entries."""
     try:
         return _numba_load_index(self)
-    except Exception:
+    except _UNPICKLING_ERRORS as error:
         stamp = self._source_stamp
-        if isinstance(stamp, tuple) and stamp and stamp[-1] == sources_digest():
-            return {}
-        raise
+        if not (isinstance(stamp, tuple) and stamp and isinstance(stamp[-1], str)
+                and stamp[-1] == sources_digest()):
+            raise
+        caching._cache_log("[cache] index %r of another version, read as stale: %r",
+                           self._index_path, error)
+        return {}
 
 
 _index_file._load_index = _load_index
