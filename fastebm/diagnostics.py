@@ -270,8 +270,8 @@ def _blom_scores(pooled):
             continue
         starts = np.flatnonzero(np.concatenate(([True], new_value)))
         counts = np.diff(np.append(starts, n))
-        ranks = np.repeat(starts + (counts + 1) / 2.0, counts)
-        scores[order[:, j], j] = ndtri((ranks - 0.375) / (n + 0.25))
+        group_scores = ndtri((starts + (counts + 1) / 2.0 - 0.375) / (n + 0.25))
+        scores[order[:, j], j] = np.repeat(group_scores, counts)  # one Φ⁻¹ per tie group
     return scores
 
 
