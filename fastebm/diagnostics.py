@@ -29,6 +29,7 @@ import numpy as np
 
 _MIN_DRAWS = 4
 _THREAD_MIN_DRAWS = 50_000  # per coordinate, for computing coordinates on threads
+_MAX_THREADS = 8  # each thread holds about 4 arrays of a coordinate's draws at once
 _FFT_CHAINS = 64  # chains per FFT in _mean_autocovariance: 1 MB of spectra at n = 1000
 
 
@@ -212,15 +213,16 @@ def _per_coordinate(draws, statistic):
 
 def _workers(d, size):
     """Threads for d coordinates of ``size`` draws each: one per coordinate, at most one
-    per usable core; one in all below ``_THREAD_MIN_DRAWS`` draws, where a coordinate's
-    work is mostly Python calls, which hold the GIL."""
+    per usable core and ``_MAX_THREADS`` (the memory of a coordinate in progress is
+    about four arrays of its draws); one in all below ``_THREAD_MIN_DRAWS`` draws, where
+    a coordinate's work is mostly Python calls, which hold the GIL."""
     if size < _THREAD_MIN_DRAWS:
         return 1
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # no sched_getaffinity (macOS, Windows)
         cores = os.cpu_count() or 1
-    return max(1, min(d, cores))
+    return max(1, min(d, cores, _MAX_THREADS))
 
 
 def _split_chains(y):
