@@ -316,28 +316,15 @@ def _mean_autocovariance(y):
     FFT in all instead of one per chain. The chains are transformed ``_FFT_CHAINS`` at
     a time: the spectra of all chains at once would take 16 (n + 1) m bytes.
     """
+    from scipy.fft import next_fast_len  # lazy, as scipy.special: 15 ms at import
     n, m = y.shape
-    n_fft = _fast_fft_length(2 * n)
+    n_fft = next_fast_len(2 * n, real=True)  # the smallest 2^a 3^b 5^c ≥ 2n
     power = np.zeros(n_fft // 2 + 1)
     for first in range(0, m, _FFT_CHAINS):
         chains = y[:, first:first + _FFT_CHAINS]
         spectrum = np.fft.rfft(chains - chains.mean(axis=0), n=n_fft, axis=0)
         power += (spectrum.real ** 2 + spectrum.imag ** 2).sum(axis=1)
     return np.fft.irfft(power / m, n=n_fft)[:n] / n
-
-
-def _fast_fft_length(n):
-    """The smallest 2^a 3^b 5^c ≥ n: a length the FFT factors into small radices."""
-    best = 1 << max(n - 1, 0).bit_length()  # the next power of two is a candidate
-    power5 = 1
-    while power5 < best:
-        power35 = power5
-        while power35 < best:
-            candidate = power35 << max(-(-n // power35) - 1, 0).bit_length()  # ×2^a ≥ n
-            best = min(best, candidate)
-            power35 *= 3
-        power5 *= 5
-    return best
 
 
 def _geyer_tau(rho):
