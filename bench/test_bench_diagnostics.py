@@ -2,8 +2,10 @@
 
 Workloads: 1000 draws × 1000 chains of one quantity, the size of each ESS column entry
 of the README showcase, as a strided view of (1000, 1000, 2) draws (``draws[..., 1]``),
-the way a sampler's result is usually sliced; and both coordinates of those draws at
-once (``fe.ess`` computes coordinates in threads, one per core). ArviZ (the baseline)
+the way a sampler's result is usually sliced; both coordinates of those draws at
+once (``fe.ess`` computes coordinates in threads, one per core); and binary draws
+(``draws[..., 1] > 0`` as 0.0/1.0, two tie groups of S/2 draws each, as a Bernoulli
+unit's Gibbs draws). ArviZ (the baseline)
 gets the same values, chains first, contiguous. Both compute the same estimate (tests/test_diagnostics.py
 checks them against each other); the timed call is warm (SciPy imported, the untied
 Blom scores of S = 10⁶ ranks cached by the first call).
@@ -18,7 +20,12 @@ import fastebm as fe
 N_DRAWS, N_CHAINS = 1000, 1000
 
 
+WORKLOADS = [1, 2, "binary"]
+
+
 def _workload(d):
+    if d == "binary":
+        return f"bulk ESS of {N_DRAWS} binary draws x {N_CHAINS} chains"
     return f"bulk ESS of {N_DRAWS} draws x {N_CHAINS} chains x {d} coordinate(s)"
 
 
@@ -35,10 +42,12 @@ def draws():
 
 
 def _ours(draws, d):
+    if d == "binary":
+        return (draws[..., 1] > 0).astype(np.float64)
     return draws[..., 1] if d == 1 else draws
 
 
-@pytest.mark.parametrize("d", [1, 2])
+@pytest.mark.parametrize("d", WORKLOADS)
 def test_fastebm_ess(benchmark, report, draws, d):
     benchmark.group = _workload(d)
     x = _ours(draws, d)
@@ -47,12 +56,12 @@ def test_fastebm_ess(benchmark, report, draws, d):
     report(_workload(d), "fastebm fe.ess", 1, "calls/s")
 
 
-@pytest.mark.parametrize("d", [1, 2])
+@pytest.mark.parametrize("d", WORKLOADS)
 def test_arviz_ess(benchmark, report, draws, d):
     az = pytest.importorskip("arviz")
     benchmark.group = _workload(d)
     chains_first = np.ascontiguousarray(np.swapaxes(_ours(draws, d), 0, 1))
-    data = chains_first if d == 1 else az.convert_to_dataset(chains_first)  # (chain, draw, d)
+    data = chains_first if d != 2 else az.convert_to_dataset(chains_first)  # (chain, draw, d)
     az.ess(data, method="bulk")
     benchmark.pedantic(az.ess, args=(data,), kwargs={"method": "bulk"}, rounds=7,
                        iterations=1)

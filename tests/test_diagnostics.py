@@ -81,25 +81,46 @@ def test_ties_match_arviz():
 
 @pytest.mark.parametrize("kind", ["continuous", "rounded", "few_values", "constant"])
 def test_blom_scores_equal_those_of_scipy_average_ranks(kind):
-    """The rank normalization's scores (one unstable sort a column, untied columns from
-    the cached scores of 1..S) against those of SciPy's average ranks, ties included;
-    the same data ranked without averaging ties (SciPy's "ordinal") differs, so a tie
-    handled as no tie would be caught."""
+    """The rank normalization's scores (one unstable sort, untied values from the cached
+    scores of 1..S, few distinct values group by group, many by one repeat) against
+    those of SciPy's average ranks, ties included; the same data ranked without
+    averaging ties (SciPy's "ordinal") differs, so a tie handled as no tie would be
+    caught."""
     from scipy.special import ndtri
     from scipy.stats import rankdata
 
-    from fastebm.diagnostics import _blom_scores
+    from fastebm.diagnostics import _FEW_TIE_GROUPS, _blom_scores_into
     rng = np.random.default_rng(5)
-    x = {"continuous": rng.standard_normal((2001, 3)),
-         "rounded": np.round(rng.standard_normal((2001, 3)), 1),
-         "few_values": rng.integers(0, 3, size=(2001, 3)).astype(float),
-         "constant": np.full((50, 2), 1.5)}[kind]
+    x = {"continuous": rng.standard_normal(2001),
+         "rounded": np.round(rng.standard_normal(2001), 1),  # many tie groups
+         "few_values": rng.integers(0, 3, size=2001).astype(float),
+         "constant": np.full(50, 1.5)}[kind]
+    groups = np.unique(x).size
+    assert (groups > _FEW_TIE_GROUPS) == (kind in ("continuous", "rounded"))
 
     def scores(method):
-        return ndtri((rankdata(x, method=method, axis=0) - 0.375) / (x.shape[0] + 0.25))
-    np.testing.assert_array_equal(_blom_scores(x), scores("average"))
+        return ndtri((rankdata(x, method=method) - 0.375) / (x.shape[0] + 0.25))
+    got = x.copy()
+    _blom_scores_into(got)
+    np.testing.assert_array_equal(got, scores("average"))
     if kind != "continuous":
-        assert not np.array_equal(_blom_scores(x), scores("ordinal"))
+        assert not np.array_equal(got, scores("ordinal"))
+
+
+@pytest.mark.parametrize("fn", [ess, rhat])
+@pytest.mark.parametrize("values", ["continuous", "binary"])
+def test_draws_are_not_written(fn, values):
+    """The scores are written over a copy of each coordinate's draws, never over the
+    caller's array (even, contiguous 2-d draws included, whose split halves are views
+    of it)."""
+    rng = np.random.default_rng(2)
+    draws = rng.standard_normal((400, 4, 2))
+    if values == "binary":
+        draws = (draws > 0).astype(float)
+    for x in (draws, np.ascontiguousarray(draws[..., 0]), draws[:, 0, 0].copy()):
+        before = x.copy()
+        fn(x)
+        np.testing.assert_array_equal(x, before)
 
 
 def test_per_coordinate_matches_arviz():
