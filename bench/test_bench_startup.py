@@ -27,6 +27,7 @@ import resource
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -249,3 +250,33 @@ def test_showcase_cold(benchmark, report, tmp_path):
     report("startup: first call, empty cache", "python -m fastebm", None, None,
            note=f"child CPU {cpu[0]:.1f} s (target: compilation {SHOWCASE_TARGET_S} s)",
            cpu_s=cpu[0])
+
+
+SHOWCASE_LATER_TARGET_S = 2.0
+
+
+def test_showcase_later_runs(benchmark, report, tmp_path):
+    """Issue 12, target 3: ``python -m fastebm`` once more with both caches warm (the
+    first run, untimed, fills them): whole-process wall time, interpreter start
+    included, median of 5 runs. The child's system time is reported too: on this
+    machine, memory a process touches for the first time costs 4-8 ms per MB in some
+    runs, and the showcase touches a few hundred MB."""
+    benchmark.group = "startup: showcase, warm caches"
+    _child_cpu(["-m", "fastebm"], tmp_path / "cache")  # fills the caches
+    runs = []
+
+    def run():
+        start = time.perf_counter()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        _child_cpu(["-m", "fastebm"], tmp_path / "cache")
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        runs.append((time.perf_counter() - start, after.ru_stime - before.ru_stime))
+    benchmark.pedantic(run, rounds=5, iterations=1)
+    walls = sorted(wall for wall, _ in runs)
+    median = walls[len(walls) // 2]
+    verdict = "meets" if median <= SHOWCASE_LATER_TARGET_S else "above"
+    report("startup: showcase, warm caches", "python -m fastebm, later runs", None, None,
+           note=(f"median {median:.2f} s, {walls[0]:.2f}-{walls[-1]:.2f} s over 5 runs "
+                 f"({verdict} target {SHOWCASE_LATER_TARGET_S} s); child system time "
+                 f"{min(s for _, s in runs):.2f}-{max(s for _, s in runs):.2f} s"),
+           median_s=median, walls_s=walls)

@@ -32,6 +32,7 @@ _THREAD_MIN_DRAWS = 50_000  # per coordinate, for computing coordinates on threa
 _MAX_THREADS = 8  # each thread holds about 4 arrays of a coordinate's draws at once
 _FFT_CHAINS = 64  # chains per FFT in _mean_autocovariance: 1 MB of spectra at n = 1000
 _FEW_TIE_GROUPS = 16  # up to this many distinct values, scores are written group by group
+_SORTED_CHUNK = 1 << 16  # sorted values gathered this many at a time to find the ties
 
 
 def ess(draws):
@@ -253,7 +254,7 @@ def _rank_rhat(y):
 def _rank_normalize(y):
     """Blom normal scores Φ⁻¹((r - 3/8) / (S + 1/4)) of the ranks of all S draws of the
     contiguous y (n, m), written over y (a copy made by ``_split_chains``: peak memory
-    per coordinate three arrays of S numbers, not four); returns y."""
+    per coordinate two arrays of S numbers and the ranks' order); returns y."""
     _blom_scores_into(y.reshape(-1))
     return y
 
@@ -270,7 +271,7 @@ def _blom_scores_into(values):
     from scipy.special import ndtri  # lazy: scipy.special costs 0.1 s at import
     n = values.shape[0]
     order = np.argsort(values)
-    new_value = _value_changes(values[order])  # the sorted copy is freed at once
+    new_value = _value_changes(values, order)
     if new_value.all():
         values[order] = _untied_scores(n)
         return
@@ -284,9 +285,16 @@ def _blom_scores_into(values):
         values[order] = np.repeat(group_scores, ends - starts)  # one Φ⁻¹ per tie group
 
 
-def _value_changes(values):
-    """values[i + 1] != values[i] for sorted ``values``: where a new value starts."""
-    return values[1:] != values[:-1]
+def _value_changes(values, order):
+    """values[order[i + 1]] != values[order[i]]: where a new value starts in sorted
+    order, the sorted values gathered ``_SORTED_CHUNK`` at a time (a sorted copy of all
+    S values at once would be one more array of S numbers per coordinate)."""
+    n = order.shape[0]
+    changes = np.empty(max(n - 1, 0), dtype=np.bool_)
+    for first in range(0, n - 1, _SORTED_CHUNK):
+        chunk = values[order[first:first + _SORTED_CHUNK + 1]]
+        np.not_equal(chunk[1:], chunk[:-1], out=changes[first:first + chunk.shape[0] - 1])
+    return changes
 
 
 @functools.lru_cache(maxsize=2)

@@ -79,17 +79,21 @@ def test_ties_match_arviz():
     assert rhat(draws) == pytest.approx(arviz_rhat(draws), rel=RTOL)
 
 
+@pytest.mark.parametrize("chunk", [None, 7])
 @pytest.mark.parametrize("kind", ["continuous", "rounded", "few_values", "constant"])
-def test_blom_scores_equal_those_of_scipy_average_ranks(kind):
+def test_blom_scores_equal_those_of_scipy_average_ranks(kind, chunk, monkeypatch):
     """The rank normalization's scores (one unstable sort, untied values from the cached
     scores of 1..S, few distinct values group by group, many by one repeat) against
     those of SciPy's average ranks, ties included; the same data ranked without
     averaging ties (SciPy's "ordinal") differs, so a tie handled as no tie would be
-    caught."""
+    caught. With the sorted values gathered 7 at a time, ties straddle the chunks."""
     from scipy.special import ndtri
     from scipy.stats import rankdata
 
+    from fastebm import diagnostics
     from fastebm.diagnostics import _FEW_TIE_GROUPS, _blom_scores_into
+    if chunk is not None:
+        monkeypatch.setattr(diagnostics, "_SORTED_CHUNK", chunk)
     rng = np.random.default_rng(5)
     x = {"continuous": rng.standard_normal(2001),
          "rounded": np.round(rng.standard_normal(2001), 1),  # many tie groups

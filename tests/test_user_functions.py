@@ -255,3 +255,21 @@ def test_a_kernel_index_from_another_version_is_a_miss_not_an_error(tmp_path):
     assert again["misses"] == 1 and again["hits"] == 0
     assert again["last"] == first["last"]
     assert _run_script(0.5, env, tmp_path)["hits"] == 1  # the rewritten index serves again
+
+
+@needs_jit
+def test_bounds_checked_kernels_are_cached_apart(tmp_path):
+    """Numba's cache key leaves out ``NUMBA_BOUNDSCHECK``: a process run with bounds
+    checks loaded the kernels a process without them had cached, and checked nothing.
+    A fastebm kernel's key has it (``cache_stamp.compile_settings``): the checked run
+    compiles its own kernel, and each setting then loads its own."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(REPO),
+               FASTEBM_CACHE_DIR=str(tmp_path / "user"), NUMBA_BOUNDSCHECK="0")
+    checked = dict(env, NUMBA_BOUNDSCHECK="1")
+    first = _run_script(0.5, env, tmp_path)
+    assert first["misses"] == 1
+    bounds = _run_script(0.5, checked, tmp_path)
+    assert bounds["misses"] == 1 and bounds["hits"] == 0
+    assert bounds["last"] == first["last"]
+    assert _run_script(0.5, env, tmp_path)["hits"] == 1
+    assert _run_script(0.5, checked, tmp_path)["hits"] == 1

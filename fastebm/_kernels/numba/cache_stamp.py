@@ -20,13 +20,17 @@ that had a type this one lacks raised ``AttributeError`` on loading, before the 
 compared, and every call of that kernel failed. An index of a fastebm kernel that does
 not unpickle is therefore read as empty, a stale cache (``_load_index``); Numba's own
 behaviour is kept for every other function.
+
+Numba's key of an entry within an index (signature, CPU, bytecode) leaves out the
+settings that change the compiled code: bounds checking, the optimization level, debug
+info. A fastebm kernel's key has them too (``_index_key``).
 """
 import functools
 import hashlib
 import pickle
 from pathlib import Path
 
-from numba.core import caching
+from numba.core import caching, config
 
 PACKAGE = Path(__file__).resolve().parents[2]  # fastebm/
 
@@ -123,3 +127,26 @@ def _load_index(self):
 
 
 _index_file._load_index = _load_index
+
+
+def compile_settings():
+    """The settings that change what Numba compiles but not its cache keys: bounds
+    checking (``NUMBA_BOUNDSCHECK``), the optimization level and debug info."""
+    return config.BOUNDSCHECK, config.OPT, config.DEBUGINFO_DEFAULT
+
+
+_numba_index_key = caching.Cache._index_key
+
+
+def _index_key(self, sig, codegen):
+    """Numba's key of a cache entry, with ``compile_settings()`` for a fastebm kernel:
+    Numba's own key leaves them out, so a process run with ``NUMBA_BOUNDSCHECK=1`` loaded
+    the kernels an earlier process had compiled without bounds checks, and checked
+    nothing. Each setting gets entries of its own, side by side in one index."""
+    key = _numba_index_key(self, sig, codegen)
+    if isinstance(self._impl.locator, _PackageStamp):
+        return key + (compile_settings(),)
+    return key
+
+
+caching.Cache._index_key = _index_key

@@ -45,13 +45,14 @@ import uuid
 import numba
 import numpy as np
 import llvmlite.binding as llvm
-from numba.core import config, sigutils
+from numba.core import sigutils
 from numba.core.bytecode import FunctionIdentity
 from numba.core.ccallback import CFunc
 from numba.core.compiler import CompileResult
 from numba.core.serialize import dumps
 
 from ..cache_dir import writable_cache_dir
+from .cache_stamp import compile_settings
 from .function_key import function_key
 
 MAX_ENTRIES = 256
@@ -83,8 +84,7 @@ class CacheEntry:
 
     def path(self, signature, target_context):
         parts = (self.key, str(signature), target_context.codegen().magic_tuple(),
-                 sys.version, np.__version__, numba.__version__,
-                 config.BOUNDSCHECK, config.OPT, config.DEBUGINFO_DEFAULT)
+                 sys.version, np.__version__, numba.__version__, compile_settings())
         digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:40]
         return self.directory / (digest + SUFFIX)
 

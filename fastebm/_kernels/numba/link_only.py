@@ -104,12 +104,11 @@ class _LinkOnlyCacheImpl(_cache_impl or object):
         ``LinkOnlyLibrary`` (the codegen's library class is swapped for the call; the
         caller holds Numba's global compiler lock, so no other library is made then)."""
         target_codegen = target_context.codegen()
-        saved = target_codegen._library_class
-        target_codegen._library_class = LinkOnlyLibrary
+        target_codegen._library_class = LinkOnlyLibrary  # shadows the class's own
         try:
             return super().rebuild(target_context, payload)
         finally:
-            target_codegen._library_class = saved
+            del target_codegen._library_class
 
 
 class LinkOnlyCache(caching.FunctionCache):
