@@ -17,6 +17,10 @@ GB_RBM = fe.GaussianBernoulliRBM(RNG.normal(size=(3, 4)) * 0.3, np.zeros(3), np.
                                  np.ones(3))
 
 
+WIDE = fe.Gaussian(np.zeros(40), precision=np.eye(40) + 0.4 / 40 * np.ones((40, 40)))  # d > 32:
+# the gradient's product goes through BLAS (dot_rows)
+
+
 def _x0(n, d=2):
     return np.linspace(-1.0, 1.0, n * d).reshape(n, d)
 
@@ -151,16 +155,49 @@ def test_first_chain_is_validated():
         fe.gibbs(RBM, _spins(4, 6), 3, rng=0, first_chain=-1)
 
 
-@pytest.mark.parametrize("shape", [(4, 3), (64, 100), (100, 100)])
+@pytest.mark.parametrize("a, b", SHARDS)
+def test_shards_of_a_wide_dense_gaussian_are_the_same_chains(a, b):
+    """d = 40: MALA's products through BLAS; an odd shard's last chain is a lone last row
+    (caught on a Zen 3 whose OpenBLAS sums it apart, before dot_rows paired it)."""
+    x0 = _x0(N, 40)
+    whole = fe.mala(WIDE, x0, 0.1, 10, rng=3)
+    shard = fe.mala(WIDE, x0[a:b], 0.1, 10, rng=3, first_chain=a)
+    _same_rows(whole, shard, a, b)
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (64, 100), (100, 100), (500, 64)])
 def test_a_row_of_a_block_product_does_not_depend_on_the_block(shape):
-    """dot_rows: row r of a block's product is the same for blocks of 1, 2, 5 or 32 rows
-    (OpenBLAS sums a one-row product in another order)."""
+    """dot_rows: a row of a block's product is the same for every block size from 1 to 32
+    and every place in the block (OpenBLAS sums a one-row product, and the lone last row
+    of an odd block, in another order). BLAS on one thread, as in the kernels."""
+    from fastebm._kernels.numba._jit import _single_blas_thread
     from fastebm._kernels.numba.blas import dot_rows
     rng = np.random.default_rng(11)
     a, b = rng.normal(size=(40, shape[0])), rng.normal(size=shape)
     full = np.empty((32, shape[1]))
-    dot_rows(np.ascontiguousarray(a[:32]), b, full)
-    for lo, m in [(3, 1), (0, 1), (3, 2), (7, 5), (0, 32)]:
-        out = np.empty((m, shape[1]))
-        dot_rows(np.ascontiguousarray(a[lo:lo + m]), b, out)
-        np.testing.assert_array_equal(out, full[lo:lo + m])
+    with _single_blas_thread():
+        dot_rows(np.ascontiguousarray(a[:32]), b, full)
+        for m in range(1, 33):
+            for lo in sorted({0, 3, 7, 32 - m}):
+                if lo + m > 32:
+                    continue
+                out = np.empty((m, shape[1]))
+                dot_rows(np.ascontiguousarray(a[lo:lo + m]), b, out)
+                np.testing.assert_array_equal(out, full[lo:lo + m],
+                                              err_msg=f"rows {lo}:{lo + m}")
+
+
+def test_odd_blocks_are_what_plain_blas_gets_wrong():
+    """Negative control for the test above: on this machine, is a lone last row of plain
+    BLAS (np.dot, one thread) summed apart from the same row in a two-row tile? Where it
+    is, dot_rows' handling of odd blocks is what the test above proves; where it is not
+    (OpenBLAS's AVX-512 kernels), there is nothing to catch."""
+    from threadpoolctl import threadpool_limits
+    rng = np.random.default_rng(11)
+    a, b = rng.normal(size=(6, 100)), rng.normal(size=(100, 100))
+    with threadpool_limits(1):
+        paired = a[:6] @ b
+        lone = a[:5] @ b
+    if np.array_equal(lone[4], paired[4]):
+        pytest.skip("this BLAS sums a lone last row as it sums a row of a pair")
+    assert not np.array_equal(lone[4], paired[4])

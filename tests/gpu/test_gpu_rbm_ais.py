@@ -3,13 +3,14 @@
 log Ẑ against the enumerated log Z (with a negative control that must fail), and the
 errors by name.
 
-Bitwise: a Bernoulli RBM's weights (binary states, so every term of the BLAS products is
-exact and both products sum them in the same order here; the increments mirror
-``vexp.softplus_sum`` operation for operation). To 1e-12 relative: a Gaussian-Bernoulli
-RBM's, whose hidden product v·W/σ has real terms that NumPy's (H, V)·(V, n) and the
-Numba kernel's (m, V)·(V, H) BLAS calls may round differently (seen at H = 1003). With
+To 1e-12 relative (1e-13 absolute near zero): the hidden products v·W of the emulation
+(NumPy's (H, V)·(V, n), the layout of the GPU path's ``xp.matmul``) and of the Numba
+kernel ((m, V)·(V, H)) put the chains and the units on different sides of BLAS's tiles.
+Which tiles sum in which order is the BLAS kernel's choice: OpenBLAS's AVX-512 kernels
+gave a Bernoulli RBM's log weights bit for bit (its terms are exact, its sums not), its
+Haswell kernels on a Zen 3 gave 1-ulp differences (seen at 13 × 7, 37 chains). With
 NUMBA_DISABLE_JIT=1 the Numba kernels run as Python, whose log is NumPy's, not the C
-library's that both compiled builds call: 1e-12 relative then (``tests.gpu.energies.EXACT``).
+library's that both compiled builds call: also within 1e-12.
 """
 import numpy as np
 import pytest
@@ -19,7 +20,6 @@ from fastebm import backend
 from fastebm._kernels.cuda import runners as cuda_runners
 from fastebm._rng import philox_key
 from fastebm.resampling import log_mean_exp
-from tests.gpu.energies import EXACT
 from tests.statistical.harness import Z_CRIT
 
 
@@ -47,18 +47,15 @@ SCHEDULES = {"linear": np.linspace(0.0, 1.0, 12),
 @pytest.mark.parametrize("shape", [(6, 5), (13, 7), (9, 1003)])
 @pytest.mark.parametrize("schedule", sorted(SCHEDULES))
 @pytest.mark.parametrize("kind", ["uniform", "data", "tempered"])
-def test_emulated_bernoulli_log_weights_equal_the_numba_backend(shape, schedule, kind, seed):
+def test_emulated_bernoulli_log_weights_match_the_numba_backend(shape, schedule, kind, seed):
     W, b, c, data = _rbm(seed, *shape)
     model = fe.BernoulliRBM(W, b, c)
     if kind == "tempered":
         model = model.tempered(0.6)
     base = None if kind == "uniform" else data
     cpu, gpu = _both(model, base, 37, SCHEDULES[schedule], seed)
-    if EXACT:
-        np.testing.assert_array_equal(cpu.log_weights, gpu.log_weights)
-        assert cpu.log_z == gpu.log_z
-    else:  # NumPy's log in the interpreted kernels (module docstring)
-        np.testing.assert_allclose(gpu.log_weights, cpu.log_weights, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(gpu.log_weights, cpu.log_weights, rtol=1e-12, atol=1e-13)
+    assert gpu.log_z == pytest.approx(cpu.log_z, rel=1e-12, abs=1e-13)
 
 
 @pytest.mark.parametrize("shape", [(6, 5), (9, 1003)])
@@ -81,8 +78,7 @@ def test_first_chain_shards_and_blocks_are_the_same_chains(seed, monkeypatch):
         shard = fe.ais(model, data, 20, schedule=betas, rng=seed, first_chain=20)
     np.testing.assert_array_equal(whole.log_weights[20:], shard.log_weights)
     cpu = fe.ais(model, data, 20, schedule=betas, rng=seed, first_chain=20)
-    np.testing.assert_allclose(shard.log_weights, cpu.log_weights, rtol=0 if EXACT else 1e-12,
-                               atol=0)
+    np.testing.assert_allclose(shard.log_weights, cpu.log_weights, rtol=1e-12, atol=1e-13)
     monkeypatch.setattr(fastebm.progress, "BLOCK_SECONDS", 1e-6)
     monkeypatch.delenv(fastebm.progress.ENV_SWITCH, raising=False)
     with backend.emulate_gpu():
