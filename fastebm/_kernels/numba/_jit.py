@@ -26,10 +26,12 @@ showcase, empty cache) took 54 s of CPU before, 29 s after, with helpers typed w
 literal constants (``helper``).
 """
 import concurrent.futures
+import contextlib
 import os
 import types as pyfunc_types
 
 import numba
+import numpy as np
 from numba import njit
 from numba.core import config, ir_utils, types
 from numba.core.dispatcher import Dispatcher
@@ -75,7 +77,7 @@ class blas_limited:
         self.__name__ = getattr(dispatcher, "__name__", "kernel")
 
     def __call__(self, *args):
-        with _single_blas_thread():
+        with _single_blas_thread(), _as_compiled():
             return self.dispatcher(*args)
 
     def __getattr__(self, name):
@@ -83,6 +85,14 @@ class blas_limited:
 
 
 _CONTROLLER = []
+_NO_CONTEXT = contextlib.nullcontext()
+
+
+def _as_compiled():
+    """With ``NUMBA_DISABLE_JIT``, NumPy's floating-point warnings off, as in the compiled
+    kernels (``error_model="numpy"``: an overflow is inf, 0/0 is NaN, and the samplers
+    reject such proposals): the kernels run as Python on NumPy scalars, which warn."""
+    return np.errstate(all="ignore") if config.DISABLE_JIT else _NO_CONTEXT
 
 
 def _single_blas_thread():
@@ -223,7 +233,7 @@ class over_blocks:
 
     def __call__(self, *args):
         shares = numba.get_num_threads()
-        with _single_blas_thread():
+        with _single_blas_thread(), _as_compiled():
             if shares == 1 or config.DISABLE_JIT:
                 for share in range(shares):
                     self.dispatcher(*args, share, shares)
