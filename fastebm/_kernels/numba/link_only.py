@@ -20,6 +20,7 @@ The classes extend Numba's private code-library and cache classes (``JITCodeLibr
 ``CompileResultCacheImpl``); ``AVAILABLE`` is False where this Numba lacks a method
 they rely on, and helpers are then compiled as ordinary functions.
 """
+import llvmlite.binding as llvm
 from numba.core import caching, codegen, compiler
 
 _cache_impl = (getattr(caching, "CompileResultCacheImpl", None)
@@ -64,14 +65,9 @@ class LinkOnlyLibrary(codegen.JITCodeLibrary):
         if kind != "bitcode":
             raise ValueError(f"a link-only library is cached as bitcode, got {kind!r}")
         self = cls(codegen, name)
-        self._final_module = _parse_bitcode(data)
+        self._final_module = llvm.parse_bitcode(data)
         self._finalize_final_module()
         return self
-
-
-def _parse_bitcode(data):
-    from llvmlite import binding
-    return binding.parse_bitcode(data)
 
 
 class _CodegenWithoutEnvironments:
